@@ -1,0 +1,31 @@
+//! kith-store: everything that speaks SQL. One [`Db`] value holds a SQLite or
+//! a PostgreSQL pool; every query is written once and runs on both.
+//!
+//! Backend differences live in [`dialect`] and nowhere else. This crate
+//! never decides *whether* something may happen (that is kith-app's job):
+//! it stores, finds and counts, always filtered by workspace (`org_id`).
+
+#[macro_use]
+mod macros;
+
+pub mod audit;
+pub mod db;
+pub mod dialect;
+pub mod error;
+pub mod idempotency;
+pub mod invitations;
+pub mod jobs;
+pub mod keyring;
+pub mod members;
+pub mod one_time;
+pub mod sessions;
+pub mod teams;
+pub mod throttle;
+pub mod tokens;
+pub mod users;
+pub mod workspaces;
+
+pub use db::{Backend, Db, DbOptions, Tx};
+pub use error::StoreError;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
