@@ -38,8 +38,6 @@ pub struct Context {
     pub actor: Actor,
     /// The member's role in this workspace.
     pub role: Role,
-    /// Teams the actor belongs to in this workspace (for visibility rules).
-    pub teams: Vec<Uuid>,
 }
 
 impl Context {
@@ -74,7 +72,6 @@ mod tests {
                 credential: Credential::Token { id: Uuid::nil(), scope: Role::Viewer },
             },
             role: Role::Owner,
-            teams: vec![],
         };
         assert_eq!(ctx.effective_role(), Role::Viewer);
         assert!(!ctx.can(Action::ManageMembers));

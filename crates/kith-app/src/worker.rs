@@ -1,0 +1,199 @@
+//! The background worker: claims jobs with a lease, runs the handler
+//! registered for their kind, retries failures with exponential backoff and
+//! jitter, parks jobs that keep failing as dead, and turns due schedules into
+//! jobs. Several workers (threads or nodes) may run against one database.
+
+use crate::{App, AppError, Result};
+use kith_domain::cron::Schedule;
+use kith_domain::time::{now_ms, SECOND_MS};
+use kith_store::jobs::{self, ClaimedJob, NewJob, ScheduleRow};
+use kith_store::Tx;
+use rand::Rng;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+pub const DEFAULT_MAX_ATTEMPTS: i64 = 8;
+const LEASE_MS: i64 = 5 * 60 * SECOND_MS;
+const BATCH: i64 = 8;
+
+pub type JobFuture = Pin<Box<dyn Future<Output = std::result::Result<(), String>> + Send>>;
+pub type Handler = Arc<dyn Fn(App, ClaimedJob) -> JobFuture + Send + Sync>;
+
+/// Enqueue a job inside the caller's transaction: it exists exactly when the
+/// change that asked for it commits.
+pub async fn enqueue(tx: &mut Tx, kind: &str, org_id: Option<Uuid>, payload: &serde_json::Value, run_at_ms: i64) -> Result<Uuid> {
+    let id = kith_domain::new_id();
+    let job = NewJob {
+        id,
+        kind: kind.to_string(),
+        org_id,
+        payload: serde_json::to_vec(payload).map_err(|e| AppError::Internal(e.to_string()))?,
+        run_at_ms,
+        max_attempts: DEFAULT_MAX_ATTEMPTS,
+    };
+    jobs::enqueue(tx, &job, now_ms()).await?;
+    Ok(id)
+}
+
+/// Register (or update) a recurring job.
+pub async fn schedule(app: &App, name: &str, kind: &str, cron: &str, payload: &serde_json::Value) -> Result<()> {
+    let parsed: Schedule = cron.parse().map_err(|e: kith_domain::cron::CronError| AppError::field("cron", e.to_string()))?;
+    let next = parsed.next_after(now_ms()).ok_or_else(|| AppError::field("cron", "never runs"))?;
+    let row = ScheduleRow {
+        name: name.into(),
+        kind: kind.into(),
+        cron: cron.into(),
+        payload: serde_json::to_vec(payload).map_err(|e| AppError::Internal(e.to_string()))?,
+        next_run_ms: next,
+    };
+    let mut tx = app.db().begin().await?;
+    jobs::upsert_schedule(&mut tx, &row).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Delay before retry number `attempt` (1-based): 2^attempt seconds, at most
+/// an hour, with ±25 % jitter so that a burst of failures does not retry in step.
+pub fn backoff_ms(attempt: i64, rng: &mut impl Rng) -> i64 {
+    let base = (SECOND_MS << attempt.clamp(0, 12)).min(3_600 * SECOND_MS);
+    let jitter = rng.gen_range(-(base / 4)..=(base / 4));
+    base + jitter
+}
+
+#[derive(Clone, Default)]
+pub struct Registry {
+    handlers: HashMap<String, Handler>,
+}
+
+impl Registry {
+    pub fn register<F, Fut>(&mut self, kind: &str, f: F)
+    where
+        F: Fn(App, ClaimedJob) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = std::result::Result<(), String>> + Send + 'static,
+    {
+        self.handlers.insert(kind.to_string(), Arc::new(move |app, job| Box::pin(f(app, job))));
+    }
+}
+
+pub struct Worker {
+    app: App,
+    registry: Registry,
+    owner: String,
+    idle_wait: Duration,
+}
+
+impl Worker {
+    pub fn new(app: App, registry: Registry) -> Worker {
+        let owner = format!("worker-{}", Uuid::new_v4().simple());
+        Worker { app, registry, owner, idle_wait: Duration::from_millis(500) }
+    }
+
+    pub fn with_idle_wait(mut self, wait: Duration) -> Self {
+        self.idle_wait = wait;
+        self
+    }
+
+    /// Claim and run one batch; returns how many jobs ran.
+    pub async fn run_once(&self) -> Result<usize> {
+        self.fire_schedules().await?;
+        let claimed = jobs::claim(self.app.db(), &self.owner, now_ms(), LEASE_MS, BATCH).await?;
+        let n = claimed.len();
+        for job in claimed {
+            self.run_job(job).await?;
+        }
+        Ok(n)
+    }
+
+    async fn run_job(&self, job: ClaimedJob) -> Result<()> {
+        let id = job.id;
+        let (attempts, max) = (job.attempts, job.max_attempts);
+        let outcome = match self.registry.handlers.get(&job.kind) {
+            Some(handler) => handler(self.app.clone(), job.clone()).await,
+            None => Err(format!("no handler for job kind {}", job.kind)),
+        };
+        match outcome {
+            Ok(()) => {
+                jobs::complete(self.app.db(), id, &self.owner).await?;
+            }
+            Err(error) => {
+                let dead = attempts >= max;
+                let retry_at = now_ms() + backoff_ms(attempts, &mut rand::thread_rng());
+                tracing::warn!(job_id = %id, kind = %job.kind, attempts, dead, error = %error, "job failed");
+                jobs::fail(self.app.db(), id, &self.owner, &error, retry_at, dead, now_ms()).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Turn due schedules into jobs; the compare-and-set on the schedule row
+    /// makes sure only one node enqueues each run.
+    async fn fire_schedules(&self) -> Result<()> {
+        let now = now_ms();
+        for s in jobs::due_schedules(self.app.db(), now).await? {
+            let next = match s.cron.parse::<Schedule>() {
+                Ok(schedule) => schedule.next_after(now).unwrap_or(i64::MAX),
+                Err(_) => i64::MAX,
+            };
+            let mut tx = self.app.db().begin().await?;
+            if jobs::advance_schedule(&mut tx, &s.name, s.next_run_ms, next).await? {
+                let job = NewJob {
+                    id: kith_domain::new_id(),
+                    kind: s.kind.clone(),
+                    org_id: None,
+                    payload: s.payload.clone(),
+                    run_at_ms: now,
+                    max_attempts: DEFAULT_MAX_ATTEMPTS,
+                };
+                jobs::enqueue(&mut tx, &job, now).await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Run until `shutdown` turns true; the job in hand is always finished first.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let ran = match self.run_once().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::error!(error = %e, "worker loop error");
+                    0
+                }
+            };
+            if ran == 0 {
+                tokio::select! {
+                    _ = tokio::time::sleep(self.idle_wait) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+        }
+        tracing::info!(owner = %self.owner, "worker stopped");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_caps() {
+        let mut rng = rand::thread_rng();
+        for attempt in 1..20 {
+            let base = (SECOND_MS << attempt.min(12)).min(3_600_000);
+            for _ in 0..50 {
+                let d = backoff_ms(attempt, &mut rng);
+                assert!(d >= base - base / 4 && d <= base + base / 4, "attempt {attempt}: {d}");
+            }
+        }
+        assert!(backoff_ms(30, &mut rng) <= 4_500_000);
+    }
+}

@@ -1,0 +1,7 @@
+//! Integration tests for kith-infra (one test binary per crate).
+
+mod outbound_addresses;
+mod outbound_fetch;
+mod outbound_redirects;
+mod outbound_urls;
+mod support;
