@@ -22,7 +22,12 @@ pub struct AuditEvent<'a> {
 
 impl<'a> AuditEvent<'a> {
     pub fn new(action: &'a str, target_type: &'a str, target_id: Uuid) -> Self {
-        AuditEvent { action, target_type: Some(target_type), target_id: Some(target_id), detail: None }
+        AuditEvent {
+            action,
+            target_type: Some(target_type),
+            target_id: Some(target_id),
+            detail: None,
+        }
     }
 
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
@@ -65,7 +70,14 @@ pub fn entry_hash(row: &AuditRow) -> Vec<u8> {
 
 /// Append an entry inside the caller's transaction, so the change and its
 /// record commit together.
-pub async fn record(tx: &mut Tx, org_id: Uuid, actor_id: Option<Uuid>, event: AuditEvent<'_>, origin: &Origin, now: i64) -> Result<()> {
+pub async fn record(
+    tx: &mut Tx,
+    org_id: Uuid,
+    actor_id: Option<Uuid>,
+    event: AuditEvent<'_>,
+    origin: &Origin,
+    now: i64,
+) -> Result<()> {
     let (seq, prev_hash) = rows::advance_head(tx, org_id, &genesis(org_id)).await?;
     let mut row = AuditRow {
         id: kith_domain::new_id(),
@@ -80,13 +92,22 @@ pub async fn record(tx: &mut Tx, org_id: Uuid, actor_id: Option<Uuid>, event: Au
         hash: Vec::new(),
     };
     row.hash = entry_hash(&row);
-    let details = AuditDetails { ip: origin.ip.clone(), user_agent: origin.user_agent.clone(), detail: event.detail };
+    let details = AuditDetails {
+        ip: origin.ip.clone(),
+        user_agent: origin.user_agent.clone(),
+        detail: event.detail,
+    };
     rows::insert(tx, &row, &details).await?;
     Ok(())
 }
 
 /// Newest entries first; admins only.
-pub async fn list(app: &App, ctx: &Context, before: Option<Cursor>, limit: u32) -> Result<(Vec<AuditEntryRow>, Option<Cursor>)> {
+pub async fn list(
+    app: &App,
+    ctx: &Context,
+    before: Option<Cursor>,
+    limit: u32,
+) -> Result<(Vec<AuditEntryRow>, Option<Cursor>)> {
     if !ctx.can(Action::ReadAudit) {
         return Err(crate::AppError::Forbidden);
     }
@@ -94,7 +115,10 @@ pub async fn list(app: &App, ctx: &Context, before: Option<Cursor>, limit: u32) 
     let mut rows = rows::list(app.db(), ctx.org_id, before.map(|c| c.key), limit + 1).await?;
     let next = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
-        rows.last().map(|r| Cursor { key: r.seq, id: r.id })
+        rows.last().map(|r| Cursor {
+            key: r.seq,
+            id: r.id,
+        })
     } else {
         None
     };
@@ -104,9 +128,14 @@ pub async fn list(app: &App, ctx: &Context, before: Option<Cursor>, limit: u32) 
 /// The outcome of walking a workspace's chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChainCheck {
-    Intact { entries: i64 },
+    Intact {
+        entries: i64,
+    },
     /// The first entry whose stored hash or link does not match.
-    Broken { seq: i64, reason: String },
+    Broken {
+        seq: i64,
+        reason: String,
+    },
 }
 
 /// Recompute the chain from the start, in pages; stops at the first broken link.
@@ -120,13 +149,22 @@ pub async fn verify(db: &Db, org_id: Uuid) -> Result<ChainCheck> {
         }
         for row in page {
             if row.seq != expected_seq {
-                return Ok(ChainCheck::Broken { seq: expected_seq, reason: format!("entry {expected_seq} is missing") });
+                return Ok(ChainCheck::Broken {
+                    seq: expected_seq,
+                    reason: format!("entry {expected_seq} is missing"),
+                });
             }
             if row.prev_hash != prev {
-                return Ok(ChainCheck::Broken { seq: row.seq, reason: "link to the previous entry does not match".into() });
+                return Ok(ChainCheck::Broken {
+                    seq: row.seq,
+                    reason: "link to the previous entry does not match".into(),
+                });
             }
             if entry_hash(&row) != row.hash {
-                return Ok(ChainCheck::Broken { seq: row.seq, reason: "entry was altered (hash mismatch)".into() });
+                return Ok(ChainCheck::Broken {
+                    seq: row.seq,
+                    reason: "entry was altered (hash mismatch)".into(),
+                });
             }
             prev = row.hash;
             expected_seq += 1;
@@ -135,8 +173,13 @@ pub async fn verify(db: &Db, org_id: Uuid) -> Result<ChainCheck> {
     // The head records the last hash: a truncated tail shows up here.
     if let Some((seq, head)) = rows::head(db, org_id).await? {
         if seq != expected_seq - 1 || (seq > 0 && head != prev) {
-            return Ok(ChainCheck::Broken { seq: expected_seq, reason: format!("log ends at {} but the head says {seq}", expected_seq - 1) });
+            return Ok(ChainCheck::Broken {
+                seq: expected_seq,
+                reason: format!("log ends at {} but the head says {seq}", expected_seq - 1),
+            });
         }
     }
-    Ok(ChainCheck::Intact { entries: expected_seq - 1 })
+    Ok(ChainCheck::Intact {
+        entries: expected_seq - 1,
+    })
 }

@@ -11,6 +11,7 @@ pub mod identity;
 pub mod invitations;
 pub mod keyring;
 pub mod members;
+pub mod rotation;
 pub mod teams;
 pub mod throttle;
 pub mod tokens;
@@ -21,6 +22,7 @@ pub use error::{AppError, ErrorCode};
 pub use keyring::{Keyring, MasterKeys};
 pub use kith_domain::Context;
 
+use kith_infra::outbound::{OutboundClient, OutboundConfig};
 use kith_store::Db;
 use std::sync::Arc;
 
@@ -45,6 +47,8 @@ pub struct AppSettings {
     /// How long a sign-in session lives without use.
     pub session_idle_ms: i64,
     pub invitation_ttl_ms: i64,
+    /// Let outbound fetches reach private and loopback addresses (local models, tests).
+    pub allow_private_networks: bool,
 }
 
 impl Default for AppSettings {
@@ -54,6 +58,7 @@ impl Default for AppSettings {
             public_url: "http://127.0.0.1:8080".into(),
             session_idle_ms: 14 * kith_domain::time::DAY_MS,
             invitation_ttl_ms: 7 * kith_domain::time::DAY_MS,
+            allow_private_networks: false,
         }
     }
 }
@@ -68,11 +73,29 @@ struct AppInner {
     db: Db,
     keyring: Keyring,
     settings: AppSettings,
+    outbound: OutboundClient,
 }
 
 impl App {
     pub fn new(db: Db, keyring: Keyring, settings: AppSettings) -> App {
-        App { inner: Arc::new(AppInner { db, keyring, settings }) }
+        let outbound = OutboundClient::new(OutboundConfig {
+            allow_private_networks: settings.allow_private_networks,
+            ..Default::default()
+        })
+        .expect("the outbound HTTP client builds with static settings");
+        App {
+            inner: Arc::new(AppInner {
+                db,
+                keyring,
+                settings,
+                outbound,
+            }),
+        }
+    }
+
+    /// The SSRF-guarded client for every fetch of a workspace-supplied URL.
+    pub fn outbound(&self) -> &OutboundClient {
+        &self.inner.outbound
     }
 
     pub fn db(&self) -> &Db {

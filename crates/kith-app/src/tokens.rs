@@ -34,7 +34,13 @@ pub fn scope_label(stored: &str) -> &str {
 }
 
 /// Create a token for the acting member. `scope` may narrow, never widen.
-pub async fn create(app: &App, ctx: &Context, name: &str, scope: Option<Role>, origin: &Origin) -> Result<(TokenRow, String)> {
+pub async fn create(
+    app: &App,
+    ctx: &Context,
+    name: &str,
+    scope: Option<Role>,
+    origin: &Origin,
+) -> Result<(TokenRow, String)> {
     if !ctx.can(Action::ManageOwnTokens) {
         return Err(AppError::Forbidden);
     }
@@ -48,15 +54,40 @@ pub async fn create(app: &App, ctx: &Context, name: &str, scope: Option<Role>, o
 }
 
 /// Used by `kith admin create-token` (the operator acts for the member).
-pub async fn create_for_member(app: &App, org_id: Uuid, email: &str, name: &str) -> Result<(TokenRow, String)> {
-    let email = kith_domain::validate::normalize_email(email).ok_or_else(|| AppError::field("email", "is not a valid e-mail address"))?;
-    let user = users::find_by_email(app.db(), &email).await?.ok_or(AppError::NotFound)?;
-    members::get(app.db(), org_id, user.id).await?.ok_or(AppError::NotFound)?;
+pub async fn create_for_member(
+    app: &App,
+    org_id: Uuid,
+    email: &str,
+    name: &str,
+) -> Result<(TokenRow, String)> {
+    let email = kith_domain::validate::normalize_email(email)
+        .ok_or_else(|| AppError::field("email", "is not a valid e-mail address"))?;
+    let user = users::find_by_email(app.db(), &email)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    members::get(app.db(), org_id, user.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let name = clean_name(name, 80).map_err(|m| AppError::field("name", m))?;
-    create_unchecked(app, org_id, user.id, &name, SCOPE_INHERIT, &Origin::default()).await
+    create_unchecked(
+        app,
+        org_id,
+        user.id,
+        &name,
+        SCOPE_INHERIT,
+        &Origin::default(),
+    )
+    .await
 }
 
-async fn create_unchecked(app: &App, org_id: Uuid, user_id: Uuid, name: &str, scope: &str, origin: &Origin) -> Result<(TokenRow, String)> {
+async fn create_unchecked(
+    app: &App,
+    org_id: Uuid,
+    user_id: Uuid,
+    name: &str,
+    scope: &str,
+    origin: &Origin,
+) -> Result<(TokenRow, String)> {
     let secret = kith_crypto::random_token(TOKEN_PREFIX);
     let now = now_ms();
     let row = TokenRow {
@@ -72,7 +103,15 @@ async fn create_unchecked(app: &App, org_id: Uuid, user_id: Uuid, name: &str, sc
     };
     let mut tx = app.db().begin().await?;
     rows::insert(&mut tx, &row).await?;
-    audit::record(&mut tx, org_id, Some(user_id), AuditEvent::new("token.created", "api_token", row.id), origin, now).await?;
+    audit::record(
+        &mut tx,
+        org_id,
+        Some(user_id),
+        AuditEvent::new("token.created", "api_token", row.id),
+        origin,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok((row, secret))
 }
@@ -87,7 +126,15 @@ pub async fn revoke(app: &App, ctx: &Context, id: Uuid, origin: &Origin) -> Resu
     if !rows::revoke(&mut tx, ctx.org_id, ctx.user_id(), id, now).await? {
         return Err(AppError::NotFound);
     }
-    audit::record(&mut tx, ctx.org_id, Some(ctx.user_id()), AuditEvent::new("token.revoked", "api_token", id), origin, now).await?;
+    audit::record(
+        &mut tx,
+        ctx.org_id,
+        Some(ctx.user_id()),
+        AuditEvent::new("token.revoked", "api_token", id),
+        origin,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -104,7 +151,8 @@ pub async fn authenticate(app: &App, secret: &str) -> Result<Option<Context>> {
     let Some(m) = members::get(app.db(), token.org_id, token.user_id).await? else {
         return Ok(None);
     };
-    let role = Role::parse(&m.role).ok_or_else(|| AppError::Internal(format!("unknown role {}", m.role)))?;
+    let role = Role::parse(&m.role)
+        .ok_or_else(|| AppError::Internal(format!("unknown role {}", m.role)))?;
     let scope = parse_scope(&token.scopes).unwrap_or(Role::Viewer);
     let now = now_ms();
     if token.last_used_ms.is_none_or(|t| now - t > 60_000) {
@@ -114,7 +162,13 @@ pub async fn authenticate(app: &App, secret: &str) -> Result<Option<Context>> {
     }
     Ok(Some(Context {
         org_id: token.org_id,
-        actor: Actor { user_id: token.user_id, credential: Credential::Token { id: token.id, scope } },
+        actor: Actor {
+            user_id: token.user_id,
+            credential: Credential::Token {
+                id: token.id,
+                scope,
+            },
+        },
         role,
     }))
 }

@@ -69,7 +69,10 @@ mod tests {
             org_id: Uuid::nil(),
             actor: Actor {
                 user_id: Uuid::nil(),
-                credential: Credential::Token { id: Uuid::nil(), scope: Role::Viewer },
+                credential: Credential::Token {
+                    id: Uuid::nil(),
+                    scope: Role::Viewer,
+                },
             },
             role: Role::Owner,
         };

@@ -23,7 +23,12 @@ pub struct IdemRow {
 
 /// Reserve the key for a request. `None` when we got it; otherwise the row
 /// that holds it (finished or still running).
-pub async fn reserve(db: &Db, s: &IdemScope<'_>, request_hash: &[u8], now: i64) -> Result<Option<IdemRow>> {
+pub async fn reserve(
+    db: &Db,
+    s: &IdemScope<'_>,
+    request_hash: &[u8],
+    now: i64,
+) -> Result<Option<IdemRow>> {
     const INSERT: &str = "INSERT INTO idempotency_keys (org_id, credential_id, method, path, idem_key, request_hash, created_ms)
                           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING";
     const GET: &str = "SELECT request_hash, status_code, response, created_ms FROM idempotency_keys
@@ -70,7 +75,8 @@ pub async fn finish(db: &Db, s: &IdemScope<'_>, status: i64, response: &[u8]) ->
         .bind(status)
         .bind(response)
         .execute(c)
-        .await?.rows_affected());
+        .await?
+        .rows_affected());
     tx.commit().await?;
     Ok(())
 }
@@ -86,12 +92,19 @@ pub async fn release(db: &Db, s: &IdemScope<'_>) -> Result<()> {
         .bind(s.path)
         .bind(s.key)
         .execute(c)
-        .await?.rows_affected());
+        .await?
+        .rows_affected());
     tx.commit().await?;
     Ok(())
 }
 
 /// Forget keys older than `before_ms` (a scheduled clean-up).
 pub async fn purge_before(tx: &mut Tx, before_ms: i64) -> Result<u64> {
-    Ok(on_tx!(tx, |c| sqlx::query("DELETE FROM idempotency_keys WHERE created_ms < $1").bind(before_ms).execute(c).await?.rows_affected()))
+    Ok(on_tx!(tx, |c| sqlx::query(
+        "DELETE FROM idempotency_keys WHERE created_ms < $1"
+    )
+    .bind(before_ms)
+    .execute(c)
+    .await?
+    .rows_affected()))
 }

@@ -1,0 +1,252 @@
+//! What the API sends and accepts. Input types reject unknown fields: a typo
+//! is an error, not a silently ignored setting.
+
+use kith_domain::page::Page;
+use kith_domain::Role;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+macro_rules! list_of {
+    ($name:ident, $item:ty) => {
+        #[derive(Debug, Serialize, ToSchema)]
+        pub struct $name {
+            pub data: Vec<$item>,
+            /// Pass as `cursor` to get the next page; null on the last page.
+            pub next_cursor: Option<String>,
+        }
+
+        impl $name {
+            pub fn from_page<T>(page: Page<T>, f: impl FnMut(T) -> $item) -> Self {
+                let next_cursor = page.next.map(|c| c.encode());
+                $name {
+                    data: page.items.into_iter().map(f).collect(),
+                    next_cursor,
+                }
+            }
+        }
+    };
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserOut {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub email_verified: bool,
+    pub two_factor_enabled: bool,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeOut {
+    pub user: UserOut,
+    pub workspace: WorkspaceOut,
+    /// How this request authenticated: `token`.
+    pub credential: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkspaceOut {
+    pub id: Uuid,
+    pub name: String,
+    /// The caller's role in this workspace.
+    pub role: Role,
+    pub version: i64,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+list_of!(WorkspaceList, WorkspaceOut);
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceCreate {
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceUpdate {
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberOut {
+    pub user_id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub version: i64,
+    pub joined_at_ms: i64,
+}
+list_of!(MemberList, MemberOut);
+
+impl From<kith_store::members::MemberRow> for MemberOut {
+    fn from(m: kith_store::members::MemberRow) -> Self {
+        MemberOut {
+            user_id: m.user_id,
+            email: m.email,
+            name: m.name,
+            role: m.role,
+            version: m.version,
+            joined_at_ms: m.created_ms,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberUpdate {
+    pub role: Role,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TeamOut {
+    pub id: Uuid,
+    pub name: String,
+    pub version: i64,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+list_of!(TeamList, TeamOut);
+
+impl From<kith_store::teams::TeamRow> for TeamOut {
+    fn from(t: kith_store::teams::TeamRow) -> Self {
+        TeamOut {
+            id: t.id,
+            name: t.name,
+            version: t.version,
+            created_at_ms: t.created_ms,
+            updated_at_ms: t.updated_ms,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TeamWrite {
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TeamMemberOut {
+    pub user_id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub added_at_ms: i64,
+}
+list_of!(TeamMemberList, TeamMemberOut);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationOut {
+    pub id: Uuid,
+    pub email: String,
+    pub role: String,
+    pub invited_by: Uuid,
+    pub created_at_ms: i64,
+    pub expires_at_ms: i64,
+    /// Only in the answer to the POST that created it: the link to send.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+}
+list_of!(InvitationList, InvitationOut);
+
+impl From<kith_store::invitations::InvitationRow> for InvitationOut {
+    fn from(i: kith_store::invitations::InvitationRow) -> Self {
+        InvitationOut {
+            id: i.id,
+            email: i.email,
+            role: i.role,
+            invited_by: i.invited_by,
+            created_at_ms: i.created_ms,
+            expires_at_ms: i.expires_ms,
+            link: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvitationCreate {
+    pub email: String,
+    #[serde(default = "default_role")]
+    pub role: Role,
+}
+
+fn default_role() -> Role {
+    Role::Member
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenOut {
+    pub id: Uuid,
+    pub name: String,
+    /// `role` (whatever the member's role allows) or the highest role the token may act as.
+    pub scope: String,
+    pub created_at_ms: i64,
+    pub last_used_at_ms: Option<i64>,
+    /// Only in the answer to the POST that created it; never shown again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+list_of!(TokenList, TokenOut);
+
+impl From<kith_store::tokens::TokenRow> for TokenOut {
+    fn from(t: kith_store::tokens::TokenRow) -> Self {
+        TokenOut {
+            id: t.id,
+            name: t.name,
+            scope: kith_app::tokens::scope_label(&t.scopes).to_string(),
+            created_at_ms: t.created_ms,
+            last_used_at_ms: t.last_used_ms,
+            token: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenCreate {
+    pub name: String,
+    /// Highest role the token may act as; omitted = the member's role.
+    pub scope: Option<Role>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEntryOut {
+    pub id: Uuid,
+    pub seq: i64,
+    pub at_ms: i64,
+    pub actor_id: Option<Uuid>,
+    pub actor_email: Option<String>,
+    pub action: String,
+    pub target_type: Option<String>,
+    pub target_id: Option<Uuid>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditList {
+    pub data: Vec<AuditEntryOut>,
+    pub next_cursor: Option<String>,
+}
+
+impl From<kith_store::audit::AuditEntryRow> for AuditEntryOut {
+    fn from(a: kith_store::audit::AuditEntryRow) -> Self {
+        AuditEntryOut {
+            id: a.id,
+            seq: a.seq,
+            at_ms: a.at_ms,
+            actor_id: a.actor_id,
+            actor_email: a.actor_email,
+            action: a.action,
+            target_type: a.target_type,
+            target_id: a.target_id,
+            ip: a.ip,
+            user_agent: a.user_agent,
+            detail: a.detail,
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! The OpenAPI document, assembled from the handlers' annotations.
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Kith API", description = "Kith's REST API. Lists are `{data, next_cursor}`; errors are `{error: {code, message, fields?}}`."),
+    paths(
+        super::me::get_me,
+        super::workspaces::list, super::workspaces::create, super::workspaces::get, super::workspaces::update,
+        super::members::list, super::members::get, super::members::update, super::members::remove,
+        super::members::list_invitations, super::members::invite, super::members::get_invitation, super::members::revoke_invitation,
+        super::teams::list, super::teams::create, super::teams::get, super::teams::update, super::teams::delete,
+        super::teams::list_members, super::teams::add_member, super::teams::remove_member,
+        super::tokens::list, super::tokens::create, super::tokens::revoke,
+        super::audit::list,
+    ),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,310 @@
+//! The server-rendered UI. Every page is a real URL with a form that works
+//! without JavaScript; the session middleware here resolves the browser's
+//! session once per request, enforces CSRF on every POST, and carries flash
+//! messages across redirects.
+
+mod auth;
+mod cookies;
+mod home;
+mod pages;
+mod settings;
+
+use crate::state::WebState;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use kith_app::identity::SessionAuth;
+use kith_app::Context;
+
+pub use cookies::Flash;
+
+/// What every UI handler knows about the browser.
+#[derive(Clone)]
+pub struct UiCtx {
+    pub auth: Option<SessionAuth>,
+    /// The CSRF token to embed in this page's forms.
+    pub csrf: String,
+    pub flash: Option<Flash>,
+}
+
+impl UiCtx {
+    /// The signed-in user, or a redirect to sign-in.
+    pub fn require(&self) -> Result<&SessionAuth, Response> {
+        match &self.auth {
+            Some(a) if !a.session.mfa_pending => Ok(a),
+            Some(_) => Err(Redirect::to("/signin/2fa").into_response()),
+            None => Err(Redirect::to("/signin").into_response()),
+        }
+    }
+}
+
+/// The workspace context of the signed-in user (their current workspace), or
+/// a redirect to create one.
+pub async fn require_context(
+    state: &WebState,
+    ui: &UiCtx,
+) -> Result<(SessionAuth, Context), Response> {
+    let auth = ui.require()?.clone();
+    match kith_app::identity::session_context(&state.app, &auth, None).await {
+        Ok(Some(ctx)) => Ok((auth, ctx)),
+        Ok(None) => Err(Redirect::to("/workspaces/new").into_response()),
+        Err(e) => Err(error_page(&e.into())),
+    }
+}
+
+pub fn routes(state: WebState) -> Router<WebState> {
+    Router::new()
+        .route("/", get(home::home))
+        .route("/signup", get(auth::signup_page).post(auth::signup))
+        .route("/signin", get(auth::signin_page).post(auth::signin))
+        .route("/signin/2fa", get(auth::mfa_page).post(auth::mfa))
+        .route("/signout", post(auth::signout))
+        .route(
+            "/invite/{secret}",
+            get(auth::invite_page).post(auth::invite_accept),
+        )
+        .route(
+            "/reset-password",
+            get(auth::reset_request_page).post(auth::reset_request),
+        )
+        .route(
+            "/reset-password/{token}",
+            get(auth::reset_page).post(auth::reset),
+        )
+        .route("/switch", post(home::switch))
+        .route(
+            "/workspaces/new",
+            get(home::new_workspace_page).post(home::new_workspace),
+        )
+        .route(
+            "/settings",
+            get(|| async { Redirect::to("/settings/profile") }),
+        )
+        .route(
+            "/settings/profile",
+            get(settings::profile_page).post(settings::profile),
+        )
+        .route("/settings/security", get(settings::security_page))
+        .route(
+            "/settings/security/password",
+            post(settings::change_password),
+        )
+        .route("/settings/security/2fa/start", post(settings::totp_start))
+        .route(
+            "/settings/security/2fa/confirm",
+            post(settings::totp_confirm),
+        )
+        .route(
+            "/settings/security/2fa/disable",
+            post(settings::totp_disable),
+        )
+        .route(
+            "/settings/security/sessions/{id}/revoke",
+            post(settings::revoke_session),
+        )
+        .route(
+            "/settings/workspace",
+            get(settings::workspace_page).post(settings::rename_workspace),
+        )
+        .route("/settings/members", get(settings::members_page))
+        .route("/settings/members/invite", post(settings::invite))
+        .route(
+            "/settings/members/{user_id}/role",
+            post(settings::change_role),
+        )
+        .route(
+            "/settings/members/{user_id}/remove",
+            post(settings::remove_member),
+        )
+        .route(
+            "/settings/invitations/{id}/revoke",
+            post(settings::revoke_invitation),
+        )
+        .route(
+            "/settings/teams",
+            get(settings::teams_page).post(settings::create_team),
+        )
+        .route("/settings/teams/{id}", get(settings::team_page))
+        .route("/settings/teams/{id}/rename", post(settings::rename_team))
+        .route("/settings/teams/{id}/delete", post(settings::delete_team))
+        .route(
+            "/settings/teams/{id}/members",
+            post(settings::add_team_member),
+        )
+        .route(
+            "/settings/teams/{id}/members/{user_id}/remove",
+            post(settings::remove_team_member),
+        )
+        .route(
+            "/settings/tokens",
+            get(settings::tokens_page).post(settings::create_token),
+        )
+        .route("/settings/tokens/{id}/revoke", post(settings::revoke_token))
+        .route("/settings/audit", get(settings::audit_page))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state, session_layer))
+}
+
+/// Largest form body the UI accepts.
+const MAX_FORM_BYTES: usize = 64 * 1024;
+
+async fn session_layer(State(state): State<WebState>, req: Request, next: Next) -> Response {
+    let jar = cookies::Jar::from_headers(req.headers());
+    let secure = state.config.secure_cookies;
+    let auth = match jar.get(cookies::session_name(secure)) {
+        Some(token) => kith_app::identity::authenticate_session(&state.app, token)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "session lookup failed");
+                None
+            }),
+        None => None,
+    };
+    // Signed-in forms carry a token derived from the session's secret; anonymous
+    // forms (sign-in, sign-up) a random value that must match a cookie (double submit).
+    let mut new_pre_cookie = None;
+    let csrf = match &auth {
+        Some(a) => hex::encode(kith_crypto::hmac_sha256(
+            &a.session.csrf_secret,
+            b"kith.csrf.v1",
+        )),
+        None => match jar.get(cookies::PRE_SESSION) {
+            Some(v) if v.len() == 43 => v.to_string(),
+            _ => {
+                let v = kith_crypto::random_token("");
+                new_pre_cookie = Some(v.clone());
+                v
+            }
+        },
+    };
+    let flash = jar.get(cookies::FLASH).and_then(Flash::decode);
+    let had_flash = jar.get(cookies::FLASH).is_some();
+
+    let (parts, body) = req.into_parts();
+    let req = if parts.method == Method::POST {
+        if !same_origin(&parts) {
+            return forbidden("This form came from another site.");
+        }
+        let bytes = match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
+            Ok(b) => b,
+            Err(_) => {
+                return simple_page(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Too large",
+                    "That form was larger than Kith accepts.",
+                )
+            }
+        };
+        let sent: Option<String> = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+            .ok()
+            .and_then(|pairs| {
+                pairs
+                    .into_iter()
+                    .find(|(k, _)| k == "_csrf")
+                    .map(|(_, v)| v)
+            });
+        let valid =
+            sent.is_some_and(|s| kith_crypto::constant_time_eq(s.as_bytes(), csrf.as_bytes()));
+        if !valid {
+            return forbidden("Your form expired or came from another site. Go back, reload the page and try again.");
+        }
+        Request::from_parts(parts, axum::body::Body::from(bytes))
+    } else {
+        Request::from_parts(parts, body)
+    };
+
+    let mut req = req;
+    req.extensions_mut().insert(UiCtx { auth, csrf, flash });
+    let mut resp = next.run(req).await;
+    let headers = resp.headers_mut();
+    if let Some(v) = new_pre_cookie {
+        if let Ok(h) = HeaderValue::from_str(&cookies::set(cookies::PRE_SESSION, &v, None, secure))
+        {
+            headers.append("set-cookie", h);
+        }
+    }
+    let sets_flash = headers
+        .get_all("set-cookie")
+        .iter()
+        .any(|v| v.as_bytes().starts_with(cookies::FLASH.as_bytes()));
+    if had_flash && !sets_flash {
+        if let Ok(h) = HeaderValue::from_str(&cookies::clear(cookies::FLASH, secure)) {
+            headers.append("set-cookie", h);
+        }
+    }
+    resp
+}
+
+/// A POST must come from our own pages: when the browser says where it came
+/// from (`Origin`), that must be this host.
+fn same_origin(parts: &axum::http::request::Parts) -> bool {
+    let Some(origin) = parts.headers.get("origin").and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    if origin == "null" {
+        return false;
+    }
+    let host = parts
+        .headers
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    origin
+        .split_once("://")
+        .map(|(_, rest)| rest == host)
+        .unwrap_or(false)
+}
+
+pub fn render<T: askama::Template>(t: &T) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+pub fn simple_page(status: StatusCode, title: &str, message: &str) -> Response {
+    let page = pages::MessagePage {
+        title: title.to_string(),
+        message: message.to_string(),
+        css: crate::assets::css_url(),
+    };
+    (status, render(&page)).into_response()
+}
+
+fn forbidden(message: &str) -> Response {
+    simple_page(StatusCode::FORBIDDEN, "Not allowed", message)
+}
+
+async fn not_found() -> Response {
+    simple_page(
+        StatusCode::NOT_FOUND,
+        "Page not found",
+        "There is nothing at this address. Check the link, or go back to the start.",
+    )
+}
+
+/// A page for an error outside any form.
+pub fn error_page(err: &crate::error::ApiError) -> Response {
+    let status = crate::error::status_of(err.code);
+    simple_page(status, "Something went wrong", &err.message)
+}
+
+/// Redirect with a message for the next page.
+pub fn redirect_with(to: &str, flash: Flash, secure: bool) -> Response {
+    let mut resp = Redirect::to(to).into_response();
+    if let Ok(h) = HeaderValue::from_str(&cookies::set(
+        cookies::FLASH,
+        &flash.encode(),
+        Some(60),
+        secure,
+    )) {
+        resp.headers_mut().append("set-cookie", h);
+    }
+    resp
+}
