@@ -22,12 +22,7 @@ pub struct AuditEvent<'a> {
 
 impl<'a> AuditEvent<'a> {
     pub fn new(action: &'a str, target_type: &'a str, target_id: Uuid) -> Self {
-        AuditEvent {
-            action,
-            target_type: Some(target_type),
-            target_id: Some(target_id),
-            detail: None,
-        }
+        AuditEvent { action, target_type: Some(target_type), target_id: Some(target_id), detail: None }
     }
 
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
@@ -92,11 +87,7 @@ pub async fn record(
         hash: Vec::new(),
     };
     row.hash = entry_hash(&row);
-    let details = AuditDetails {
-        ip: origin.ip.clone(),
-        user_agent: origin.user_agent.clone(),
-        detail: event.detail,
-    };
+    let details = AuditDetails { ip: origin.ip.clone(), user_agent: origin.user_agent.clone(), detail: event.detail };
     rows::insert(tx, &row, &details).await?;
     Ok(())
 }
@@ -115,10 +106,7 @@ pub async fn list(
     let mut rows = rows::list(app.db(), ctx.org_id, before.map(|c| c.key), limit + 1).await?;
     let next = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
-        rows.last().map(|r| Cursor {
-            key: r.seq,
-            id: r.id,
-        })
+        rows.last().map(|r| Cursor { key: r.seq, id: r.id })
     } else {
         None
     };
@@ -161,10 +149,7 @@ pub async fn verify(db: &Db, org_id: Uuid) -> Result<ChainCheck> {
                 });
             }
             if entry_hash(&row) != row.hash {
-                return Ok(ChainCheck::Broken {
-                    seq: row.seq,
-                    reason: "entry was altered (hash mismatch)".into(),
-                });
+                return Ok(ChainCheck::Broken { seq: row.seq, reason: "entry was altered (hash mismatch)".into() });
             }
             prev = row.hash;
             expected_seq += 1;
@@ -179,7 +164,5 @@ pub async fn verify(db: &Db, org_id: Uuid) -> Result<ChainCheck> {
             });
         }
     }
-    Ok(ChainCheck::Intact {
-        entries: expected_seq - 1,
-    })
+    Ok(ChainCheck::Intact { entries: expected_seq - 1 })
 }

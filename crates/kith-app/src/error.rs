@@ -151,10 +151,7 @@ impl AppError {
 
     /// One invalid field.
     pub fn field(field: &str, message: impl Into<String>) -> AppError {
-        AppError::Validation(vec![FieldError {
-            field: field.into(),
-            message: message.into(),
-        }])
+        AppError::Validation(vec![FieldError { field: field.into(), message: message.into() }])
     }
 }
 
@@ -167,10 +164,7 @@ impl Validator {
         match result {
             Ok(v) => Some(v),
             Err(m) => {
-                self.0.push(FieldError {
-                    field: field.into(),
-                    message: m.into(),
-                });
+                self.0.push(FieldError { field: field.into(), message: m.into() });
                 None
             }
         }

@@ -70,17 +70,9 @@ pub async fn create_account_as_operator(app: &App, input: SignUp) -> Result<Sign
     create_account(app, input, &Origin::default(), true).await
 }
 
-async fn create_account(
-    app: &App,
-    input: SignUp,
-    origin: &Origin,
-    by_operator: bool,
-) -> Result<SignedUp> {
+async fn create_account(app: &App, input: SignUp, origin: &Origin, by_operator: bool) -> Result<SignedUp> {
     let mut v = Validator::default();
-    let email = v.check(
-        "email",
-        normalize_email(&input.email).ok_or("is not a valid e-mail address"),
-    );
+    let email = v.check("email", normalize_email(&input.email).ok_or("is not a valid e-mail address"));
     let name = v.check("name", clean_name(&input.name, NAME_MAX));
     v.check("password", check_password(&input.password));
     let workspace_name = match (&input.invitation, &input.workspace_name) {
@@ -97,10 +89,7 @@ async fn create_account(
                 .await?
                 .ok_or(AppError::InvitationInvalid)?;
             if inv.email != email {
-                return Err(AppError::field(
-                    "email",
-                    "this invitation was sent to another address",
-                ));
+                return Err(AppError::field("email", "this invitation was sent to another address"));
             }
             Some(inv)
         }
@@ -111,11 +100,7 @@ async fn create_account(
 
     let mut tx = app.db().begin().await?;
     let first_user = users::count(&mut tx).await? == 0;
-    if !by_operator
-        && !first_user
-        && invitation.is_none()
-        && app.settings().signup == SignupMode::Invite
-    {
+    if !by_operator && !first_user && invitation.is_none() && app.settings().signup == SignupMode::Invite {
         return Err(AppError::SignupClosed);
     }
     if users::find_by_email_tx(&mut tx, &email).await?.is_some() {
@@ -145,24 +130,11 @@ async fn create_account(
             join_through_invitation(&mut tx, &inv, user.id, origin, now).await?;
             inv.org_id
         }
-        None => {
-            create_workspace_in(
-                app,
-                &mut tx,
-                user.id,
-                &workspace_name.expect("validated"),
-                origin,
-                now,
-            )
-            .await?
-        }
+        None => create_workspace_in(app, &mut tx, user.id, &workspace_name.expect("validated"), origin, now).await?,
     };
     tx.commit().await?;
     tracing::info!(user_id = %user.id, org_id = %org_id, operator = first_user, "account created");
-    Ok(SignedUp {
-        user_id: user.id,
-        org_id,
-    })
+    Ok(SignedUp { user_id: user.id, org_id })
 }
 
 /// Create a workspace with `owner` as its owner, its data key and its first audit entry.
@@ -177,36 +149,17 @@ pub(crate) async fn create_workspace_in(
     let org_id = new_id();
     workspaces::insert(
         tx,
-        &WorkspaceRow {
-            id: org_id,
-            name: name.to_string(),
-            version: 1,
-            created_ms: now,
-            updated_ms: now,
-        },
+        &WorkspaceRow { id: org_id, name: name.to_string(), version: 1, created_ms: now, updated_ms: now },
     )
     .await?;
     members::insert(
         tx,
-        &MembershipRow {
-            org_id,
-            user_id: owner,
-            role: Role::Owner.as_str().into(),
-            version: 1,
-            created_ms: now,
-        },
+        &MembershipRow { org_id, user_id: owner, role: Role::Owner.as_str().into(), version: 1, created_ms: now },
     )
     .await?;
     app.keyring().add_workspace_key(tx, org_id, now).await?;
-    audit::record(
-        tx,
-        org_id,
-        Some(owner),
-        AuditEvent::new("workspace.created", "workspace", org_id),
-        origin,
-        now,
-    )
-    .await?;
+    audit::record(tx, org_id, Some(owner), AuditEvent::new("workspace.created", "workspace", org_id), origin, now)
+        .await?;
     Ok(org_id)
 }
 
@@ -219,27 +172,17 @@ pub(crate) async fn join_through_invitation(
     now: i64,
 ) -> Result<()> {
     if members::get_tx(tx, inv.org_id, user_id).await?.is_some() {
-        return Err(AppError::Conflict(
-            crate::ErrorCode::AlreadyMember,
-            "you are already a member of this workspace",
-        ));
+        return Err(AppError::Conflict(crate::ErrorCode::AlreadyMember, "you are already a member of this workspace"));
     }
     if !invitations::accept(tx, inv.id, user_id, now).await? {
         return Err(AppError::InvitationInvalid);
     }
     members::insert(
         tx,
-        &MembershipRow {
-            org_id: inv.org_id,
-            user_id,
-            role: inv.role.clone(),
-            version: 1,
-            created_ms: now,
-        },
+        &MembershipRow { org_id: inv.org_id, user_id, role: inv.role.clone(), version: 1, created_ms: now },
     )
     .await?;
-    let event =
-        AuditEvent::new("member.joined", "user", user_id).with_detail(format!("role {}", inv.role));
+    let event = AuditEvent::new("member.joined", "user", user_id).with_detail(format!("role {}", inv.role));
     audit::record(tx, inv.org_id, Some(user_id), event, origin, now).await?;
     Ok(())
 }
@@ -267,11 +210,7 @@ pub async fn sign_in(app: &App, input: SignIn, origin: &Origin) -> Result<NewSes
     throttle::check(app.db(), &keys, now).await?;
 
     let user = users::find_by_email(app.db(), &email).await?;
-    let ok = verify_password(
-        &input.password,
-        user.as_ref().map(|u| u.password_hash.as_str()),
-    )
-    .await;
+    let ok = verify_password(&input.password, user.as_ref().map(|u| u.password_hash.as_str())).await;
     let mut tx = app.db().begin().await?;
     let Some(user) = user.filter(|_| ok) else {
         throttle::fail(&mut tx, &keys, now).await?;
@@ -286,12 +225,7 @@ pub async fn sign_in(app: &App, input: SignIn, origin: &Origin) -> Result<NewSes
 }
 
 async fn first_workspace(app: &App, user_id: Uuid) -> Result<Option<Uuid>> {
-    let page = workspaces::list_for_user(
-        app.db(),
-        user_id,
-        &kith_domain::PageRequest::new(Some(1), None),
-    )
-    .await?;
+    let page = workspaces::list_for_user(app.db(), user_id, &kith_domain::PageRequest::new(Some(1), None)).await?;
     Ok(page.items.first().map(|w| w.id))
 }
 
@@ -312,21 +246,13 @@ async fn new_session(
         mfa_pending: user.totp_enabled,
         csrf_secret: kith_crypto::random_bytes::<32>().to_vec(),
         ip: origin.ip.clone(),
-        user_agent: origin
-            .user_agent
-            .as_deref()
-            .map(|ua| ua.chars().take(300).collect()),
+        user_agent: origin.user_agent.as_deref().map(|ua| ua.chars().take(300).collect()),
         created_ms: now,
         last_seen_ms: now,
         expires_ms: now + app.settings().session_idle_ms,
     };
     sessions::insert(tx, &row).await?;
-    Ok(NewSession {
-        token,
-        session_id: row.id,
-        user_id: user.id,
-        mfa_pending: row.mfa_pending,
-    })
+    Ok(NewSession { token, session_id: row.id, user_id: user.id, mfa_pending: row.mfa_pending })
 }
 
 /// A signed-in browser: the live session and its user.
@@ -339,8 +265,7 @@ pub struct SessionAuth {
 /// Look up the session behind a cookie; slides its expiry at most once a minute.
 pub async fn authenticate_session(app: &App, token: &str) -> Result<Option<SessionAuth>> {
     let now = now_ms();
-    let Some(session) = sessions::find_live(app.db(), &kith_crypto::token_hash(token), now).await?
-    else {
+    let Some(session) = sessions::find_live(app.db(), &kith_crypto::token_hash(token), now).await? else {
         return Ok(None);
     };
     let Some(user) = users::get(app.db(), session.user_id).await? else {
@@ -348,13 +273,7 @@ pub async fn authenticate_session(app: &App, token: &str) -> Result<Option<Sessi
     };
     if now - session.last_seen_ms > MINUTE_MS {
         let mut tx = app.db().begin().await?;
-        sessions::touch(
-            &mut tx,
-            session.id,
-            now,
-            now + app.settings().session_idle_ms,
-        )
-        .await?;
+        sessions::touch(&mut tx, session.id, now, now + app.settings().session_idle_ms).await?;
         tx.commit().await?;
     }
     Ok(Some(SessionAuth { session, user }))
@@ -362,11 +281,7 @@ pub async fn authenticate_session(app: &App, token: &str) -> Result<Option<Sessi
 
 /// The workspace context of a fully signed-in session, for `org_id` (or the
 /// session's current workspace). None when the user is not a member.
-pub async fn session_context(
-    app: &App,
-    auth: &SessionAuth,
-    org_id: Option<Uuid>,
-) -> Result<Option<Context>> {
+pub async fn session_context(app: &App, auth: &SessionAuth, org_id: Option<Uuid>) -> Result<Option<Context>> {
     if auth.session.mfa_pending {
         return Err(AppError::MfaRequired);
     }
@@ -376,24 +291,17 @@ pub async fn session_context(
     let Some(m) = members::get(app.db(), org_id, auth.user.id).await? else {
         return Ok(None);
     };
-    let role = Role::parse(&m.role)
-        .ok_or_else(|| AppError::Internal(format!("unknown role {}", m.role)))?;
+    let role = Role::parse(&m.role).ok_or_else(|| AppError::Internal(format!("unknown role {}", m.role)))?;
     Ok(Some(Context {
         org_id,
-        actor: Actor {
-            user_id: auth.user.id,
-            credential: Credential::Session(auth.session.id),
-        },
+        actor: Actor { user_id: auth.user.id, credential: Credential::Session(auth.session.id) },
         role,
     }))
 }
 
 /// Switch the session's current workspace; only to one the user belongs to.
 pub async fn switch_workspace(app: &App, auth: &SessionAuth, org_id: Uuid) -> Result<()> {
-    if members::get(app.db(), org_id, auth.user.id)
-        .await?
-        .is_none()
-    {
+    if members::get(app.db(), org_id, auth.user.id).await?.is_none() {
         return Err(AppError::NotFound);
     }
     let mut tx = app.db().begin().await?;
@@ -425,12 +333,7 @@ pub async fn revoke_session(app: &App, user_id: Uuid, session_id: Uuid) -> Resul
 }
 
 /// Second step of sign-in: a TOTP code or a recovery code. Throttled like passwords.
-pub async fn complete_mfa(
-    app: &App,
-    auth: &SessionAuth,
-    code: &str,
-    origin: &Origin,
-) -> Result<()> {
+pub async fn complete_mfa(app: &App, auth: &SessionAuth, code: &str, origin: &Origin) -> Result<()> {
     let now = now_ms();
     let keys = throttle::keys("mfa", &auth.user.id.to_string(), origin.ip.as_deref());
     throttle::check(app.db(), &keys, now).await?;
@@ -447,13 +350,7 @@ pub async fn complete_mfa(
     Ok(())
 }
 
-async fn check_second_factor(
-    app: &App,
-    tx: &mut Tx,
-    user: &UserRow,
-    code: &str,
-    now: i64,
-) -> Result<bool> {
+async fn check_second_factor(app: &App, tx: &mut Tx, user: &UserRow, code: &str, now: i64) -> Result<bool> {
     let code = code.trim();
     if code.contains('-') || code.chars().any(|c| c.is_ascii_alphabetic()) {
         let hash = kith_crypto::token_hash(&code.to_lowercase());
@@ -462,9 +359,7 @@ async fn check_second_factor(
     let Some(sealed) = user.totp_secret.as_deref().filter(|_| user.totp_enabled) else {
         return Ok(false);
     };
-    let secret = app
-        .keyring()
-        .open_user_secret(user.id, "totp_secret", sealed)?;
+    let secret = app.keyring().open_user_secret(user.id, "totp_secret", sealed)?;
     match kith_crypto::totp::verify(&secret, code, (now / 1000) as u64, 1) {
         // A step already used cannot be used again (replay of an observed code).
         Some(step) => Ok(users::use_totp_step(tx, user.id, step as i64).await?),
@@ -481,15 +376,10 @@ pub struct TotpEnrollment {
 
 pub async fn begin_totp(app: &App, user: &UserRow) -> Result<TotpEnrollment> {
     if user.totp_enabled {
-        return Err(AppError::Conflict(
-            crate::ErrorCode::AlreadyExists,
-            "two-factor sign-in is already on",
-        ));
+        return Err(AppError::Conflict(crate::ErrorCode::AlreadyExists, "two-factor sign-in is already on"));
     }
     let secret = kith_crypto::totp::generate_secret();
-    let sealed = app
-        .keyring()
-        .seal_user_secret(user.id, "totp_secret", &secret);
+    let sealed = app.keyring().seal_user_secret(user.id, "totp_secret", &secret);
     let mut tx = app.db().begin().await?;
     users::set_totp(&mut tx, user.id, Some(&sealed), false, now_ms()).await?;
     tx.commit().await?;
@@ -501,20 +391,11 @@ pub async fn begin_totp(app: &App, user: &UserRow) -> Result<TotpEnrollment> {
 
 /// Confirm enrolment with a first code; returns the recovery codes (shown once).
 pub async fn confirm_totp(app: &App, user_id: Uuid, code: &str) -> Result<Vec<String>> {
-    let user = users::get(app.db(), user_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let sealed = user
-        .totp_secret
-        .as_deref()
-        .filter(|_| !user.totp_enabled)
-        .ok_or(AppError::InvalidMfaCode)?;
-    let secret = app
-        .keyring()
-        .open_user_secret(user.id, "totp_secret", sealed)?;
+    let user = users::get(app.db(), user_id).await?.ok_or(AppError::NotFound)?;
+    let sealed = user.totp_secret.as_deref().filter(|_| !user.totp_enabled).ok_or(AppError::InvalidMfaCode)?;
+    let secret = app.keyring().open_user_secret(user.id, "totp_secret", sealed)?;
     let now = now_ms();
-    let step = kith_crypto::totp::verify(&secret, code, (now / 1000) as u64, 1)
-        .ok_or(AppError::InvalidMfaCode)?;
+    let step = kith_crypto::totp::verify(&secret, code, (now / 1000) as u64, 1).ok_or(AppError::InvalidMfaCode)?;
     let codes = kith_crypto::recovery_codes(10);
     let hashes: Vec<[u8; 32]> = codes.iter().map(|c| kith_crypto::token_hash(c)).collect();
     let mut tx = app.db().begin().await?;
@@ -538,17 +419,9 @@ pub async fn disable_totp(app: &App, user: &UserRow, password: &str) -> Result<(
 }
 
 /// Change the password; every other session of the user is signed out.
-pub async fn change_password(
-    app: &App,
-    auth: &SessionAuth,
-    current: &str,
-    new: &str,
-) -> Result<()> {
+pub async fn change_password(app: &App, auth: &SessionAuth, current: &str, new: &str) -> Result<()> {
     if !verify_password(current, Some(&auth.user.password_hash)).await {
-        return Err(AppError::field(
-            "current_password",
-            "is not your current password",
-        ));
+        return Err(AppError::field("current_password", "is not your current password"));
     }
     check_password(new).map_err(|m| AppError::field("new_password", m))?;
     let hash = hash_password(new).await?;
@@ -579,15 +452,7 @@ pub async fn request_password_reset(app: &App, email: &str) -> Result<Option<(Us
     let token = kith_crypto::random_token("kith_rst");
     let now = now_ms();
     let mut tx = app.db().begin().await?;
-    one_time::insert(
-        &mut tx,
-        &kith_crypto::token_hash(&token),
-        RESET_PURPOSE,
-        user.id,
-        now,
-        now + HOUR_MS,
-    )
-    .await?;
+    one_time::insert(&mut tx, &kith_crypto::token_hash(&token), RESET_PURPOSE, user.id, now, now + HOUR_MS).await?;
     tx.commit().await?;
     Ok(Some((user, token)))
 }
@@ -609,11 +474,8 @@ pub async fn reset_password(app: &App, token: &str, new: &str) -> Result<()> {
 
 /// The operator's reset (`kith admin reset-password`).
 pub async fn admin_reset_password(app: &App, email: &str, new: &str) -> Result<Uuid> {
-    let email = normalize_email(email)
-        .ok_or_else(|| AppError::field("email", "is not a valid e-mail address"))?;
-    let user = users::find_by_email(app.db(), &email)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let email = normalize_email(email).ok_or_else(|| AppError::field("email", "is not a valid e-mail address"))?;
+    let user = users::find_by_email(app.db(), &email).await?.ok_or(AppError::NotFound)?;
     check_password(new).map_err(|m| AppError::field("password", m))?;
     let hash = hash_password(new).await?;
     let mut tx = app.db().begin().await?;
@@ -628,15 +490,8 @@ pub async fn email_verification_token(app: &App, user_id: Uuid) -> Result<String
     let token = kith_crypto::random_token("kith_vfy");
     let now = now_ms();
     let mut tx = app.db().begin().await?;
-    one_time::insert(
-        &mut tx,
-        &kith_crypto::token_hash(&token),
-        VERIFY_PURPOSE,
-        user_id,
-        now,
-        now + 24 * HOUR_MS,
-    )
-    .await?;
+    one_time::insert(&mut tx, &kith_crypto::token_hash(&token), VERIFY_PURPOSE, user_id, now, now + 24 * HOUR_MS)
+        .await?;
     tx.commit().await?;
     Ok(token)
 }
@@ -644,14 +499,9 @@ pub async fn email_verification_token(app: &App, user_id: Uuid) -> Result<String
 pub async fn verify_email(app: &App, token: &str) -> Result<Uuid> {
     let now = now_ms();
     let mut tx = app.db().begin().await?;
-    let user_id = one_time::consume(
-        &mut tx,
-        &kith_crypto::token_hash(token),
-        VERIFY_PURPOSE,
-        now,
-    )
-    .await?
-    .ok_or(AppError::TokenInvalid)?;
+    let user_id = one_time::consume(&mut tx, &kith_crypto::token_hash(token), VERIFY_PURPOSE, now)
+        .await?
+        .ok_or(AppError::TokenInvalid)?;
     users::mark_email_verified(&mut tx, user_id, now).await?;
     tx.commit().await?;
     Ok(user_id)
@@ -664,14 +514,9 @@ pub struct Me {
 }
 
 pub async fn me(app: &App, ctx: &Context) -> Result<Me> {
-    let (user, workspace) = tokio::try_join!(
-        users::get(app.db(), ctx.user_id()),
-        workspaces::get(app.db(), ctx.org_id)
-    )?;
-    Ok(Me {
-        user: user.ok_or(AppError::NotFound)?,
-        workspace: workspace.ok_or(AppError::NotFound)?,
-    })
+    let (user, workspace) =
+        tokio::try_join!(users::get(app.db(), ctx.user_id()), workspaces::get(app.db(), ctx.org_id))?;
+    Ok(Me { user: user.ok_or(AppError::NotFound)?, workspace: workspace.ok_or(AppError::NotFound)? })
 }
 
 /// No account exists yet (the sign-up page then says the first user runs the instance).

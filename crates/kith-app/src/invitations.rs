@@ -22,33 +22,17 @@ pub struct Invited {
     pub link: String,
 }
 
-pub async fn create(
-    app: &App,
-    ctx: &Context,
-    email: &str,
-    role: Role,
-    origin: &Origin,
-) -> Result<Invited> {
+pub async fn create(app: &App, ctx: &Context, email: &str, role: Role, origin: &Origin) -> Result<Invited> {
     if !ctx.can(Action::ManageInvitations) {
         return Err(AppError::Forbidden);
     }
     if !ctx.effective_role().may_grant(role) {
-        return Err(AppError::field(
-            "role",
-            "you cannot invite someone with a higher role than yours",
-        ));
+        return Err(AppError::field("role", "you cannot invite someone with a higher role than yours"));
     }
-    let email = normalize_email(email)
-        .ok_or_else(|| AppError::field("email", "is not a valid e-mail address"))?;
+    let email = normalize_email(email).ok_or_else(|| AppError::field("email", "is not a valid e-mail address"))?;
     if let Some(user) = users::find_by_email(app.db(), &email).await? {
-        if kith_store::members::get(app.db(), ctx.org_id, user.id)
-            .await?
-            .is_some()
-        {
-            return Err(AppError::Conflict(
-                ErrorCode::AlreadyMember,
-                "this person is already a member",
-            ));
+        if kith_store::members::get(app.db(), ctx.org_id, user.id).await?.is_some() {
+            return Err(AppError::Conflict(ErrorCode::AlreadyMember, "this person is already a member"));
         }
     }
     let secret = kith_crypto::random_token(INVITATION_PREFIX);
@@ -72,11 +56,7 @@ pub async fn create(
         .with_detail(format!("{} as {}", invitation.email, invitation.role));
     audit::record(&mut tx, ctx.org_id, Some(ctx.user_id()), event, origin, now).await?;
     tx.commit().await?;
-    let link = format!(
-        "{}/invite/{}",
-        app.settings().public_url.trim_end_matches('/'),
-        secret
-    );
+    let link = format!("{}/invite/{}", app.settings().public_url.trim_end_matches('/'), secret);
     Ok(Invited { invitation, link })
 }
 
@@ -91,9 +71,7 @@ pub async fn get(app: &App, ctx: &Context, id: Uuid) -> Result<InvitationRow> {
     if !ctx.can(Action::ManageInvitations) {
         return Err(AppError::Forbidden);
     }
-    rows::get(app.db(), ctx.org_id, id)
-        .await?
-        .ok_or(AppError::NotFound)
+    rows::get(app.db(), ctx.org_id, id).await?.ok_or(AppError::NotFound)
 }
 
 pub async fn revoke(app: &App, ctx: &Context, id: Uuid, origin: &Origin) -> Result<()> {
@@ -129,30 +107,21 @@ pub struct InvitationPreview {
 }
 
 pub async fn preview(app: &App, secret: &str) -> Result<InvitationPreview> {
-    let inv = rows::find_by_token(app.db(), &kith_crypto::token_hash(secret))
-        .await?
-        .ok_or(AppError::InvitationInvalid)?;
+    let inv =
+        rows::find_by_token(app.db(), &kith_crypto::token_hash(secret)).await?.ok_or(AppError::InvitationInvalid)?;
     if inv.accepted_ms.is_some() || inv.revoked_ms.is_some() || inv.expires_ms <= now_ms() {
         return Err(AppError::InvitationInvalid);
     }
-    let workspace = workspaces::get(app.db(), inv.org_id)
-        .await?
-        .ok_or(AppError::InvitationInvalid)?;
+    let workspace = workspaces::get(app.db(), inv.org_id).await?.ok_or(AppError::InvitationInvalid)?;
     let account_exists = users::find_by_email(app.db(), &inv.email).await?.is_some();
-    Ok(InvitationPreview {
-        workspace_name: workspace.name,
-        email: inv.email,
-        role: inv.role,
-        account_exists,
-    })
+    Ok(InvitationPreview { workspace_name: workspace.name, email: inv.email, role: inv.role, account_exists })
 }
 
 /// A signed-in user accepts: they join the workspace. The invitation must be
 /// for their address.
 pub async fn accept(app: &App, auth: &SessionAuth, secret: &str, origin: &Origin) -> Result<Uuid> {
-    let inv = rows::find_by_token(app.db(), &kith_crypto::token_hash(secret))
-        .await?
-        .ok_or(AppError::InvitationInvalid)?;
+    let inv =
+        rows::find_by_token(app.db(), &kith_crypto::token_hash(secret)).await?.ok_or(AppError::InvitationInvalid)?;
     if inv.email != auth.user.email {
         return Err(AppError::Conflict(
             ErrorCode::InvitationInvalid,

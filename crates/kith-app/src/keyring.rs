@@ -23,16 +23,11 @@ pub struct MasterKeys {
 
 impl MasterKeys {
     pub fn single(key: SecretKey) -> MasterKeys {
-        MasterKeys {
-            current: key,
-            previous: Vec::new(),
-        }
+        MasterKeys { current: key, previous: Vec::new() }
     }
 
     fn by_id(&self, id: &str) -> Option<&SecretKey> {
-        std::iter::once(&self.current)
-            .chain(self.previous.iter())
-            .find(|k| k.id() == id)
+        std::iter::once(&self.current).chain(self.previous.iter()).find(|k| k.id() == id)
     }
 }
 
@@ -59,11 +54,7 @@ fn wrap_context(org_id: Uuid, version: i64) -> Vec<u8> {
 impl Keyring {
     pub fn new(master: MasterKeys) -> Keyring {
         let user_secrets = master.current.derive("user-secrets");
-        Keyring {
-            master,
-            user_secrets,
-            cache: RwLock::new(HashMap::new()),
-        }
+        Keyring { master, user_secrets, cache: RwLock::new(HashMap::new()) }
     }
 
     pub fn master_key_id(&self) -> String {
@@ -76,17 +67,10 @@ impl Keyring {
         let existing = key_rows::list_tx(tx, org_id).await?;
         let version = existing.first().map(|k| k.version + 1).unwrap_or(1);
         let key = SecretKey::generate();
-        let wrapped =
-            kith_crypto::wrap_key(&self.master.current, &wrap_context(org_id, version), &key);
+        let wrapped = kith_crypto::wrap_key(&self.master.current, &wrap_context(org_id, version), &key);
         key_rows::insert(
             tx,
-            &WorkspaceKeyRow {
-                org_id,
-                version,
-                master_key_id: self.master.current.id(),
-                wrapped,
-                created_ms: now,
-            },
+            &WorkspaceKeyRow { org_id, version, master_key_id: self.master.current.id(), wrapped, created_ms: now },
         )
         .await?;
         self.forget(org_id);
@@ -106,24 +90,14 @@ impl Keyring {
         let mut keys = BTreeMap::new();
         for row in &rows {
             let master = self.master.by_id(&row.master_key_id).ok_or_else(|| {
-                AppError::Internal(format!(
-                    "workspace key wrapped by unknown master key {}",
-                    row.master_key_id
-                ))
+                AppError::Internal(format!("workspace key wrapped by unknown master key {}", row.master_key_id))
             })?;
-            let key =
-                kith_crypto::unwrap_key(master, &wrap_context(org_id, row.version), &row.wrapped)?;
+            let key = kith_crypto::unwrap_key(master, &wrap_context(org_id, row.version), &row.wrapped)?;
             keys.insert(row.version as u32, key);
         }
-        let current = *keys
-            .keys()
-            .next_back()
-            .ok_or_else(|| AppError::Internal("workspace has no data key".into()))?;
+        let current = *keys.keys().next_back().ok_or_else(|| AppError::Internal("workspace has no data key".into()))?;
         let loaded = Arc::new(WorkspaceKeys { current, keys });
-        self.cache
-            .write()
-            .expect("keyring lock")
-            .insert(org_id, loaded.clone());
+        self.cache.write().expect("keyring lock").insert(org_id, loaded.clone());
         Ok(loaded)
     }
 
@@ -138,18 +112,8 @@ impl Keyring {
         plaintext: &[u8],
     ) -> Result<Vec<u8>> {
         let keys = self.workspace_keys(db, org_id).await?;
-        let scope = SealScope {
-            org_id,
-            table,
-            column,
-            row_id,
-        };
-        Ok(kith_crypto::seal(
-            &keys.keys[&keys.current],
-            keys.current,
-            &scope,
-            plaintext,
-        ))
+        let scope = SealScope { org_id, table, column, row_id };
+        Ok(kith_crypto::seal(&keys.keys[&keys.current], keys.current, &scope, plaintext))
     }
 
     pub async fn open(
@@ -163,50 +127,26 @@ impl Keyring {
     ) -> Result<Vec<u8>> {
         let keys = self.workspace_keys(db, org_id).await?;
         let version = kith_crypto::sealed_key_version(sealed)?;
-        let key = keys
-            .keys
-            .get(&version)
-            .ok_or(kith_crypto::CryptoError::OpenFailed)?;
-        Ok(kith_crypto::open(
-            key,
-            &SealScope {
-                org_id,
-                table,
-                column,
-                row_id,
-            },
-            sealed,
-        )?)
+        let key = keys.keys.get(&version).ok_or(kith_crypto::CryptoError::OpenFailed)?;
+        Ok(kith_crypto::open(key, &SealScope { org_id, table, column, row_id }, sealed)?)
     }
 
     /// The workspace's key for blind-index search tokens. Derived from its
     /// first data key so that rotation does not change existing tokens.
     pub async fn search_key(&self, db: &Db, org_id: Uuid) -> Result<SecretKey> {
         let keys = self.workspace_keys(db, org_id).await?;
-        let (_, first) = keys
-            .keys
-            .iter()
-            .next()
-            .ok_or_else(|| AppError::Internal("workspace has no data key".into()))?;
+        let (_, first) =
+            keys.keys.iter().next().ok_or_else(|| AppError::Internal("workspace has no data key".into()))?;
         Ok(first.derive("blind-index"))
     }
 
     /// Seal a per-user secret (a TOTP seed): not tied to any workspace.
     pub fn seal_user_secret(&self, user_id: Uuid, column: &str, plaintext: &[u8]) -> Vec<u8> {
-        kith_crypto::seal(
-            &self.user_secrets,
-            0,
-            &user_scope(user_id, column),
-            plaintext,
-        )
+        kith_crypto::seal(&self.user_secrets, 0, &user_scope(user_id, column), plaintext)
     }
 
     pub fn open_user_secret(&self, user_id: Uuid, column: &str, sealed: &[u8]) -> Result<Vec<u8>> {
-        Ok(kith_crypto::open(
-            &self.user_secrets,
-            &user_scope(user_id, column),
-            sealed,
-        )?)
+        Ok(kith_crypto::open(&self.user_secrets, &user_scope(user_id, column), sealed)?)
     }
 
     /// Rewrap every stored workspace key under the current master key.
@@ -226,22 +166,12 @@ impl Keyring {
                         continue;
                     }
                     let old = self.master.by_id(&row.master_key_id).ok_or_else(|| {
-                        AppError::Internal(format!(
-                            "no master key {} to unwrap with",
-                            row.master_key_id
-                        ))
+                        AppError::Internal(format!("no master key {} to unwrap with", row.master_key_id))
                     })?;
                     let ctx = wrap_context(org_id, row.version);
                     let key = kith_crypto::unwrap_key(old, &ctx, &row.wrapped)?;
                     let wrapped = kith_crypto::wrap_key(&self.master.current, &ctx, &key);
-                    key_rows::rewrap(
-                        &mut tx,
-                        org_id,
-                        row.version,
-                        &self.master.current.id(),
-                        &wrapped,
-                    )
-                    .await?;
+                    key_rows::rewrap(&mut tx, org_id, row.version, &self.master.current.id(), &wrapped).await?;
                     count += 1;
                 }
                 tx.commit().await?;
@@ -254,19 +184,10 @@ impl Keyring {
 
     /// The user-secret key an older master key would have derived (for resealing at rotation).
     pub fn previous_user_secret_keys(&self) -> Vec<SecretKey> {
-        self.master
-            .previous
-            .iter()
-            .map(|k| k.derive("user-secrets"))
-            .collect()
+        self.master.previous.iter().map(|k| k.derive("user-secrets")).collect()
     }
 }
 
 fn user_scope(user_id: Uuid, column: &str) -> SealScope<'_> {
-    SealScope {
-        org_id: Uuid::nil(),
-        table: "users",
-        column,
-        row_id: user_id,
-    }
+    SealScope { org_id: Uuid::nil(), table: "users", column, row_id: user_id }
 }

@@ -83,14 +83,7 @@ impl App {
             ..Default::default()
         })
         .expect("the outbound HTTP client builds with static settings");
-        App {
-            inner: Arc::new(AppInner {
-                db,
-                keyring,
-                settings,
-                outbound,
-            }),
-        }
+        App { inner: Arc::new(AppInner { db, keyring, settings, outbound }) }
     }
 
     /// The SSRF-guarded client for every fetch of a workspace-supplied URL.

@@ -22,9 +22,7 @@ pub async fn get(app: &App, ctx: &Context, user_id: Uuid) -> Result<MemberRow> {
     if !ctx.can(Action::ReadMembers) {
         return Err(AppError::Forbidden);
     }
-    rows::get_member(app.db(), ctx.org_id, user_id)
-        .await?
-        .ok_or(AppError::NotFound)
+    rows::get_member(app.db(), ctx.org_id, user_id).await?.ok_or(AppError::NotFound)
 }
 
 fn role_of(m: &rows::MembershipRow) -> Result<Role> {
@@ -46,27 +44,19 @@ pub async fn change_role(
     let now = now_ms();
     let mut tx = app.db().begin().await?;
     workspaces::lock(&mut tx, ctx.org_id).await?;
-    let current = rows::get_tx(&mut tx, ctx.org_id, user_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let current = rows::get_tx(&mut tx, ctx.org_id, user_id).await?.ok_or(AppError::NotFound)?;
     let current_role = role_of(&current)?;
     let actor = ctx.effective_role();
     if !actor.may_grant(role) || !actor.may_grant(current_role) {
         return Err(AppError::Forbidden);
     }
-    if current_role == Role::Owner
-        && role != Role::Owner
-        && rows::count_owners(&mut tx, ctx.org_id).await? <= 1
-    {
+    if current_role == Role::Owner && role != Role::Owner && rows::count_owners(&mut tx, ctx.org_id).await? <= 1 {
         return Err(AppError::Conflict(
             ErrorCode::LastOwner,
             "a workspace needs at least one owner; make someone else owner first",
         ));
     }
-    if rows::set_role(&mut tx, ctx.org_id, user_id, role.as_str(), if_version)
-        .await?
-        .is_none()
-    {
+    if rows::set_role(&mut tx, ctx.org_id, user_id, role.as_str(), if_version).await?.is_none() {
         return Err(AppError::StaleVersion);
     }
     let event = AuditEvent::new("member.role_changed", "user", user_id).with_detail(format!(
@@ -76,9 +66,7 @@ pub async fn change_role(
     ));
     audit::record(&mut tx, ctx.org_id, Some(ctx.user_id()), event, origin, now).await?;
     tx.commit().await?;
-    rows::get_member(app.db(), ctx.org_id, user_id)
-        .await?
-        .ok_or(AppError::NotFound)
+    rows::get_member(app.db(), ctx.org_id, user_id).await?.ok_or(AppError::NotFound)
 }
 
 /// Remove a member (admins; owners for owners), or leave (anyone, `user_id` = self).
@@ -90,9 +78,7 @@ pub async fn remove(app: &App, ctx: &Context, user_id: Uuid, origin: &Origin) ->
     let now = now_ms();
     let mut tx = app.db().begin().await?;
     workspaces::lock(&mut tx, ctx.org_id).await?;
-    let current = rows::get_tx(&mut tx, ctx.org_id, user_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let current = rows::get_tx(&mut tx, ctx.org_id, user_id).await?.ok_or(AppError::NotFound)?;
     let current_role = role_of(&current)?;
     if !leaving && !ctx.effective_role().may_grant(current_role) {
         return Err(AppError::Forbidden);
@@ -104,20 +90,9 @@ pub async fn remove(app: &App, ctx: &Context, user_id: Uuid, origin: &Origin) ->
         ));
     }
     rows::delete(&mut tx, ctx.org_id, user_id).await?;
-    let action = if leaving {
-        "member.left"
-    } else {
-        "member.removed"
-    };
-    audit::record(
-        &mut tx,
-        ctx.org_id,
-        Some(ctx.user_id()),
-        AuditEvent::new(action, "user", user_id),
-        origin,
-        now,
-    )
-    .await?;
+    let action = if leaving { "member.left" } else { "member.removed" };
+    audit::record(&mut tx, ctx.org_id, Some(ctx.user_id()), AuditEvent::new(action, "user", user_id), origin, now)
+        .await?;
     tx.commit().await?;
     Ok(())
 }

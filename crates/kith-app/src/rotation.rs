@@ -21,9 +21,7 @@ pub async fn rotate_data_keys(app: &App) -> Result<u64> {
         };
         for org_id in orgs {
             let mut tx = app.db().begin().await?;
-            app.keyring()
-                .add_workspace_key(&mut tx, org_id, now_ms())
-                .await?;
+            app.keyring().add_workspace_key(&mut tx, org_id, now_ms()).await?;
             tx.commit().await?;
             count += 1;
         }
@@ -45,33 +43,20 @@ pub async fn adopt_current_master(app: &App) -> Result<(u64, u64)> {
             break;
         };
         for (user_id, sealed) in batch {
-            if app
-                .keyring()
-                .open_user_secret(user_id, "totp_secret", &sealed)
-                .is_ok()
-            {
+            if app.keyring().open_user_secret(user_id, "totp_secret", &sealed).is_ok() {
                 continue;
             }
-            let scope = kith_crypto::SealScope {
-                org_id: Uuid::nil(),
-                table: "users",
-                column: "totp_secret",
-                row_id: user_id,
-            };
+            let scope =
+                kith_crypto::SealScope { org_id: Uuid::nil(), table: "users", column: "totp_secret", row_id: user_id };
             let plain = old_keys
                 .iter()
                 .find_map(|k| kith_crypto::open(k, &scope, &sealed).ok())
-                .ok_or_else(|| {
-                    AppError::Internal(format!(
-                        "no master key opens the TOTP secret of user {user_id}"
-                    ))
-                })?;
+                .ok_or_else(|| AppError::Internal(format!("no master key opens the TOTP secret of user {user_id}")))?;
             let mut tx = app.db().begin().await?;
             users::replace_totp_secret(
                 &mut tx,
                 user_id,
-                &app.keyring()
-                    .seal_user_secret(user_id, "totp_secret", &plain),
+                &app.keyring().seal_user_secret(user_id, "totp_secret", &plain),
             )
             .await?;
             tx.commit().await?;

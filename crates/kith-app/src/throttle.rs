@@ -26,11 +26,7 @@ fn delay_ms(key: &str, failures: i64) -> i64 {
     if failures <= FREE_TRIES {
         return 0;
     }
-    let cap = if key.contains(":acct:") {
-        30 * SECOND_MS
-    } else {
-        15 * 60 * SECOND_MS
-    };
+    let cap = if key.contains(":acct:") { 30 * SECOND_MS } else { 15 * 60 * SECOND_MS };
     let exp = (failures - FREE_TRIES - 1).min(20) as u32;
     (SECOND_MS << exp).min(cap)
 }

@@ -54,30 +54,13 @@ pub async fn create(
 }
 
 /// Used by `kith admin create-token` (the operator acts for the member).
-pub async fn create_for_member(
-    app: &App,
-    org_id: Uuid,
-    email: &str,
-    name: &str,
-) -> Result<(TokenRow, String)> {
+pub async fn create_for_member(app: &App, org_id: Uuid, email: &str, name: &str) -> Result<(TokenRow, String)> {
     let email = kith_domain::validate::normalize_email(email)
         .ok_or_else(|| AppError::field("email", "is not a valid e-mail address"))?;
-    let user = users::find_by_email(app.db(), &email)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    members::get(app.db(), org_id, user.id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let user = users::find_by_email(app.db(), &email).await?.ok_or(AppError::NotFound)?;
+    members::get(app.db(), org_id, user.id).await?.ok_or(AppError::NotFound)?;
     let name = clean_name(name, 80).map_err(|m| AppError::field("name", m))?;
-    create_unchecked(
-        app,
-        org_id,
-        user.id,
-        &name,
-        SCOPE_INHERIT,
-        &Origin::default(),
-    )
-    .await
+    create_unchecked(app, org_id, user.id, &name, SCOPE_INHERIT, &Origin::default()).await
 }
 
 async fn create_unchecked(
@@ -103,15 +86,8 @@ async fn create_unchecked(
     };
     let mut tx = app.db().begin().await?;
     rows::insert(&mut tx, &row).await?;
-    audit::record(
-        &mut tx,
-        org_id,
-        Some(user_id),
-        AuditEvent::new("token.created", "api_token", row.id),
-        origin,
-        now,
-    )
-    .await?;
+    audit::record(&mut tx, org_id, Some(user_id), AuditEvent::new("token.created", "api_token", row.id), origin, now)
+        .await?;
     tx.commit().await?;
     Ok((row, secret))
 }
@@ -151,8 +127,7 @@ pub async fn authenticate(app: &App, secret: &str) -> Result<Option<Context>> {
     let Some(m) = members::get(app.db(), token.org_id, token.user_id).await? else {
         return Ok(None);
     };
-    let role = Role::parse(&m.role)
-        .ok_or_else(|| AppError::Internal(format!("unknown role {}", m.role)))?;
+    let role = Role::parse(&m.role).ok_or_else(|| AppError::Internal(format!("unknown role {}", m.role)))?;
     let scope = parse_scope(&token.scopes).unwrap_or(Role::Viewer);
     let now = now_ms();
     if token.last_used_ms.is_none_or(|t| now - t > 60_000) {
@@ -162,13 +137,7 @@ pub async fn authenticate(app: &App, secret: &str) -> Result<Option<Context>> {
     }
     Ok(Some(Context {
         org_id: token.org_id,
-        actor: Actor {
-            user_id: token.user_id,
-            credential: Credential::Token {
-                id: token.id,
-                scope,
-            },
-        },
+        actor: Actor { user_id: token.user_id, credential: Credential::Token { id: token.id, scope } },
         role,
     }))
 }

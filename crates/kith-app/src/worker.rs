@@ -47,19 +47,10 @@ pub async fn enqueue(
 }
 
 /// Register (or update) a recurring job.
-pub async fn schedule(
-    app: &App,
-    name: &str,
-    kind: &str,
-    cron: &str,
-    payload: &serde_json::Value,
-) -> Result<()> {
-    let parsed: Schedule = cron
-        .parse()
-        .map_err(|e: kith_domain::cron::CronError| AppError::field("cron", e.to_string()))?;
-    let next = parsed
-        .next_after(now_ms())
-        .ok_or_else(|| AppError::field("cron", "never runs"))?;
+pub async fn schedule(app: &App, name: &str, kind: &str, cron: &str, payload: &serde_json::Value) -> Result<()> {
+    let parsed: Schedule =
+        cron.parse().map_err(|e: kith_domain::cron::CronError| AppError::field("cron", e.to_string()))?;
+    let next = parsed.next_after(now_ms()).ok_or_else(|| AppError::field("cron", "never runs"))?;
     let row = ScheduleRow {
         name: name.into(),
         kind: kind.into(),
@@ -92,10 +83,7 @@ impl Registry {
         F: Fn(App, ClaimedJob) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = std::result::Result<(), String>> + Send + 'static,
     {
-        self.handlers.insert(
-            kind.to_string(),
-            Arc::new(move |app, job| Box::pin(f(app, job))),
-        );
+        self.handlers.insert(kind.to_string(), Arc::new(move |app, job| Box::pin(f(app, job))));
     }
 }
 
@@ -109,12 +97,7 @@ pub struct Worker {
 impl Worker {
     pub fn new(app: App, registry: Registry) -> Worker {
         let owner = format!("worker-{}", Uuid::new_v4().simple());
-        Worker {
-            app,
-            registry,
-            owner,
-            idle_wait: Duration::from_millis(500),
-        }
+        Worker { app, registry, owner, idle_wait: Duration::from_millis(500) }
     }
 
     pub fn with_idle_wait(mut self, wait: Duration) -> Self {
@@ -148,16 +131,7 @@ impl Worker {
                 let dead = attempts >= max;
                 let retry_at = now_ms() + backoff_ms(attempts, &mut rand::thread_rng());
                 tracing::warn!(job_id = %id, kind = %job.kind, attempts, dead, error = %error, "job failed");
-                jobs::fail(
-                    self.app.db(),
-                    id,
-                    &self.owner,
-                    &error,
-                    retry_at,
-                    dead,
-                    now_ms(),
-                )
-                .await?;
+                jobs::fail(self.app.db(), id, &self.owner, &error, retry_at, dead, now_ms()).await?;
             }
         }
         Ok(())
@@ -224,10 +198,7 @@ mod tests {
             let base = (SECOND_MS << attempt.min(12)).min(3_600_000);
             for _ in 0..50 {
                 let d = backoff_ms(attempt, &mut rng);
-                assert!(
-                    d >= base - base / 4 && d <= base + base / 4,
-                    "attempt {attempt}: {d}"
-                );
+                assert!(d >= base - base / 4 && d <= base + base / 4, "attempt {attempt}: {d}");
             }
         }
         assert!(backoff_ms(30, &mut rng) <= 4_500_000);

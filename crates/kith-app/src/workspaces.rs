@@ -14,17 +14,12 @@ use uuid::Uuid;
 pub async fn create(app: &App, user_id: Uuid, name: &str, origin: &Origin) -> Result<Uuid> {
     let name = clean_name(name, 120).map_err(|m| AppError::field("name", m))?;
     let mut tx = app.db().begin().await?;
-    let id = crate::identity::create_workspace_in(app, &mut tx, user_id, &name, origin, now_ms())
-        .await?;
+    let id = crate::identity::create_workspace_in(app, &mut tx, user_id, &name, origin, now_ms()).await?;
     tx.commit().await?;
     Ok(id)
 }
 
-pub async fn list_mine(
-    app: &App,
-    user_id: Uuid,
-    page: &PageRequest,
-) -> Result<Page<MyWorkspaceRow>> {
+pub async fn list_mine(app: &App, user_id: Uuid, page: &PageRequest) -> Result<Page<MyWorkspaceRow>> {
     Ok(rows::list_for_user(app.db(), user_id, page).await?)
 }
 
@@ -53,21 +48,11 @@ pub async fn rename(
     let name = clean_name(name, 120).map_err(|m| AppError::field("name", m))?;
     let now = now_ms();
     let mut tx = app.db().begin().await?;
-    if rows::rename(&mut tx, id, &name, if_version, now)
-        .await?
-        .is_none()
-    {
+    if rows::rename(&mut tx, id, &name, if_version, now).await?.is_none() {
         return Err(AppError::StaleVersion);
     }
-    audit::record(
-        &mut tx,
-        id,
-        Some(ctx.user_id()),
-        AuditEvent::new("workspace.renamed", "workspace", id),
-        origin,
-        now,
-    )
-    .await?;
+    audit::record(&mut tx, id, Some(ctx.user_id()), AuditEvent::new("workspace.renamed", "workspace", id), origin, now)
+        .await?;
     tx.commit().await?;
     rows::get(app.db(), id).await?.ok_or(AppError::NotFound)
 }

@@ -120,9 +120,6 @@ mod tests {
     #[test]
     fn decomposed_accents_stay_in_the_word() {
         let key = SecretKey::from_bytes([1; 32]);
-        assert_eq!(
-            blind_tokens(&key, "nai\u{0308}ve"),
-            vec![blind_token(&key, "naive")]
-        );
+        assert_eq!(blind_tokens(&key, "nai\u{0308}ve"), vec![blind_token(&key, "naive")]);
     }
 }

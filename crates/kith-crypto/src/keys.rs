@@ -45,11 +45,7 @@ impl SecretKey {
     /// Parses standard padded base64, ignoring surrounding whitespace (key
     /// files usually end with a newline).
     pub fn from_base64(s: &str) -> Result<Self, CryptoError> {
-        let decoded = Zeroizing::new(
-            STANDARD
-                .decode(s.trim())
-                .map_err(|_| CryptoError::MalformedKey)?,
-        );
+        let decoded = Zeroizing::new(STANDARD.decode(s.trim()).map_err(|_| CryptoError::MalformedKey)?);
         Self::from_slice(&decoded)
     }
 
@@ -116,19 +112,10 @@ mod tests {
 
     #[test]
     fn wrong_lengths_are_rejected() {
-        assert!(matches!(
-            SecretKey::from_slice(&[0u8; 31]),
-            Err(CryptoError::MalformedKey)
-        ));
+        assert!(matches!(SecretKey::from_slice(&[0u8; 31]), Err(CryptoError::MalformedKey)));
         let short = STANDARD.encode([1u8; 16]);
-        assert!(matches!(
-            SecretKey::from_base64(&short),
-            Err(CryptoError::MalformedKey)
-        ));
-        assert!(matches!(
-            SecretKey::from_base64("not base64!"),
-            Err(CryptoError::MalformedKey)
-        ));
+        assert!(matches!(SecretKey::from_base64(&short), Err(CryptoError::MalformedKey)));
+        assert!(matches!(SecretKey::from_base64("not base64!"), Err(CryptoError::MalformedKey)));
     }
 
     #[test]
@@ -139,10 +126,7 @@ mod tests {
         let expected = hex::encode(&sha256(&input)[..4]);
         assert_eq!(key.id(), expected);
         assert_eq!(key.id().len(), 8);
-        assert!(key
-            .id()
-            .chars()
-            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(key.id().chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
     }
 
     #[test]
@@ -153,10 +137,7 @@ mod tests {
         assert_ne!(&key.derive("user-secrets"), &key);
         let mut msg = b"kith-derive-v1\0".to_vec();
         msg.extend_from_slice(b"search");
-        assert_eq!(
-            key.derive("search").as_bytes(),
-            &hmac_sha256(&[9u8; 32], &msg)
-        );
+        assert_eq!(key.derive("search").as_bytes(), &hmac_sha256(&[9u8; 32], &msg));
     }
 
     #[test]

@@ -30,10 +30,7 @@ pub use blind::{blind_token, blind_tokens, normalize_word};
 pub use error::CryptoError;
 pub use keys::SecretKey;
 pub use password::{
-    dummy_verify, hash_password, verify_password, ARGON2_ITERATIONS, ARGON2_MEMORY_KIB,
-    ARGON2_PARALLELISM,
+    dummy_verify, hash_password, verify_password, ARGON2_ITERATIONS, ARGON2_MEMORY_KIB, ARGON2_PARALLELISM,
 };
 pub use seal::{open, seal, sealed_key_version, unwrap_key, wrap_key, SealScope};
-pub use token::{
-    constant_time_eq, hmac_sha256, random_bytes, random_token, recovery_codes, sha256, token_hash,
-};
+pub use token::{constant_time_eq, hmac_sha256, random_bytes, random_token, recovery_codes, sha256, token_hash};

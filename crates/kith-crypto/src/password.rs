@@ -27,21 +27,15 @@ const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$aOK/VqXC4QNfzOCLsQ3fMA$GUWgBSSyQzDo++1VZxVjDBgRsSPv0mGF1Q3LpRXkrWc";
 
 fn hasher() -> Result<Argon2<'static>, CryptoError> {
-    let params = Params::new(
-        ARGON2_MEMORY_KIB,
-        ARGON2_ITERATIONS,
-        ARGON2_PARALLELISM,
-        None,
-    )
-    .map_err(|e| CryptoError::PasswordHash(e.to_string()))?;
+    let params = Params::new(ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_PARALLELISM, None)
+        .map_err(|e| CryptoError::PasswordHash(e.to_string()))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
 /// Hashes `password` with Argon2id and a fresh 16-byte random salt, returning
 /// the PHC string (`$argon2id$v=19$m=19456,t=2,p=1$salt$hash`).
 pub fn hash_password(password: &str) -> Result<String, CryptoError> {
-    let salt = SaltString::encode_b64(&random_bytes::<16>())
-        .map_err(|e| CryptoError::PasswordHash(e.to_string()))?;
+    let salt = SaltString::encode_b64(&random_bytes::<16>()).map_err(|e| CryptoError::PasswordHash(e.to_string()))?;
     hasher()?
         .hash_password(password.as_bytes(), &salt)
         .map(|hash| hash.to_string())
@@ -61,17 +55,12 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
     let Ok(params) = Params::try_from(&hash) else {
         return false;
     };
-    if params.m_cost() > MAX_MEMORY_KIB
-        || params.t_cost() > MAX_ITERATIONS
-        || params.p_cost() > MAX_PARALLELISM
-    {
+    if params.m_cost() > MAX_MEMORY_KIB || params.t_cost() > MAX_ITERATIONS || params.p_cost() > MAX_PARALLELISM {
         return false;
     }
     // The verifier re-hashes with the hash's own parameters and compares the
     // outputs in constant time.
-    Argon2::default()
-        .verify_password(password.as_bytes(), &hash)
-        .is_ok()
+    Argon2::default().verify_password(password.as_bytes(), &hash).is_ok()
 }
 
 /// Spends the same work as a real [`verify_password`] and throws the result
@@ -101,13 +90,7 @@ mod tests {
         let argon2i = Argon2::new(
             Algorithm::Argon2i,
             Version::V0x13,
-            Params::new(
-                ARGON2_MEMORY_KIB,
-                ARGON2_ITERATIONS,
-                ARGON2_PARALLELISM,
-                None,
-            )
-            .unwrap(),
+            Params::new(ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_PARALLELISM, None).unwrap(),
         );
         let salt = SaltString::encode_b64(&[5u8; 16]).unwrap();
         let phc = argon2i.hash_password(b"pw", &salt).unwrap().to_string();

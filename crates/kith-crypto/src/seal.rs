@@ -37,8 +37,7 @@ impl SealScope<'_> {
     /// `"kith.seal.v1\0" || org_id || table || 0 || column || 0 || row_id`
     fn aad(&self) -> Vec<u8> {
         debug_assert!(!self.table.contains('\0') && !self.column.contains('\0'));
-        let mut aad =
-            Vec::with_capacity(AAD_DOMAIN.len() + 32 + self.table.len() + self.column.len() + 2);
+        let mut aad = Vec::with_capacity(AAD_DOMAIN.len() + 32 + self.table.len() + self.column.len() + 2);
         aad.extend_from_slice(AAD_DOMAIN);
         aad.extend_from_slice(self.org_id.as_bytes());
         aad.extend_from_slice(self.table.as_bytes());
@@ -63,13 +62,7 @@ pub fn seal(key: &SecretKey, key_version: u32, scope: &SealScope<'_>, plaintext:
     let nonce = random_bytes::<NONCE_LEN>();
     let aad = scope.aad();
     let ciphertext = cipher(key)
-        .encrypt(
-            XNonce::from_slice(&nonce),
-            Payload {
-                msg: plaintext,
-                aad: &aad,
-            },
-        )
+        .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext, aad: &aad })
         // Encryption only fails for inputs larger than ~256 GiB.
         .expect("XChaCha20-Poly1305 encryption cannot fail for in-memory input");
 
@@ -88,9 +81,7 @@ pub fn sealed_key_version(sealed: &[u8]) -> Result<u32, CryptoError> {
     if sealed.len() < SEAL_HEADER_LEN + NONCE_LEN + TAG_LEN || sealed[0] != SEAL_FORMAT_V1 {
         return Err(CryptoError::Malformed);
     }
-    let version: [u8; 4] = sealed[1..SEAL_HEADER_LEN]
-        .try_into()
-        .map_err(|_| CryptoError::Malformed)?;
+    let version: [u8; 4] = sealed[1..SEAL_HEADER_LEN].try_into().map_err(|_| CryptoError::Malformed)?;
     Ok(u32::from_be_bytes(version))
 }
 
@@ -101,13 +92,7 @@ pub fn open(key: &SecretKey, scope: &SealScope<'_>, sealed: &[u8]) -> Result<Vec
     let (nonce, ciphertext) = sealed[SEAL_HEADER_LEN..].split_at(NONCE_LEN);
     let aad = scope.aad();
     cipher(key)
-        .decrypt(
-            XNonce::from_slice(nonce),
-            Payload {
-                msg: ciphertext,
-                aad: &aad,
-            },
-        )
+        .decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad: &aad })
         .map_err(|_| CryptoError::OpenFailed)
 }
 
@@ -119,13 +104,7 @@ pub fn open(key: &SecretKey, scope: &SealScope<'_>, sealed: &[u8]) -> Result<Vec
 pub fn wrap_key(wrapping: &SecretKey, context: &[u8], key: &SecretKey) -> Vec<u8> {
     let nonce = random_bytes::<NONCE_LEN>();
     let ciphertext = cipher(wrapping)
-        .encrypt(
-            XNonce::from_slice(&nonce),
-            Payload {
-                msg: key.as_bytes(),
-                aad: context,
-            },
-        )
+        .encrypt(XNonce::from_slice(&nonce), Payload { msg: key.as_bytes(), aad: context })
         .expect("XChaCha20-Poly1305 encryption cannot fail for a 32-byte input");
 
     let mut out = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
@@ -135,24 +114,14 @@ pub fn wrap_key(wrapping: &SecretKey, context: &[u8], key: &SecretKey) -> Vec<u8
     out
 }
 
-pub fn unwrap_key(
-    wrapping: &SecretKey,
-    context: &[u8],
-    wrapped: &[u8],
-) -> Result<SecretKey, CryptoError> {
+pub fn unwrap_key(wrapping: &SecretKey, context: &[u8], wrapped: &[u8]) -> Result<SecretKey, CryptoError> {
     if wrapped.len() != 1 + NONCE_LEN + 32 + TAG_LEN || wrapped[0] != WRAP_FORMAT_V1 {
         return Err(CryptoError::Malformed);
     }
     let (nonce, ciphertext) = wrapped[1..].split_at(NONCE_LEN);
     let plain = Zeroizing::new(
         cipher(wrapping)
-            .decrypt(
-                XNonce::from_slice(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: context,
-                },
-            )
+            .decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad: context })
             .map_err(|_| CryptoError::OpenFailed)?,
     );
     SecretKey::from_slice(&plain)
@@ -164,12 +133,7 @@ mod tests {
 
     #[test]
     fn aad_layout() {
-        let scope = SealScope {
-            org_id: Uuid::from_u128(1),
-            table: "t",
-            column: "c",
-            row_id: Uuid::from_u128(2),
-        };
+        let scope = SealScope { org_id: Uuid::from_u128(1), table: "t", column: "c", row_id: Uuid::from_u128(2) };
         let mut expected = b"kith.seal.v1\0".to_vec();
         expected.extend_from_slice(&1u128.to_be_bytes());
         expected.extend_from_slice(b"t\0c\0");
@@ -180,12 +144,7 @@ mod tests {
     #[test]
     fn layout_sizes() {
         let key = SecretKey::generate();
-        let scope = SealScope {
-            org_id: Uuid::nil(),
-            table: "contacts",
-            column: "notes",
-            row_id: Uuid::nil(),
-        };
+        let scope = SealScope { org_id: Uuid::nil(), table: "contacts", column: "notes", row_id: Uuid::nil() };
         let sealed = seal(&key, 3, &scope, b"hello");
         assert_eq!(sealed.len(), 1 + 4 + 24 + 5 + 16);
         assert_eq!(sealed[0], 1);
@@ -196,12 +155,7 @@ mod tests {
     #[test]
     fn empty_plaintext_round_trips() {
         let key = SecretKey::generate();
-        let scope = SealScope {
-            org_id: Uuid::nil(),
-            table: "a",
-            column: "b",
-            row_id: Uuid::nil(),
-        };
+        let scope = SealScope { org_id: Uuid::nil(), table: "a", column: "b", row_id: Uuid::nil() };
         let sealed = seal(&key, 0, &scope, b"");
         assert_eq!(open(&key, &scope, &sealed).unwrap(), b"");
     }

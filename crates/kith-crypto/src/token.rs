@@ -76,10 +76,7 @@ mod tests {
 
     #[test]
     fn sha256_known_vector() {
-        assert_eq!(
-            hex::encode(sha256(b"abc")),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(hex::encode(sha256(b"abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(token_hash("abc"), sha256(b"abc"));
     }
 

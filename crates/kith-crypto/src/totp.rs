@@ -32,15 +32,11 @@ pub fn base32_encode(bytes: &[u8]) -> String {
         bits += 8;
         while bits >= 5 {
             bits -= 5;
-            out.push(char::from(
-                BASE32_ALPHABET[((buffer >> bits) & 31) as usize],
-            ));
+            out.push(char::from(BASE32_ALPHABET[((buffer >> bits) & 31) as usize]));
         }
     }
     if bits > 0 {
-        out.push(char::from(
-            BASE32_ALPHABET[((buffer << (5 - bits)) & 31) as usize],
-        ));
+        out.push(char::from(BASE32_ALPHABET[((buffer << (5 - bits)) & 31) as usize]));
     }
     out
 }
@@ -85,12 +81,7 @@ fn code_for_step(secret: &[u8], step: u64) -> u32 {
     let digest = mac.finalize().into_bytes();
     // RFC 4226 dynamic truncation.
     let offset = usize::from(digest[19] & 0x0f);
-    let bin = u32::from_be_bytes([
-        digest[offset] & 0x7f,
-        digest[offset + 1],
-        digest[offset + 2],
-        digest[offset + 3],
-    ]);
+    let bin = u32::from_be_bytes([digest[offset] & 0x7f, digest[offset + 1], digest[offset + 2], digest[offset + 3]]);
     bin % MODULUS
 }
 
@@ -177,10 +168,7 @@ mod tests {
             "otpauth://totp/Kith%20Co:ann%40example.com?secret=MZXW6YTBOI&issuer=Kith%20Co\
              &algorithm=SHA1&digits=6&period=30"
         );
-        assert_eq!(
-            otpauth_uri("", "ann", b"f"),
-            "otpauth://totp/ann?secret=MY&algorithm=SHA1&digits=6&period=30"
-        );
+        assert_eq!(otpauth_uri("", "ann", b"f"), "otpauth://totp/ann?secret=MY&algorithm=SHA1&digits=6&period=30");
     }
 
     #[test]

@@ -69,10 +69,7 @@ mod tests {
             org_id: Uuid::nil(),
             actor: Actor {
                 user_id: Uuid::nil(),
-                credential: Credential::Token {
-                    id: Uuid::nil(),
-                    scope: Role::Viewer,
-                },
+                credential: Credential::Token { id: Uuid::nil(), scope: Role::Viewer },
             },
             role: Role::Owner,
         };

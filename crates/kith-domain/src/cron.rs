@@ -49,13 +49,8 @@ pub enum CronField {
 }
 
 impl CronField {
-    const ALL: [CronField; 5] = [
-        CronField::Minute,
-        CronField::Hour,
-        CronField::DayOfMonth,
-        CronField::Month,
-        CronField::DayOfWeek,
-    ];
+    const ALL: [CronField; 5] =
+        [CronField::Minute, CronField::Hour, CronField::DayOfMonth, CronField::Month, CronField::DayOfWeek];
 
     /// Smallest accepted value.
     fn min(self) -> u32 {
@@ -87,9 +82,7 @@ impl CronField {
     /// Symbolic names, indexed from `min()`.
     fn names(self) -> &'static [&'static str] {
         match self {
-            CronField::Month => &[
-                "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
-            ],
+            CronField::Month => &["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"],
             CronField::DayOfWeek => &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"],
             _ => &[],
         }
@@ -118,18 +111,9 @@ pub enum CronError {
     #[error("{field}: empty element in list {list:?}")]
     EmptyPart { field: CronField, list: String },
     #[error("{field}: {value} is out of range {min}-{max}")]
-    OutOfRange {
-        field: CronField,
-        value: u32,
-        min: u32,
-        max: u32,
-    },
+    OutOfRange { field: CronField, value: u32, min: u32, max: u32 },
     #[error("{field}: range {start}-{end} starts after it ends")]
-    BackwardsRange {
-        field: CronField,
-        start: u32,
-        end: u32,
-    },
+    BackwardsRange { field: CronField, start: u32, end: u32 },
     #[error("{field}: step must be at least 1 in {token:?}")]
     ZeroStep { field: CronField, token: String },
     #[error("{field}: cannot parse {token:?}")]
@@ -174,9 +158,7 @@ impl Schedule {
 
         let fields: Vec<&str> = expr.split_whitespace().collect();
         if fields.len() != 5 {
-            return Err(CronError::FieldCount {
-                found: fields.len(),
-            });
+            return Err(CronError::FieldCount { found: fields.len() });
         }
         let mut bits = [0u64; 5];
         for ((slot, field), text) in bits.iter_mut().zip(CronField::ALL).zip(&fields) {
@@ -211,11 +193,7 @@ impl Schedule {
             let (year, month, dom) = civil_from_days(day);
             if self.months & (1 << month) == 0 {
                 // Jump to the first day of the next month.
-                let (y, m) = if month == 12 {
-                    (year + 1, 1)
-                } else {
-                    (year, month + 1)
-                };
+                let (y, m) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
                 day = days_from_civil(y, m, 1);
                 from_minute = 0;
                 continue;
@@ -278,10 +256,7 @@ fn parse_field(field: CronField, text: &str) -> Result<u64, CronError> {
     let mut bits = 0u64;
     for part in text.split(',') {
         if part.is_empty() {
-            return Err(CronError::EmptyPart {
-                field,
-                list: text.to_string(),
-            });
+            return Err(CronError::EmptyPart { field, list: text.to_string() });
         }
         bits |= parse_part(field, part)?;
     }
@@ -289,18 +264,12 @@ fn parse_field(field: CronField, text: &str) -> Result<u64, CronError> {
 }
 
 fn parse_part(field: CronField, part: &str) -> Result<u64, CronError> {
-    let invalid = || CronError::Invalid {
-        field,
-        token: part.to_string(),
-    };
+    let invalid = || CronError::Invalid { field, token: part.to_string() };
     let (range, step) = match part.split_once('/') {
         Some((range, step)) => {
             let step = parse_number(step).ok_or_else(invalid)?;
             if step == 0 {
-                return Err(CronError::ZeroStep {
-                    field,
-                    token: part.to_string(),
-                });
+                return Err(CronError::ZeroStep { field, token: part.to_string() });
             }
             (range, Some(step))
         }
@@ -331,11 +300,7 @@ fn parse_part(field: CronField, part: &str) -> Result<u64, CronError> {
     let mut bits = 0u64;
     for value in (start..=end).step_by(step) {
         // Day-of-week 7 is another spelling of Sunday.
-        let value = if field == CronField::DayOfWeek && value == 7 {
-            0
-        } else {
-            value
-        };
+        let value = if field == CronField::DayOfWeek && value == 7 { 0 } else { value };
         bits |= 1 << value;
     }
     Ok(bits)
@@ -345,12 +310,7 @@ fn check_range(field: CronField, value: u32) -> Result<(), CronError> {
     if (field.min()..=field.max()).contains(&value) {
         Ok(())
     } else {
-        Err(CronError::OutOfRange {
-            field,
-            value,
-            min: field.min(),
-            max: field.max(),
-        })
+        Err(CronError::OutOfRange { field, value, min: field.min(), max: field.max() })
     }
 }
 
@@ -367,11 +327,7 @@ fn parse_value(field: CronField, token: &str) -> Option<u32> {
     if let Some(n) = parse_number(token) {
         return Some(n);
     }
-    field
-        .names()
-        .iter()
-        .position(|name| name.eq_ignore_ascii_case(token))
-        .map(|i| field.min() + i as u32)
+    field.names().iter().position(|name| name.eq_ignore_ascii_case(token)).map(|i| field.min() + i as u32)
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (`month` 1–12).
@@ -393,16 +349,11 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z - era * 146_097; // 0..=146_096
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era = (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let shifted_month = (5 * day_of_year + 2) / 153; // March = 0
     let day = (day_of_year - (153 * shifted_month + 2) / 5 + 1) as u32;
-    let month = if shifted_month < 10 {
-        shifted_month + 3
-    } else {
-        shifted_month - 9
-    } as u32;
+    let month = if shifted_month < 10 { shifted_month + 3 } else { shifted_month - 9 } as u32;
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     (year, month, day)
 }
@@ -474,15 +425,9 @@ mod tests {
         assert_eq!(s("*/15 * * * *").minutes, bits(&[0, 15, 30, 45]));
         assert_eq!(s("10-30/10 * * * *").minutes, bits(&[10, 20, 30]));
         assert_eq!(s("50/3 * * * *").minutes, bits(&[50, 53, 56, 59]));
-        assert_eq!(
-            s("1-5,50/5 * * * *").minutes,
-            bits(&[1, 2, 3, 4, 5, 50, 55])
-        );
+        assert_eq!(s("1-5,50/5 * * * *").minutes, bits(&[1, 2, 3, 4, 5, 50, 55]));
         assert_eq!(u64::from(s("0 */6 * * *").hours), bits(&[0, 6, 12, 18]));
-        assert_eq!(
-            u64::from(s("0 0 */10 * *").days_of_month),
-            bits(&[1, 11, 21, 31])
-        );
+        assert_eq!(u64::from(s("0 0 */10 * *").days_of_month), bits(&[1, 11, 21, 31]));
         assert_eq!(u64::from(s("0 0 1 */4 *").months), bits(&[1, 5, 9]));
         assert_eq!(s("7 * * * *").minutes, bits(&[7]));
         // A step wider than the range keeps only the start.
@@ -545,84 +490,32 @@ mod tests {
 
     #[test]
     fn rejects_empty_parts() {
-        assert_eq!(
-            err("1,,2 * * * *"),
-            CronError::EmptyPart {
-                field: CronField::Minute,
-                list: "1,,2".into()
-            }
-        );
-        assert!(matches!(
-            err("* 3, * * *"),
-            CronError::EmptyPart {
-                field: CronField::Hour,
-                ..
-            }
-        ));
-        assert!(matches!(
-            err("* * * ,1 *"),
-            CronError::EmptyPart {
-                field: CronField::Month,
-                ..
-            }
-        ));
+        assert_eq!(err("1,,2 * * * *"), CronError::EmptyPart { field: CronField::Minute, list: "1,,2".into() });
+        assert!(matches!(err("* 3, * * *"), CronError::EmptyPart { field: CronField::Hour, .. }));
+        assert!(matches!(err("* * * ,1 *"), CronError::EmptyPart { field: CronField::Month, .. }));
     }
 
     #[test]
     fn rejects_out_of_range() {
         let e = err("61 * * * *");
         assert_eq!(e.to_string(), "minute: 61 is out of range 0-59");
-        assert_eq!(
-            err("* 24 * * *").to_string(),
-            "hour: 24 is out of range 0-23"
-        );
-        assert_eq!(
-            err("* * 0 * *").to_string(),
-            "day-of-month: 0 is out of range 1-31"
-        );
-        assert_eq!(
-            err("* * * 13 *").to_string(),
-            "month: 13 is out of range 1-12"
-        );
-        assert_eq!(
-            err("* * * * 8").to_string(),
-            "day-of-week: 8 is out of range 0-7"
-        );
-        assert!(matches!(
-            err("* * 1-32 * *"),
-            CronError::OutOfRange { value: 32, .. }
-        ));
-        assert!(matches!(
-            err("70/5 * * * *"),
-            CronError::OutOfRange { value: 70, .. }
-        ));
+        assert_eq!(err("* 24 * * *").to_string(), "hour: 24 is out of range 0-23");
+        assert_eq!(err("* * 0 * *").to_string(), "day-of-month: 0 is out of range 1-31");
+        assert_eq!(err("* * * 13 *").to_string(), "month: 13 is out of range 1-12");
+        assert_eq!(err("* * * * 8").to_string(), "day-of-week: 8 is out of range 0-7");
+        assert!(matches!(err("* * 1-32 * *"), CronError::OutOfRange { value: 32, .. }));
+        assert!(matches!(err("70/5 * * * *"), CronError::OutOfRange { value: 70, .. }));
     }
 
     #[test]
     fn rejects_backwards_ranges() {
-        assert_eq!(
-            err("30-10 * * * *"),
-            CronError::BackwardsRange {
-                field: CronField::Minute,
-                start: 30,
-                end: 10
-            }
-        );
-        assert_eq!(
-            err("* * * * FRI-MON").to_string(),
-            "day-of-week: range 5-1 starts after it ends"
-        );
+        assert_eq!(err("30-10 * * * *"), CronError::BackwardsRange { field: CronField::Minute, start: 30, end: 10 });
+        assert_eq!(err("* * * * FRI-MON").to_string(), "day-of-week: range 5-1 starts after it ends");
     }
 
     #[test]
     fn rejects_zero_step() {
-        assert_eq!(
-            err("*/0 * * * *"),
-            CronError::ZeroStep {
-                field: CronField::Minute,
-                token: "*/0".into()
-            }
-        );
+        assert_eq!(err("*/0 * * * *"), CronError::ZeroStep { field: CronField::Minute, token: "*/0".into() });
         assert!(matches!(err("* 1-5/0 * * *"), CronError::ZeroStep { .. }));
     }
 
@@ -644,19 +537,9 @@ mod tests {
             ("* * * * 99999999999", CronField::DayOfWeek, "99999999999"),
             ("** * * * *", CronField::Minute, "**"),
         ] {
-            assert_eq!(
-                err(expr),
-                CronError::Invalid {
-                    field,
-                    token: token.into()
-                },
-                "{expr}"
-            );
+            assert_eq!(err(expr), CronError::Invalid { field, token: token.into() }, "{expr}");
         }
-        assert_eq!(
-            err("* * * * x").to_string(),
-            "day-of-week: cannot parse \"x\""
-        );
+        assert_eq!(err("* * * * x").to_string(), "day-of-week: cannot parse \"x\"");
     }
 
     // ---- next_after ----------------------------------------------------
@@ -728,15 +611,9 @@ mod tests {
 
         // With one side `*`, both must hold.
         let fridays = s("0 0 * * FRI");
-        assert_eq!(
-            fridays.next_after(1_752_278_400_000),
-            Some(1_752_796_800_000)
-        );
+        assert_eq!(fridays.next_after(1_752_278_400_000), Some(1_752_796_800_000));
         let thirteenths = s("0 0 13 * *");
-        assert_eq!(
-            thirteenths.next_after(1_749_772_800_000),
-            Some(1_752_364_800_000)
-        );
+        assert_eq!(thirteenths.next_after(1_749_772_800_000), Some(1_752_364_800_000));
     }
 
     #[test]
@@ -754,16 +631,10 @@ mod tests {
     fn strictly_after_even_on_a_match() {
         let every_minute = s("* * * * *");
         // 2025-01-10T12:00Z -> 12:01Z
-        assert_eq!(
-            every_minute.next_after(1_736_510_400_000),
-            Some(1_736_510_460_000)
-        );
+        assert_eq!(every_minute.next_after(1_736_510_400_000), Some(1_736_510_460_000));
         let daily = s("@daily");
         // 2025-01-01T00:00Z -> 2025-01-02T00:00Z
-        assert_eq!(
-            daily.next_after(1_735_689_600_000),
-            Some(1_735_689_600_000 + 86_400_000)
-        );
+        assert_eq!(daily.next_after(1_735_689_600_000), Some(1_735_689_600_000 + 86_400_000));
     }
 
     #[test]

@@ -20,10 +20,7 @@ impl Cursor {
 
     pub fn decode(s: &str) -> Option<Cursor> {
         let (key, id) = s.split_once('.')?;
-        Some(Cursor {
-            key: key.parse().ok()?,
-            id: Uuid::try_parse(id).ok()?,
-        })
+        Some(Cursor { key: key.parse().ok()?, id: Uuid::try_parse(id).ok()? })
     }
 }
 
@@ -61,11 +58,7 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     /// Build a page from `limit + 1` fetched rows.
-    pub fn from_rows(
-        mut rows: Vec<T>,
-        req: &PageRequest,
-        cursor_of: impl Fn(&T) -> Cursor,
-    ) -> Self {
+    pub fn from_rows(mut rows: Vec<T>, req: &PageRequest, cursor_of: impl Fn(&T) -> Cursor) -> Self {
         let next = if rows.len() > req.limit as usize {
             rows.truncate(req.limit as usize);
             rows.last().map(cursor_of)
@@ -76,10 +69,7 @@ impl<T> Page<T> {
     }
 
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page {
-            items: self.items.into_iter().map(f).collect(),
-            next: self.next,
-        }
+        Page { items: self.items.into_iter().map(f).collect(), next: self.next }
     }
 }
 
@@ -92,10 +82,7 @@ mod tests {
         assert_eq!(PageRequest::new(Some(5000), None).limit, 200);
         assert_eq!(PageRequest::new(Some(0), None).limit, 1);
         assert_eq!(PageRequest::new(None, None).limit, 50);
-        let c = Cursor {
-            key: -42,
-            id: Uuid::now_v7(),
-        };
+        let c = Cursor { key: -42, id: Uuid::now_v7() };
         assert_eq!(Cursor::decode(&c.encode()), Some(c));
         assert_eq!(Cursor::decode("nonsense"), None);
     }

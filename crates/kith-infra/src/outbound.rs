@@ -124,29 +124,17 @@ impl OutboundClient {
     /// Only the exact names given are trusted, and nothing in the
     /// application's configuration reaches this constructor.
     #[doc(hidden)]
-    pub fn with_pinned_hosts(
-        config: OutboundConfig,
-        pins: &[(&str, IpAddr)],
-    ) -> Result<Self, OutboundError> {
+    pub fn with_pinned_hosts(config: OutboundConfig, pins: &[(&str, IpAddr)]) -> Result<Self, OutboundError> {
         let mut pinned: HashMap<String, Vec<IpAddr>> = HashMap::new();
         for (name, ip) in pins {
-            pinned
-                .entry(name.to_ascii_lowercase())
-                .or_default()
-                .push(*ip);
+            pinned.entry(name.to_ascii_lowercase()).or_default().push(*ip);
         }
         Self::build(config, pinned)
     }
 
-    fn build(
-        config: OutboundConfig,
-        pinned: HashMap<String, Vec<IpAddr>>,
-    ) -> Result<Self, OutboundError> {
+    fn build(config: OutboundConfig, pinned: HashMap<String, Vec<IpAddr>>) -> Result<Self, OutboundError> {
         let allow_private = config.allow_private_networks;
-        let resolver = GuardedResolver {
-            allow_private_networks: allow_private,
-            pinned: Arc::new(pinned),
-        };
+        let resolver = GuardedResolver { allow_private_networks: allow_private, pinned: Arc::new(pinned) };
         let http = reqwest::Client::builder()
             .dns_resolver(Arc::new(resolver))
             .redirect(redirect_policy(config.max_redirects, allow_private))
@@ -159,10 +147,7 @@ impl OutboundClient {
             .connect_timeout(config.connect_timeout)
             .user_agent(config.user_agent)
             .build()?;
-        Ok(Self {
-            http,
-            allow_private_networks: allow_private,
-        })
+        Ok(Self { http, allow_private_networks: allow_private })
     }
 
     /// The guarded client, for building requests other than a plain GET.
@@ -198,10 +183,7 @@ impl OutboundClient {
     /// Checks the request's URL like [`OutboundClient::check_url`], then sends
     /// it with the guarded client — even if `request` was built from another
     /// `reqwest::Client`, so an unguarded client cannot slip through here.
-    pub async fn send(
-        &self,
-        request: reqwest::RequestBuilder,
-    ) -> Result<reqwest::Response, OutboundError> {
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, OutboundError> {
         let (_, request) = request.build_split();
         let request = request?;
         if let Err(refusal) = check_target(request.url(), self.allow_private_networks) {
@@ -257,9 +239,7 @@ const FORBIDDEN_V6: &[(u128, u32)] = &[
 
 fn is_forbidden_v4(ip: Ipv4Addr) -> bool {
     let bits = u32::from(ip);
-    FORBIDDEN_V4
-        .iter()
-        .any(|&(net, prefix)| same_prefix_u32(bits, u32::from_be_bytes(net), prefix))
+    FORBIDDEN_V4.iter().any(|&(net, prefix)| same_prefix_u32(bits, u32::from_be_bytes(net), prefix))
 }
 
 fn is_forbidden_v6(ip: Ipv6Addr) -> bool {
@@ -270,9 +250,7 @@ fn is_forbidden_v6(ip: Ipv6Addr) -> bool {
         return is_forbidden_v4(v4);
     }
     let bits = u128::from(ip);
-    FORBIDDEN_V6
-        .iter()
-        .any(|&(net, prefix)| same_prefix_u128(bits, net, prefix))
+    FORBIDDEN_V6.iter().any(|&(net, prefix)| same_prefix_u128(bits, net, prefix))
 }
 
 /// The IPv4 address an IPv6 address stands for, for the forms whose packets
@@ -286,10 +264,7 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
         (0x0000_0000_0000_0000_0000_0000_0000_0000, 96), // IPv4-compatible ::a.b.c.d
         (0x0064_ff9b_0000_0000_0000_0000_0000_0000, 96), // well-known NAT64 prefix
     ];
-    if judged_by_low32
-        .iter()
-        .any(|&(net, prefix)| same_prefix_u128(bits, net, prefix))
-    {
+    if judged_by_low32.iter().any(|&(net, prefix)| same_prefix_u128(bits, net, prefix)) {
         return Some(low32);
     }
     // 6to4: 2002:AABB:CCDD::/48 tunnels to AA.BB.CC.DD.
@@ -326,17 +301,11 @@ enum RefusalKind {
 
 impl Refusal {
     fn url(detail: impl Into<String>) -> Self {
-        Self {
-            kind: RefusalKind::Url,
-            detail: detail.into(),
-        }
+        Self { kind: RefusalKind::Url, detail: detail.into() }
     }
 
     fn address(detail: impl Into<String>) -> Self {
-        Self {
-            kind: RefusalKind::Address,
-            detail: detail.into(),
-        }
+        Self { kind: RefusalKind::Address, detail: detail.into() }
     }
 }
 
@@ -440,8 +409,7 @@ impl Resolve for GuardedResolver {
         }
         let allow_private = self.allow_private_networks;
         Box::pin(async move {
-            let resolved: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if resolved.is_empty() {
                 return Err(Box::new(std::io::Error::new(
                     std::io::ErrorKind::NotFound,
@@ -452,15 +420,10 @@ impl Resolve for GuardedResolver {
                 return Ok(Box::new(resolved.into_iter()) as Addrs);
             }
             let total = resolved.len();
-            let allowed: Vec<SocketAddr> = resolved
-                .into_iter()
-                .filter(|addr| !is_forbidden_ip(addr.ip()))
-                .collect();
+            let allowed: Vec<SocketAddr> = resolved.into_iter().filter(|addr| !is_forbidden_ip(addr.ip())).collect();
             if allowed.is_empty() {
                 tracing::debug!(%host, "refused: resolves only to forbidden addresses");
-                return Err(Box::new(Refusal::address(format!(
-                    "{host} resolves only to forbidden addresses"
-                ))) as _);
+                return Err(Box::new(Refusal::address(format!("{host} resolves only to forbidden addresses"))) as _);
             }
             if allowed.len() < total {
                 tracing::debug!(

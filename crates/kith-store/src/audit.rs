@@ -45,28 +45,22 @@ pub struct AuditDetails {
 /// The chain's head for a workspace: the next sequence number and the hash to
 /// link to. Takes the head row's lock (PostgreSQL) so appends serialize.
 pub async fn advance_head(tx: &mut Tx, org_id: Uuid, genesis: &[u8]) -> Result<(i64, Vec<u8>)> {
-    const INIT: &str = "INSERT INTO audit_heads (org_id, seq, head_hash) VALUES ($1, 0, $2) ON CONFLICT (org_id) DO NOTHING";
-    const NEXT: &str =
-        "UPDATE audit_heads SET seq = seq + 1 WHERE org_id = $1 RETURNING seq, head_hash";
-    on_tx!(tx, |c| sqlx::query(INIT)
-        .bind(org_id)
-        .bind(genesis)
-        .execute(&mut *c)
-        .await?
-        .rows_affected());
-    let row: (i64, Vec<u8>) = on_tx!(tx, |c| sqlx::query_as(NEXT)
-        .bind(org_id)
-        .fetch_one(c)
-        .await?);
+    const INIT: &str =
+        "INSERT INTO audit_heads (org_id, seq, head_hash) VALUES ($1, 0, $2) ON CONFLICT (org_id) DO NOTHING";
+    const NEXT: &str = "UPDATE audit_heads SET seq = seq + 1 WHERE org_id = $1 RETURNING seq, head_hash";
+    on_tx!(tx, |c| sqlx::query(INIT).bind(org_id).bind(genesis).execute(&mut *c).await?.rows_affected());
+    let row: (i64, Vec<u8>) = on_tx!(tx, |c| sqlx::query_as(NEXT).bind(org_id).fetch_one(c).await?);
     Ok(row)
 }
 
 /// Write a chain row (whose hash the caller computed from `prev_hash`) and move the head to it.
 pub async fn insert(tx: &mut Tx, row: &AuditRow, details: &AuditDetails) -> Result<()> {
-    const SQL: &str = "INSERT INTO audit_log (id, org_id, seq, at_ms, actor_id, action, target_type, target_id, prev_hash, hash)
+    const SQL: &str =
+        "INSERT INTO audit_log (id, org_id, seq, at_ms, actor_id, action, target_type, target_id, prev_hash, hash)
                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
     const HEAD: &str = "UPDATE audit_heads SET head_hash = $2 WHERE org_id = $1";
-    const DETAILS: &str = "INSERT INTO audit_details (audit_id, org_id, ip, user_agent, detail) VALUES ($1, $2, $3, $4, $5)";
+    const DETAILS: &str =
+        "INSERT INTO audit_details (audit_id, org_id, ip, user_agent, detail) VALUES ($1, $2, $3, $4, $5)";
     on_tx!(tx, |c| sqlx::query(SQL)
         .bind(row.id)
         .bind(row.org_id)
@@ -81,12 +75,7 @@ pub async fn insert(tx: &mut Tx, row: &AuditRow, details: &AuditDetails) -> Resu
         .execute(&mut *c)
         .await?
         .rows_affected());
-    on_tx!(tx, |c| sqlx::query(HEAD)
-        .bind(row.org_id)
-        .bind(&row.hash)
-        .execute(&mut *c)
-        .await?
-        .rows_affected());
+    on_tx!(tx, |c| sqlx::query(HEAD).bind(row.org_id).bind(&row.hash).execute(&mut *c).await?.rows_affected());
     if details.ip.is_some() || details.user_agent.is_some() || details.detail.is_some() {
         on_tx!(tx, |c| sqlx::query(DETAILS)
             .bind(row.id)
@@ -102,13 +91,9 @@ pub async fn insert(tx: &mut Tx, row: &AuditRow, details: &AuditDetails) -> Resu
 }
 
 /// Newest first, keyset-paged by sequence number.
-pub async fn list(
-    db: &Db,
-    org_id: Uuid,
-    before_seq: Option<i64>,
-    limit: i64,
-) -> Result<Vec<AuditEntryRow>> {
-    const SQL: &str = "SELECT a.id, a.seq, a.at_ms, a.actor_id, u.email AS actor_email, a.action, a.target_type, a.target_id,
+pub async fn list(db: &Db, org_id: Uuid, before_seq: Option<i64>, limit: i64) -> Result<Vec<AuditEntryRow>> {
+    const SQL: &str =
+        "SELECT a.id, a.seq, a.at_ms, a.actor_id, u.email AS actor_email, a.action, a.target_type, a.target_id,
                               d.ip, d.user_agent, d.detail
                        FROM audit_log a
                        LEFT JOIN audit_details d ON d.audit_id = a.id
@@ -124,14 +109,8 @@ pub async fn list(
 }
 
 /// Chain rows in order, for verification, `limit` at a time after `after_seq`.
-pub async fn chain_after(
-    db: &Db,
-    org_id: Uuid,
-    after_seq: i64,
-    limit: i64,
-) -> Result<Vec<AuditRow>> {
-    const SQL: &str =
-        "SELECT id, org_id, seq, at_ms, actor_id, action, target_type, target_id, prev_hash, hash
+pub async fn chain_after(db: &Db, org_id: Uuid, after_seq: i64, limit: i64) -> Result<Vec<AuditRow>> {
+    const SQL: &str = "SELECT id, org_id, seq, at_ms, actor_id, action, target_type, target_id, prev_hash, hash
                        FROM audit_log WHERE org_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
     Ok(on_read!(db, |p| sqlx::query_as::<_, AuditRow>(SQL)
         .bind(org_id)
@@ -143,20 +122,12 @@ pub async fn chain_after(
 
 pub async fn head(db: &Db, org_id: Uuid) -> Result<Option<(i64, Vec<u8>)>> {
     const SQL: &str = "SELECT seq, head_hash FROM audit_heads WHERE org_id = $1";
-    Ok(on_read!(db, |p| sqlx::query_as::<_, (i64, Vec<u8>)>(SQL)
-        .bind(org_id)
-        .fetch_optional(p)
-        .await?))
+    Ok(on_read!(db, |p| sqlx::query_as::<_, (i64, Vec<u8>)>(SQL).bind(org_id).fetch_optional(p).await?))
 }
 
 /// Erase the personal details of every entry about or by a user: the chain stays intact.
 pub async fn erase_details_of_actor(tx: &mut Tx, org_id: Uuid, actor_id: Uuid) -> Result<u64> {
     const SQL: &str = "DELETE FROM audit_details WHERE org_id = $1 AND audit_id IN
                          (SELECT id FROM audit_log WHERE org_id = $1 AND actor_id = $2)";
-    Ok(on_tx!(tx, |c| sqlx::query(SQL)
-        .bind(org_id)
-        .bind(actor_id)
-        .execute(c)
-        .await?
-        .rows_affected()))
+    Ok(on_tx!(tx, |c| sqlx::query(SQL).bind(org_id).bind(actor_id).execute(c).await?.rows_affected()))
 }

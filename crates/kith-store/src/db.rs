@@ -45,10 +45,7 @@ pub struct DbOptions {
 
 impl Default for DbOptions {
     fn default() -> Self {
-        DbOptions {
-            sqlite_full_sync: false,
-            max_connections: 8,
-        }
+        DbOptions { sqlite_full_sync: false, max_connections: 8 }
     }
 }
 
@@ -76,18 +73,12 @@ impl Db {
 
     /// The zero-configuration database: `kith.db` inside the data folder.
     pub async fn open_default(data_dir: &Path, opts: &DbOptions) -> Result<Db> {
-        let connect = SqliteConnectOptions::new()
-            .filename(data_dir.join("kith.db"))
-            .create_if_missing(true);
+        let connect = SqliteConnectOptions::new().filename(data_dir.join("kith.db")).create_if_missing(true);
         Self::open_sqlite(connect, opts).await
     }
 
     async fn open_sqlite(connect: SqliteConnectOptions, opts: &DbOptions) -> Result<Db> {
-        let sync = if opts.sqlite_full_sync {
-            SqliteSynchronous::Full
-        } else {
-            SqliteSynchronous::Normal
-        };
+        let sync = if opts.sqlite_full_sync { SqliteSynchronous::Full } else { SqliteSynchronous::Normal };
         let connect = connect
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(sync)
@@ -137,10 +128,7 @@ impl Db {
         const SQL: &str = "SELECT version FROM _sqlx_migrations WHERE success = $1";
         let (applied, expected): (Vec<i64>, Vec<i64>) = match self {
             Db::Sqlite(s) => (
-                sqlx::query_scalar(SQL)
-                    .bind(true)
-                    .fetch_all(&s.read)
-                    .await?,
+                sqlx::query_scalar(SQL).bind(true).fetch_all(&s.read).await?,
                 SQLITE_MIGRATIONS.iter().map(|m| m.version).collect(),
             ),
             Db::Postgres(p) => (
@@ -157,9 +145,7 @@ impl Db {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        m.iter()
-            .map(|m| (m.version, m.description.to_string()))
-            .collect()
+        m.iter().map(|m| (m.version, m.description.to_string())).collect()
     }
 
     /// Tables and their columns as the live schema has them, sorted — so
@@ -191,9 +177,7 @@ impl Db {
     /// so deleted pages do not linger in the WAL). No-op on PostgreSQL.
     pub async fn checkpoint(&self) -> Result<()> {
         if let Db::Sqlite(s) = self {
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .execute(&s.write)
-                .await?;
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&s.write).await?;
         }
         Ok(())
     }

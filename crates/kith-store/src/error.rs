@@ -18,9 +18,7 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
-        let unique = err
-            .as_database_error()
-            .is_some_and(|e| e.is_unique_violation());
+        let unique = err.as_database_error().is_some_and(|e| e.is_unique_violation());
         if unique {
             StoreError::Duplicate(err)
         } else {

@@ -23,13 +23,9 @@ pub struct IdemRow {
 
 /// Reserve the key for a request. `None` when we got it; otherwise the row
 /// that holds it (finished or still running).
-pub async fn reserve(
-    db: &Db,
-    s: &IdemScope<'_>,
-    request_hash: &[u8],
-    now: i64,
-) -> Result<Option<IdemRow>> {
-    const INSERT: &str = "INSERT INTO idempotency_keys (org_id, credential_id, method, path, idem_key, request_hash, created_ms)
+pub async fn reserve(db: &Db, s: &IdemScope<'_>, request_hash: &[u8], now: i64) -> Result<Option<IdemRow>> {
+    const INSERT: &str =
+        "INSERT INTO idempotency_keys (org_id, credential_id, method, path, idem_key, request_hash, created_ms)
                           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING";
     const GET: &str = "SELECT request_hash, status_code, response, created_ms FROM idempotency_keys
                        WHERE org_id = $1 AND credential_id = $2 AND method = $3 AND path = $4 AND idem_key = $5";
@@ -100,11 +96,9 @@ pub async fn release(db: &Db, s: &IdemScope<'_>) -> Result<()> {
 
 /// Forget keys older than `before_ms` (a scheduled clean-up).
 pub async fn purge_before(tx: &mut Tx, before_ms: i64) -> Result<u64> {
-    Ok(on_tx!(tx, |c| sqlx::query(
-        "DELETE FROM idempotency_keys WHERE created_ms < $1"
-    )
-    .bind(before_ms)
-    .execute(c)
-    .await?
-    .rows_affected()))
+    Ok(on_tx!(tx, |c| sqlx::query("DELETE FROM idempotency_keys WHERE created_ms < $1")
+        .bind(before_ms)
+        .execute(c)
+        .await?
+        .rows_affected()))
 }

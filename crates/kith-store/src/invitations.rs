@@ -21,7 +21,8 @@ pub struct InvitationRow {
 }
 
 pub async fn insert(tx: &mut Tx, i: &InvitationRow) -> Result<()> {
-    const SQL: &str = "INSERT INTO invitations (id, org_id, email, role, token_hash, invited_by, created_ms, expires_ms)
+    const SQL: &str =
+        "INSERT INTO invitations (id, org_id, email, role, token_hash, invited_by, created_ms, expires_ms)
                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
     on_tx!(tx, |c| sqlx::query(SQL)
         .bind(i.id)
@@ -41,20 +42,13 @@ pub async fn insert(tx: &mut Tx, i: &InvitationRow) -> Result<()> {
 pub async fn get(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<InvitationRow>> {
     const SQL: &str = "SELECT id, org_id, email, role, token_hash, invited_by, created_ms, expires_ms, accepted_ms, accepted_by, revoked_ms
                        FROM invitations WHERE org_id = $1 AND id = $2";
-    Ok(on_read!(db, |p| sqlx::query_as::<_, InvitationRow>(SQL)
-        .bind(org_id)
-        .bind(id)
-        .fetch_optional(p)
-        .await?))
+    Ok(on_read!(db, |p| sqlx::query_as::<_, InvitationRow>(SQL).bind(org_id).bind(id).fetch_optional(p).await?))
 }
 
 pub async fn find_by_token(db: &Db, token_hash: &[u8]) -> Result<Option<InvitationRow>> {
     const SQL: &str = "SELECT id, org_id, email, role, token_hash, invited_by, created_ms, expires_ms, accepted_ms, accepted_by, revoked_ms
                        FROM invitations WHERE token_hash = $1";
-    Ok(on_read!(db, |p| sqlx::query_as::<_, InvitationRow>(SQL)
-        .bind(token_hash)
-        .fetch_optional(p)
-        .await?))
+    Ok(on_read!(db, |p| sqlx::query_as::<_, InvitationRow>(SQL).bind(token_hash).fetch_optional(p).await?))
 }
 
 /// Invitations not yet accepted or revoked (expired ones included, marked by their time).
@@ -72,21 +66,12 @@ pub async fn list_open(db: &Db, org_id: Uuid, page: &PageRequest) -> Result<Page
         .bind(page.fetch_limit())
         .fetch_all(p)
         .await?);
-    Ok(Page::from_rows(rows, page, |r| Cursor {
-        key: r.created_ms,
-        id: r.id,
-    }))
+    Ok(Page::from_rows(rows, page, |r| Cursor { key: r.created_ms, id: r.id }))
 }
 
 pub async fn revoke(tx: &mut Tx, org_id: Uuid, id: Uuid, now: i64) -> Result<bool> {
     const SQL: &str = "UPDATE invitations SET revoked_ms = $3 WHERE org_id = $1 AND id = $2 AND accepted_ms IS NULL AND revoked_ms IS NULL";
-    let n = on_tx!(tx, |c| sqlx::query(SQL)
-        .bind(org_id)
-        .bind(id)
-        .bind(now)
-        .execute(c)
-        .await?
-        .rows_affected());
+    let n = on_tx!(tx, |c| sqlx::query(SQL).bind(org_id).bind(id).bind(now).execute(c).await?.rows_affected());
     Ok(n == 1)
 }
 
@@ -94,12 +79,6 @@ pub async fn revoke(tx: &mut Tx, org_id: Uuid, id: Uuid, now: i64) -> Result<boo
 pub async fn accept(tx: &mut Tx, id: Uuid, user_id: Uuid, now: i64) -> Result<bool> {
     const SQL: &str = "UPDATE invitations SET accepted_ms = $3, accepted_by = $2
                        WHERE id = $1 AND accepted_ms IS NULL AND revoked_ms IS NULL AND expires_ms > $3";
-    let n = on_tx!(tx, |c| sqlx::query(SQL)
-        .bind(id)
-        .bind(user_id)
-        .bind(now)
-        .execute(c)
-        .await?
-        .rows_affected());
+    let n = on_tx!(tx, |c| sqlx::query(SQL).bind(id).bind(user_id).bind(now).execute(c).await?.rows_affected());
     Ok(n == 1)
 }

@@ -67,13 +67,7 @@ pub async fn enqueue(tx: &mut Tx, job: &NewJob, now: i64) -> Result<()> {
 }
 
 /// Claim up to `limit` ready jobs (or jobs whose lease ran out) for `owner`.
-pub async fn claim(
-    db: &Db,
-    owner: &str,
-    now: i64,
-    lease_ms: i64,
-    limit: i64,
-) -> Result<Vec<ClaimedJob>> {
+pub async fn claim(db: &Db, owner: &str, now: i64, lease_ms: i64, limit: i64) -> Result<Vec<ClaimedJob>> {
     let mut tx = db.begin().await?;
     let sql = dialect::claim_jobs_sql(tx.backend());
     let jobs = on_tx!(&mut tx, |c| sqlx::query_as::<_, ClaimedJob>(sql)
@@ -91,29 +85,20 @@ pub async fn claim(
 /// change they made is the record.
 pub async fn complete(db: &Db, id: Uuid, owner: &str) -> Result<bool> {
     let mut tx = db.begin().await?;
-    let n = on_tx!(&mut tx, |c| sqlx::query(
-        "DELETE FROM jobs WHERE id = $1 AND lease_owner = $2 AND status = 'running'"
-    )
-    .bind(id)
-    .bind(owner)
-    .execute(c)
-    .await?
-    .rows_affected());
+    let n =
+        on_tx!(&mut tx, |c| sqlx::query("DELETE FROM jobs WHERE id = $1 AND lease_owner = $2 AND status = 'running'")
+            .bind(id)
+            .bind(owner)
+            .execute(c)
+            .await?
+            .rows_affected());
     tx.commit().await?;
     Ok(n == 1)
 }
 
 /// Put a failed job back in the queue to run at `run_at_ms`, or park it as
 /// `dead` when `dead` is true.
-pub async fn fail(
-    db: &Db,
-    id: Uuid,
-    owner: &str,
-    error: &str,
-    run_at_ms: i64,
-    dead: bool,
-    now: i64,
-) -> Result<bool> {
+pub async fn fail(db: &Db, id: Uuid, owner: &str, error: &str, run_at_ms: i64, dead: bool, now: i64) -> Result<bool> {
     const SQL: &str = "UPDATE jobs SET status = $3, run_at_ms = $4, last_error = $5, lease_owner = NULL, lease_until_ms = NULL, updated_ms = $6
                        WHERE id = $1 AND lease_owner = $2 AND status = 'running'";
     let status = if dead { "dead" } else { "queued" };
@@ -134,32 +119,22 @@ pub async fn fail(
 
 pub async fn get(db: &Db, id: Uuid) -> Result<Option<JobRow>> {
     const SQL: &str = "SELECT id, kind, org_id, status, run_at_ms, attempts, max_attempts, last_error, created_ms, updated_ms FROM jobs WHERE id = $1";
-    Ok(on_read!(db, |p| sqlx::query_as::<_, JobRow>(SQL)
-        .bind(id)
-        .fetch_optional(p)
-        .await?))
+    Ok(on_read!(db, |p| sqlx::query_as::<_, JobRow>(SQL).bind(id).fetch_optional(p).await?))
 }
 
 /// Dead jobs, newest first (for the operator's replay screen and CLI).
 pub async fn list_dead(db: &Db, limit: i64) -> Result<Vec<JobRow>> {
-    const SQL: &str = "SELECT id, kind, org_id, status, run_at_ms, attempts, max_attempts, last_error, created_ms, updated_ms
+    const SQL: &str =
+        "SELECT id, kind, org_id, status, run_at_ms, attempts, max_attempts, last_error, created_ms, updated_ms
                        FROM jobs WHERE status = 'dead' ORDER BY updated_ms DESC LIMIT $1";
-    Ok(on_read!(db, |p| sqlx::query_as::<_, JobRow>(SQL)
-        .bind(limit)
-        .fetch_all(p)
-        .await?))
+    Ok(on_read!(db, |p| sqlx::query_as::<_, JobRow>(SQL).bind(limit).fetch_all(p).await?))
 }
 
 /// Give a dead job a fresh set of attempts.
 pub async fn replay(db: &Db, id: Uuid, now: i64) -> Result<bool> {
     const SQL: &str = "UPDATE jobs SET status = 'queued', attempts = 0, run_at_ms = $2, updated_ms = $2 WHERE id = $1 AND status = 'dead'";
     let mut tx = db.begin().await?;
-    let n = on_tx!(&mut tx, |c| sqlx::query(SQL)
-        .bind(id)
-        .bind(now)
-        .execute(c)
-        .await?
-        .rows_affected());
+    let n = on_tx!(&mut tx, |c| sqlx::query(SQL).bind(id).bind(now).execute(c).await?.rows_affected());
     tx.commit().await?;
     Ok(n == 1)
 }
@@ -184,28 +159,14 @@ pub async fn upsert_schedule(tx: &mut Tx, s: &ScheduleRow) -> Result<()> {
 
 pub async fn due_schedules(db: &Db, now: i64) -> Result<Vec<ScheduleRow>> {
     const SQL: &str = "SELECT name, kind, cron, payload, next_run_ms FROM job_schedules WHERE next_run_ms <= $1 ORDER BY next_run_ms LIMIT 100";
-    Ok(on_read!(db, |p| sqlx::query_as::<_, ScheduleRow>(SQL)
-        .bind(now)
-        .fetch_all(p)
-        .await?))
+    Ok(on_read!(db, |p| sqlx::query_as::<_, ScheduleRow>(SQL).bind(now).fetch_all(p).await?))
 }
 
 /// Move a schedule from `seen_next` to `new_next`, only if nobody else did:
 /// the node that wins enqueues the run, so a run is never doubled across nodes.
-pub async fn advance_schedule(
-    tx: &mut Tx,
-    name: &str,
-    seen_next: i64,
-    new_next: i64,
-) -> Result<bool> {
-    const SQL: &str =
-        "UPDATE job_schedules SET next_run_ms = $3 WHERE name = $1 AND next_run_ms = $2";
-    let n = on_tx!(tx, |c| sqlx::query(SQL)
-        .bind(name)
-        .bind(seen_next)
-        .bind(new_next)
-        .execute(c)
-        .await?
-        .rows_affected());
+pub async fn advance_schedule(tx: &mut Tx, name: &str, seen_next: i64, new_next: i64) -> Result<bool> {
+    const SQL: &str = "UPDATE job_schedules SET next_run_ms = $3 WHERE name = $1 AND next_run_ms = $2";
+    let n =
+        on_tx!(tx, |c| sqlx::query(SQL).bind(name).bind(seen_next).bind(new_next).execute(c).await?.rows_affected());
     Ok(n == 1)
 }

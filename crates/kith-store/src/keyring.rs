@@ -14,7 +14,8 @@ pub struct WorkspaceKeyRow {
 }
 
 pub async fn insert(tx: &mut Tx, k: &WorkspaceKeyRow) -> Result<()> {
-    const SQL: &str = "INSERT INTO workspace_keys (org_id, version, master_key_id, wrapped, created_ms) VALUES ($1, $2, $3, $4, $5)";
+    const SQL: &str =
+        "INSERT INTO workspace_keys (org_id, version, master_key_id, wrapped, created_ms) VALUES ($1, $2, $3, $4, $5)";
     on_tx!(tx, |c| sqlx::query(SQL)
         .bind(k.org_id)
         .bind(k.version)
@@ -30,28 +31,16 @@ pub async fn insert(tx: &mut Tx, k: &WorkspaceKeyRow) -> Result<()> {
 /// Every key version of a workspace, newest first (bounded by rotations).
 pub async fn list(db: &Db, org_id: Uuid) -> Result<Vec<WorkspaceKeyRow>> {
     const SQL: &str = "SELECT org_id, version, master_key_id, wrapped, created_ms FROM workspace_keys WHERE org_id = $1 ORDER BY version DESC";
-    Ok(on_read!(db, |p| sqlx::query_as::<_, WorkspaceKeyRow>(SQL)
-        .bind(org_id)
-        .fetch_all(p)
-        .await?))
+    Ok(on_read!(db, |p| sqlx::query_as::<_, WorkspaceKeyRow>(SQL).bind(org_id).fetch_all(p).await?))
 }
 
 pub async fn list_tx(tx: &mut Tx, org_id: Uuid) -> Result<Vec<WorkspaceKeyRow>> {
     const SQL: &str = "SELECT org_id, version, master_key_id, wrapped, created_ms FROM workspace_keys WHERE org_id = $1 ORDER BY version DESC";
-    Ok(on_tx!(tx, |c| sqlx::query_as::<_, WorkspaceKeyRow>(SQL)
-        .bind(org_id)
-        .fetch_all(c)
-        .await?))
+    Ok(on_tx!(tx, |c| sqlx::query_as::<_, WorkspaceKeyRow>(SQL).bind(org_id).fetch_all(c).await?))
 }
 
 /// Replace the wrapping of one key version (master key rotation).
-pub async fn rewrap(
-    tx: &mut Tx,
-    org_id: Uuid,
-    version: i64,
-    master_key_id: &str,
-    wrapped: &[u8],
-) -> Result<()> {
+pub async fn rewrap(tx: &mut Tx, org_id: Uuid, version: i64, master_key_id: &str, wrapped: &[u8]) -> Result<()> {
     const SQL: &str = "UPDATE workspace_keys SET master_key_id = $3, wrapped = $4 WHERE org_id = $1 AND version = $2";
     on_tx!(tx, |c| sqlx::query(SQL)
         .bind(org_id)

@@ -26,7 +26,8 @@ pub struct MemberRow {
 }
 
 pub async fn insert(tx: &mut Tx, m: &MembershipRow) -> Result<()> {
-    const SQL: &str = "INSERT INTO memberships (org_id, user_id, role, version, created_ms) VALUES ($1, $2, $3, $4, $5)";
+    const SQL: &str =
+        "INSERT INTO memberships (org_id, user_id, role, version, created_ms) VALUES ($1, $2, $3, $4, $5)";
     on_tx!(tx, |c| sqlx::query(SQL)
         .bind(m.org_id)
         .bind(m.user_id)
@@ -39,33 +40,22 @@ pub async fn insert(tx: &mut Tx, m: &MembershipRow) -> Result<()> {
     Ok(())
 }
 
-const GET: &str = "SELECT org_id, user_id, role, version, created_ms FROM memberships WHERE org_id = $1 AND user_id = $2";
+const GET: &str =
+    "SELECT org_id, user_id, role, version, created_ms FROM memberships WHERE org_id = $1 AND user_id = $2";
 
 pub async fn get(db: &Db, org_id: Uuid, user_id: Uuid) -> Result<Option<MembershipRow>> {
-    Ok(on_read!(db, |p| sqlx::query_as::<_, MembershipRow>(GET)
-        .bind(org_id)
-        .bind(user_id)
-        .fetch_optional(p)
-        .await?))
+    Ok(on_read!(db, |p| sqlx::query_as::<_, MembershipRow>(GET).bind(org_id).bind(user_id).fetch_optional(p).await?))
 }
 
 pub async fn get_tx(tx: &mut Tx, org_id: Uuid, user_id: Uuid) -> Result<Option<MembershipRow>> {
-    Ok(on_tx!(tx, |c| sqlx::query_as::<_, MembershipRow>(GET)
-        .bind(org_id)
-        .bind(user_id)
-        .fetch_optional(c)
-        .await?))
+    Ok(on_tx!(tx, |c| sqlx::query_as::<_, MembershipRow>(GET).bind(org_id).bind(user_id).fetch_optional(c).await?))
 }
 
 pub async fn get_member(db: &Db, org_id: Uuid, user_id: Uuid) -> Result<Option<MemberRow>> {
     const SQL: &str = "SELECT m.user_id, u.email, u.name, m.role, m.version, m.created_ms
                        FROM memberships m JOIN users u ON u.id = m.user_id
                        WHERE m.org_id = $1 AND m.user_id = $2";
-    Ok(on_read!(db, |p| sqlx::query_as::<_, MemberRow>(SQL)
-        .bind(org_id)
-        .bind(user_id)
-        .fetch_optional(p)
-        .await?))
+    Ok(on_read!(db, |p| sqlx::query_as::<_, MemberRow>(SQL).bind(org_id).bind(user_id).fetch_optional(p).await?))
 }
 
 pub async fn list(db: &Db, org_id: Uuid, page: &PageRequest) -> Result<Page<MemberRow>> {
@@ -81,18 +71,12 @@ pub async fn list(db: &Db, org_id: Uuid, page: &PageRequest) -> Result<Page<Memb
         .bind(page.fetch_limit())
         .fetch_all(p)
         .await?);
-    Ok(Page::from_rows(rows, page, |r| Cursor {
-        key: r.created_ms,
-        id: r.user_id,
-    }))
+    Ok(Page::from_rows(rows, page, |r| Cursor { key: r.created_ms, id: r.user_id }))
 }
 
 pub async fn count_owners(tx: &mut Tx, org_id: Uuid) -> Result<i64> {
     const SQL: &str = "SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND role = 'owner'";
-    Ok(on_tx!(tx, |c| sqlx::query_scalar::<_, i64>(SQL)
-        .bind(org_id)
-        .fetch_one(c)
-        .await?))
+    Ok(on_tx!(tx, |c| sqlx::query_scalar::<_, i64>(SQL).bind(org_id).fetch_one(c).await?))
 }
 
 /// Change a role if the caller saw the current version; the new version, or None when stale/missing.
@@ -116,29 +100,23 @@ pub async fn set_role(
 
 /// Remove a member, and their team memberships and tokens in this workspace.
 pub async fn delete(tx: &mut Tx, org_id: Uuid, user_id: Uuid) -> Result<bool> {
-    on_tx!(tx, |c| sqlx::query(
-        "DELETE FROM team_members WHERE org_id = $1 AND user_id = $2"
-    )
-    .bind(org_id)
-    .bind(user_id)
-    .execute(&mut *c)
-    .await?
-    .rows_affected());
-    on_tx!(tx, |c| sqlx::query(
-        "DELETE FROM api_tokens WHERE org_id = $1 AND user_id = $2"
-    )
-    .bind(org_id)
-    .bind(user_id)
-    .execute(&mut *c)
-    .await?
-    .rows_affected());
-    let n = on_tx!(tx, |c| sqlx::query(
-        "DELETE FROM memberships WHERE org_id = $1 AND user_id = $2"
-    )
-    .bind(org_id)
-    .bind(user_id)
-    .execute(c)
-    .await?
-    .rows_affected());
+    on_tx!(tx, |c| sqlx::query("DELETE FROM team_members WHERE org_id = $1 AND user_id = $2")
+        .bind(org_id)
+        .bind(user_id)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    on_tx!(tx, |c| sqlx::query("DELETE FROM api_tokens WHERE org_id = $1 AND user_id = $2")
+        .bind(org_id)
+        .bind(user_id)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    let n = on_tx!(tx, |c| sqlx::query("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2")
+        .bind(org_id)
+        .bind(user_id)
+        .execute(c)
+        .await?
+        .rows_affected());
     Ok(n == 1)
 }

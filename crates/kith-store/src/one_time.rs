@@ -25,12 +25,7 @@ pub async fn insert(
 }
 
 /// Spend a token: the user it was for, once, while unexpired.
-pub async fn consume(
-    tx: &mut Tx,
-    token_hash: &[u8],
-    purpose: &str,
-    now: i64,
-) -> Result<Option<Uuid>> {
+pub async fn consume(tx: &mut Tx, token_hash: &[u8], purpose: &str, now: i64) -> Result<Option<Uuid>> {
     const SQL: &str = "UPDATE one_time_tokens SET used_ms = $3
                        WHERE token_hash = $1 AND purpose = $2 AND used_ms IS NULL AND expires_ms > $3
                        RETURNING user_id";

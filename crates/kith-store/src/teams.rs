@@ -24,7 +24,8 @@ pub struct TeamMemberRow {
 }
 
 pub async fn insert(tx: &mut Tx, t: &TeamRow) -> Result<()> {
-    const SQL: &str = "INSERT INTO teams (id, org_id, name, version, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, $6)";
+    const SQL: &str =
+        "INSERT INTO teams (id, org_id, name, version, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, $6)";
     on_tx!(tx, |c| sqlx::query(SQL)
         .bind(t.id)
         .bind(t.org_id)
@@ -39,12 +40,9 @@ pub async fn insert(tx: &mut Tx, t: &TeamRow) -> Result<()> {
 }
 
 pub async fn get(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<TeamRow>> {
-    const SQL: &str = "SELECT id, org_id, name, version, created_ms, updated_ms FROM teams WHERE org_id = $1 AND id = $2";
-    Ok(on_read!(db, |p| sqlx::query_as::<_, TeamRow>(SQL)
-        .bind(org_id)
-        .bind(id)
-        .fetch_optional(p)
-        .await?))
+    const SQL: &str =
+        "SELECT id, org_id, name, version, created_ms, updated_ms FROM teams WHERE org_id = $1 AND id = $2";
+    Ok(on_read!(db, |p| sqlx::query_as::<_, TeamRow>(SQL).bind(org_id).bind(id).fetch_optional(p).await?))
 }
 
 pub async fn list(db: &Db, org_id: Uuid, page: &PageRequest) -> Result<Page<TeamRow>> {
@@ -59,10 +57,7 @@ pub async fn list(db: &Db, org_id: Uuid, page: &PageRequest) -> Result<Page<Team
         .bind(page.fetch_limit())
         .fetch_all(p)
         .await?);
-    Ok(Page::from_rows(rows, page, |r| Cursor {
-        key: r.created_ms,
-        id: r.id,
-    }))
+    Ok(Page::from_rows(rows, page, |r| Cursor { key: r.created_ms, id: r.id }))
 }
 
 pub async fn rename(
@@ -86,35 +81,24 @@ pub async fn rename(
 }
 
 pub async fn delete(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<bool> {
-    on_tx!(tx, |c| sqlx::query(
-        "DELETE FROM team_members WHERE org_id = $1 AND team_id = $2"
-    )
-    .bind(org_id)
-    .bind(id)
-    .execute(&mut *c)
-    .await?
-    .rows_affected());
-    let n = on_tx!(tx, |c| sqlx::query(
-        "DELETE FROM teams WHERE org_id = $1 AND id = $2"
-    )
-    .bind(org_id)
-    .bind(id)
-    .execute(c)
-    .await?
-    .rows_affected());
+    on_tx!(tx, |c| sqlx::query("DELETE FROM team_members WHERE org_id = $1 AND team_id = $2")
+        .bind(org_id)
+        .bind(id)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    let n = on_tx!(tx, |c| sqlx::query("DELETE FROM teams WHERE org_id = $1 AND id = $2")
+        .bind(org_id)
+        .bind(id)
+        .execute(c)
+        .await?
+        .rows_affected());
     Ok(n == 1)
 }
 
 /// Add a member to a team; false when already there.
-pub async fn add_member(
-    tx: &mut Tx,
-    org_id: Uuid,
-    team_id: Uuid,
-    user_id: Uuid,
-    now: i64,
-) -> Result<bool> {
-    const SQL: &str =
-        "INSERT INTO team_members (org_id, team_id, user_id, created_ms) VALUES ($1, $2, $3, $4)
+pub async fn add_member(tx: &mut Tx, org_id: Uuid, team_id: Uuid, user_id: Uuid, now: i64) -> Result<bool> {
+    const SQL: &str = "INSERT INTO team_members (org_id, team_id, user_id, created_ms) VALUES ($1, $2, $3, $4)
                        ON CONFLICT (team_id, user_id) DO NOTHING";
     let n = on_tx!(tx, |c| sqlx::query(SQL)
         .bind(org_id)
@@ -127,30 +111,13 @@ pub async fn add_member(
     Ok(n == 1)
 }
 
-pub async fn remove_member(
-    tx: &mut Tx,
-    org_id: Uuid,
-    team_id: Uuid,
-    user_id: Uuid,
-) -> Result<bool> {
-    const SQL: &str =
-        "DELETE FROM team_members WHERE org_id = $1 AND team_id = $2 AND user_id = $3";
-    let n = on_tx!(tx, |c| sqlx::query(SQL)
-        .bind(org_id)
-        .bind(team_id)
-        .bind(user_id)
-        .execute(c)
-        .await?
-        .rows_affected());
+pub async fn remove_member(tx: &mut Tx, org_id: Uuid, team_id: Uuid, user_id: Uuid) -> Result<bool> {
+    const SQL: &str = "DELETE FROM team_members WHERE org_id = $1 AND team_id = $2 AND user_id = $3";
+    let n = on_tx!(tx, |c| sqlx::query(SQL).bind(org_id).bind(team_id).bind(user_id).execute(c).await?.rows_affected());
     Ok(n == 1)
 }
 
-pub async fn list_members(
-    db: &Db,
-    org_id: Uuid,
-    team_id: Uuid,
-    page: &PageRequest,
-) -> Result<Page<TeamMemberRow>> {
+pub async fn list_members(db: &Db, org_id: Uuid, team_id: Uuid, page: &PageRequest) -> Result<Page<TeamMemberRow>> {
     const SQL: &str = "SELECT tm.user_id, u.email, u.name, tm.created_ms
                        FROM team_members tm JOIN users u ON u.id = tm.user_id
                        WHERE tm.org_id = $1 AND tm.team_id = $2 AND (tm.created_ms > $3 OR (tm.created_ms = $3 AND tm.user_id > $4))
@@ -164,19 +131,11 @@ pub async fn list_members(
         .bind(page.fetch_limit())
         .fetch_all(p)
         .await?);
-    Ok(Page::from_rows(rows, page, |r| Cursor {
-        key: r.created_ms,
-        id: r.user_id,
-    }))
+    Ok(Page::from_rows(rows, page, |r| Cursor { key: r.created_ms, id: r.user_id }))
 }
 
 /// The teams a member belongs to (bounded: a person is in few teams).
 pub async fn team_ids_of(db: &Db, org_id: Uuid, user_id: Uuid) -> Result<Vec<Uuid>> {
-    const SQL: &str =
-        "SELECT team_id FROM team_members WHERE org_id = $1 AND user_id = $2 LIMIT 1000";
-    Ok(on_read!(db, |p| sqlx::query_scalar::<_, Uuid>(SQL)
-        .bind(org_id)
-        .bind(user_id)
-        .fetch_all(p)
-        .await?))
+    const SQL: &str = "SELECT team_id FROM team_members WHERE org_id = $1 AND user_id = $2 LIMIT 1000";
+    Ok(on_read!(db, |p| sqlx::query_scalar::<_, Uuid>(SQL).bind(org_id).bind(user_id).fetch_all(p).await?))
 }

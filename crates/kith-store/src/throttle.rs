@@ -11,10 +11,7 @@ pub struct ThrottleRow {
 
 pub async fn get(db: &Db, key: &str) -> Result<Option<ThrottleRow>> {
     const SQL: &str = "SELECT failures, last_failure_ms, next_allowed_ms FROM auth_throttle WHERE throttle_key = $1";
-    Ok(on_read!(db, |p| sqlx::query_as::<_, ThrottleRow>(SQL)
-        .bind(key)
-        .fetch_optional(p)
-        .await?))
+    Ok(on_read!(db, |p| sqlx::query_as::<_, ThrottleRow>(SQL).bind(key).fetch_optional(p).await?))
 }
 
 /// Count one more failure; `delay_for(failures)` decides the wait before the next try.
@@ -38,24 +35,20 @@ pub async fn record_failure(
         .fetch_one(c)
         .await?);
     let next = now + delay_for(failures);
-    on_tx!(tx, |c| sqlx::query(
-        "UPDATE auth_throttle SET next_allowed_ms = $2 WHERE throttle_key = $1"
-    )
-    .bind(key)
-    .bind(next)
-    .execute(c)
-    .await?
-    .rows_affected());
+    on_tx!(tx, |c| sqlx::query("UPDATE auth_throttle SET next_allowed_ms = $2 WHERE throttle_key = $1")
+        .bind(key)
+        .bind(next)
+        .execute(c)
+        .await?
+        .rows_affected());
     Ok(failures)
 }
 
 pub async fn clear(tx: &mut Tx, key: &str) -> Result<()> {
-    on_tx!(tx, |c| sqlx::query(
-        "DELETE FROM auth_throttle WHERE throttle_key = $1"
-    )
-    .bind(key)
-    .execute(c)
-    .await?
-    .rows_affected());
+    on_tx!(tx, |c| sqlx::query("DELETE FROM auth_throttle WHERE throttle_key = $1")
+        .bind(key)
+        .execute(c)
+        .await?
+        .rows_affected());
     Ok(())
 }

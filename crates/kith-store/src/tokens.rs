@@ -36,23 +36,13 @@ pub async fn insert(tx: &mut Tx, t: &TokenRow) -> Result<()> {
 
 /// An unrevoked token by hash: the hot path of every API request (one indexed read).
 pub async fn find_active(db: &Db, token_hash: &[u8]) -> Result<Option<TokenRow>> {
-    const SQL: &str =
-        "SELECT id, org_id, user_id, name, token_hash, scopes, created_ms, last_used_ms, revoked_ms
+    const SQL: &str = "SELECT id, org_id, user_id, name, token_hash, scopes, created_ms, last_used_ms, revoked_ms
                        FROM api_tokens WHERE token_hash = $1 AND revoked_ms IS NULL";
-    Ok(on_read!(db, |p| sqlx::query_as::<_, TokenRow>(SQL)
-        .bind(token_hash)
-        .fetch_optional(p)
-        .await?))
+    Ok(on_read!(db, |p| sqlx::query_as::<_, TokenRow>(SQL).bind(token_hash).fetch_optional(p).await?))
 }
 
-pub async fn list_for_user(
-    db: &Db,
-    org_id: Uuid,
-    user_id: Uuid,
-    page: &PageRequest,
-) -> Result<Page<TokenRow>> {
-    const SQL: &str =
-        "SELECT id, org_id, user_id, name, token_hash, scopes, created_ms, last_used_ms, revoked_ms
+pub async fn list_for_user(db: &Db, org_id: Uuid, user_id: Uuid, page: &PageRequest) -> Result<Page<TokenRow>> {
+    const SQL: &str = "SELECT id, org_id, user_id, name, token_hash, scopes, created_ms, last_used_ms, revoked_ms
                        FROM api_tokens WHERE org_id = $1 AND user_id = $2 AND revoked_ms IS NULL
                          AND (created_ms > $3 OR (created_ms = $3 AND id > $4))
                        ORDER BY created_ms, id LIMIT $5";
@@ -65,14 +55,12 @@ pub async fn list_for_user(
         .bind(page.fetch_limit())
         .fetch_all(p)
         .await?);
-    Ok(Page::from_rows(rows, page, |r| Cursor {
-        key: r.created_ms,
-        id: r.id,
-    }))
+    Ok(Page::from_rows(rows, page, |r| Cursor { key: r.created_ms, id: r.id }))
 }
 
 pub async fn revoke(tx: &mut Tx, org_id: Uuid, user_id: Uuid, id: Uuid, now: i64) -> Result<bool> {
-    const SQL: &str = "UPDATE api_tokens SET revoked_ms = $4 WHERE org_id = $1 AND user_id = $2 AND id = $3 AND revoked_ms IS NULL";
+    const SQL: &str =
+        "UPDATE api_tokens SET revoked_ms = $4 WHERE org_id = $1 AND user_id = $2 AND id = $3 AND revoked_ms IS NULL";
     let n = on_tx!(tx, |c| sqlx::query(SQL)
         .bind(org_id)
         .bind(user_id)
@@ -86,13 +74,8 @@ pub async fn revoke(tx: &mut Tx, org_id: Uuid, user_id: Uuid, id: Uuid, now: i64
 
 /// Record use, at most once a minute per token, so reads stay reads.
 pub async fn touch(tx: &mut Tx, id: Uuid, now: i64) -> Result<()> {
-    const SQL: &str = "UPDATE api_tokens SET last_used_ms = $2 WHERE id = $1 AND (last_used_ms IS NULL OR last_used_ms < $3)";
-    on_tx!(tx, |c| sqlx::query(SQL)
-        .bind(id)
-        .bind(now)
-        .bind(now - 60_000)
-        .execute(c)
-        .await?
-        .rows_affected());
+    const SQL: &str =
+        "UPDATE api_tokens SET last_used_ms = $2 WHERE id = $1 AND (last_used_ms IS NULL OR last_used_ms < $3)";
+    on_tx!(tx, |c| sqlx::query(SQL).bind(id).bind(now).bind(now - 60_000).execute(c).await?.rows_affected());
     Ok(())
 }

@@ -19,7 +19,8 @@ pub struct UserRow {
 }
 
 pub async fn insert(tx: &mut Tx, u: &UserRow) -> Result<()> {
-    const SQL: &str = "INSERT INTO users (id, email, name, password_hash, is_operator, email_verified_ms, created_ms, updated_ms)
+    const SQL: &str =
+        "INSERT INTO users (id, email, name, password_hash, is_operator, email_verified_ms, created_ms, updated_ms)
                        VALUES ($1, $2, $3, $4, $5, $6, $7, $7)";
     on_tx!(tx, |c| sqlx::query(SQL)
         .bind(u.id)
@@ -36,79 +37,45 @@ pub async fn insert(tx: &mut Tx, u: &UserRow) -> Result<()> {
 }
 
 pub async fn get(db: &Db, id: Uuid) -> Result<Option<UserRow>> {
-    Ok(on_read!(db, |p| sqlx::query_as::<_, UserRow>(BY_ID)
-        .bind(id)
-        .fetch_optional(p)
-        .await?))
+    Ok(on_read!(db, |p| sqlx::query_as::<_, UserRow>(BY_ID).bind(id).fetch_optional(p).await?))
 }
 
 pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<UserRow>> {
-    Ok(on_read!(db, |p| sqlx::query_as::<_, UserRow>(BY_EMAIL)
-        .bind(email)
-        .fetch_optional(p)
-        .await?))
+    Ok(on_read!(db, |p| sqlx::query_as::<_, UserRow>(BY_EMAIL).bind(email).fetch_optional(p).await?))
 }
 
 /// Same lookup inside a write transaction (sign-up checks and inserts atomically).
 pub async fn find_by_email_tx(tx: &mut Tx, email: &str) -> Result<Option<UserRow>> {
-    Ok(on_tx!(tx, |c| sqlx::query_as::<_, UserRow>(BY_EMAIL)
-        .bind(email)
-        .fetch_optional(c)
-        .await?))
+    Ok(on_tx!(tx, |c| sqlx::query_as::<_, UserRow>(BY_EMAIL).bind(email).fetch_optional(c).await?))
 }
 
 pub async fn count(tx: &mut Tx) -> Result<i64> {
-    Ok(on_tx!(tx, |c| sqlx::query_scalar::<_, i64>(
-        "SELECT COUNT(*) FROM users"
-    )
-    .fetch_one(c)
-    .await?))
+    Ok(on_tx!(tx, |c| sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users").fetch_one(c).await?))
 }
 
 pub async fn set_password(tx: &mut Tx, id: Uuid, hash: &str, now: i64) -> Result<bool> {
     const SQL: &str = "UPDATE users SET password_hash = $2, updated_ms = $3 WHERE id = $1";
-    let n = on_tx!(tx, |c| sqlx::query(SQL)
-        .bind(id)
-        .bind(hash)
-        .bind(now)
-        .execute(c)
-        .await?
-        .rows_affected());
+    let n = on_tx!(tx, |c| sqlx::query(SQL).bind(id).bind(hash).bind(now).execute(c).await?.rows_affected());
     Ok(n == 1)
 }
 
 pub async fn set_name(tx: &mut Tx, id: Uuid, name: &str, now: i64) -> Result<bool> {
     const SQL: &str = "UPDATE users SET name = $2, updated_ms = $3 WHERE id = $1";
-    let n = on_tx!(tx, |c| sqlx::query(SQL)
-        .bind(id)
-        .bind(name)
-        .bind(now)
-        .execute(c)
-        .await?
-        .rows_affected());
+    let n = on_tx!(tx, |c| sqlx::query(SQL).bind(id).bind(name).bind(now).execute(c).await?.rows_affected());
     Ok(n == 1)
 }
 
 pub async fn mark_email_verified(tx: &mut Tx, id: Uuid, now: i64) -> Result<()> {
-    const SQL: &str = "UPDATE users SET email_verified_ms = $2, updated_ms = $2 WHERE id = $1 AND email_verified_ms IS NULL";
-    on_tx!(tx, |c| sqlx::query(SQL)
-        .bind(id)
-        .bind(now)
-        .execute(c)
-        .await?
-        .rows_affected());
+    const SQL: &str =
+        "UPDATE users SET email_verified_ms = $2, updated_ms = $2 WHERE id = $1 AND email_verified_ms IS NULL";
+    on_tx!(tx, |c| sqlx::query(SQL).bind(id).bind(now).execute(c).await?.rows_affected());
     Ok(())
 }
 
 /// Store a (sealed) TOTP secret awaiting confirmation, or clear it (`None`).
-pub async fn set_totp(
-    tx: &mut Tx,
-    id: Uuid,
-    sealed_secret: Option<&[u8]>,
-    enabled: bool,
-    now: i64,
-) -> Result<()> {
-    const SQL: &str = "UPDATE users SET totp_secret = $2, totp_enabled = $3, totp_last_step = 0, updated_ms = $4 WHERE id = $1";
+pub async fn set_totp(tx: &mut Tx, id: Uuid, sealed_secret: Option<&[u8]>, enabled: bool, now: i64) -> Result<()> {
+    const SQL: &str =
+        "UPDATE users SET totp_secret = $2, totp_enabled = $3, totp_last_step = 0, updated_ms = $4 WHERE id = $1";
     on_tx!(tx, |c| sqlx::query(SQL)
         .bind(id)
         .bind(sealed_secret)
@@ -124,91 +91,60 @@ pub async fn set_totp(
 /// used already — a code cannot be replayed.
 pub async fn use_totp_step(tx: &mut Tx, id: Uuid, step: i64) -> Result<bool> {
     const SQL: &str = "UPDATE users SET totp_last_step = $2 WHERE id = $1 AND totp_last_step < $2";
-    let n = on_tx!(tx, |c| sqlx::query(SQL)
-        .bind(id)
-        .bind(step)
-        .execute(c)
-        .await?
-        .rows_affected());
+    let n = on_tx!(tx, |c| sqlx::query(SQL).bind(id).bind(step).execute(c).await?.rows_affected());
     Ok(n == 1)
 }
 
 pub async fn replace_recovery_codes(tx: &mut Tx, user_id: Uuid, hashes: &[[u8; 32]]) -> Result<()> {
-    on_tx!(tx, |c| sqlx::query(
-        "DELETE FROM recovery_codes WHERE user_id = $1"
-    )
-    .bind(user_id)
-    .execute(&mut *c)
-    .await?
-    .rows_affected());
-    for h in hashes {
-        on_tx!(tx, |c| sqlx::query(
-            "INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)"
-        )
+    on_tx!(tx, |c| sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
         .bind(user_id)
-        .bind(&h[..])
-        .execute(c)
+        .execute(&mut *c)
         .await?
         .rows_affected());
+    for h in hashes {
+        on_tx!(tx, |c| sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
+            .bind(user_id)
+            .bind(&h[..])
+            .execute(c)
+            .await?
+            .rows_affected());
     }
     Ok(())
 }
 
 /// Spend a recovery code; true when it existed and was unused.
-pub async fn use_recovery_code(
-    tx: &mut Tx,
-    user_id: Uuid,
-    hash: &[u8; 32],
-    now: i64,
-) -> Result<bool> {
-    const SQL: &str = "UPDATE recovery_codes SET used_ms = $3 WHERE user_id = $1 AND code_hash = $2 AND used_ms IS NULL";
-    let n = on_tx!(tx, |c| sqlx::query(SQL)
-        .bind(user_id)
-        .bind(&hash[..])
-        .bind(now)
-        .execute(c)
-        .await?
-        .rows_affected());
+pub async fn use_recovery_code(tx: &mut Tx, user_id: Uuid, hash: &[u8; 32], now: i64) -> Result<bool> {
+    const SQL: &str =
+        "UPDATE recovery_codes SET used_ms = $3 WHERE user_id = $1 AND code_hash = $2 AND used_ms IS NULL";
+    let n = on_tx!(tx, |c| sqlx::query(SQL).bind(user_id).bind(&hash[..]).bind(now).execute(c).await?.rows_affected());
     Ok(n == 1)
 }
 
 pub async fn unused_recovery_codes(db: &Db, user_id: Uuid) -> Result<i64> {
     const SQL: &str = "SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_ms IS NULL";
-    Ok(on_read!(db, |p| sqlx::query_scalar::<_, i64>(SQL)
-        .bind(user_id)
-        .fetch_one(p)
-        .await?))
+    Ok(on_read!(db, |p| sqlx::query_scalar::<_, i64>(SQL).bind(user_id).fetch_one(p).await?))
 }
 
 const BY_ID: &str = "SELECT id, email, name, password_hash, is_operator, email_verified_ms, totp_secret, totp_enabled, totp_last_step, created_ms, updated_ms FROM users WHERE id = $1";
 const BY_EMAIL: &str = "SELECT id, email, name, password_hash, is_operator, email_verified_ms, totp_secret, totp_enabled, totp_last_step, created_ms, updated_ms FROM users WHERE email = $1";
 
 pub async fn count_all(db: &Db) -> Result<i64> {
-    Ok(on_read!(db, |p| sqlx::query_scalar::<_, i64>(
-        "SELECT COUNT(*) FROM users"
-    )
-    .fetch_one(p)
-    .await?))
+    Ok(on_read!(db, |p| sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users").fetch_one(p).await?))
 }
 
 /// Users holding a TOTP secret, in id order (key rotation reseals them).
 pub async fn totp_secrets_after(db: &Db, after: Uuid, limit: i64) -> Result<Vec<(Uuid, Vec<u8>)>> {
-    const SQL: &str = "SELECT id, totp_secret FROM users WHERE id > $1 AND totp_secret IS NOT NULL ORDER BY id LIMIT $2";
-    Ok(on_read!(db, |p| sqlx::query_as::<_, (Uuid, Vec<u8>)>(SQL)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(p)
-        .await?))
+    const SQL: &str =
+        "SELECT id, totp_secret FROM users WHERE id > $1 AND totp_secret IS NOT NULL ORDER BY id LIMIT $2";
+    Ok(on_read!(db, |p| sqlx::query_as::<_, (Uuid, Vec<u8>)>(SQL).bind(after).bind(limit).fetch_all(p).await?))
 }
 
 pub async fn replace_totp_secret(tx: &mut Tx, id: Uuid, sealed: &[u8]) -> Result<()> {
-    on_tx!(tx, |c| sqlx::query(
-        "UPDATE users SET totp_secret = $2 WHERE id = $1"
-    )
-    .bind(id)
-    .bind(sealed)
-    .execute(c)
-    .await?
-    .rows_affected());
+    on_tx!(tx, |c| sqlx::query("UPDATE users SET totp_secret = $2 WHERE id = $1")
+        .bind(id)
+        .bind(sealed)
+        .execute(c)
+        .await?
+        .rows_affected());
     Ok(())
 }

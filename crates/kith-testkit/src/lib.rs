@@ -4,6 +4,9 @@
 //! Every helper here makes new, private state: no test depends on another.
 //! Never used by the shipped binary.
 
+pub mod app;
+
+pub use app::{spawn_all, spawn_app, spawn_with, Account, TestApp, TestServer};
 use kith_store::{Db, DbOptions};
 use std::path::PathBuf;
 
@@ -53,6 +56,9 @@ impl Drop for TempDir {
 pub struct TestDb {
     pub db: Db,
     pub label: &'static str,
+    /// Where the raw database is, for tests that must reach around the store
+    /// (e.g. tampering with a row): `sqlite://…` or `postgres://…`.
+    pub raw_url: String,
     _dir: Option<TempDir>,
 }
 
@@ -60,29 +66,18 @@ impl TestDb {
     /// A new SQLite database in its own folder.
     pub async fn sqlite() -> TestDb {
         let dir = TempDir::new();
-        let db = Db::open_default(dir.path(), &DbOptions::default())
-            .await
-            .expect("open sqlite");
+        let db = Db::open_default(dir.path(), &DbOptions::default()).await.expect("open sqlite");
         db.migrate().await.expect("migrate sqlite");
-        TestDb {
-            db,
-            label: "sqlite",
-            _dir: Some(dir),
-        }
+        let raw_url = format!("sqlite://{}", dir.path().join("kith.db").display());
+        TestDb { db, label: "sqlite", raw_url, _dir: Some(dir) }
     }
 
     /// A new PostgreSQL database, when `KITH_TEST_POSTGRES_URL` is set.
     pub async fn postgres() -> Option<TestDb> {
         let url = postgres_url().await?;
-        let db = Db::connect(&url, &DbOptions::default())
-            .await
-            .expect("connect postgres");
+        let db = Db::connect(&url, &DbOptions::default()).await.expect("connect postgres");
         db.migrate().await.expect("migrate postgres");
-        Some(TestDb {
-            db,
-            label: "postgres",
-            _dir: None,
-        })
+        Some(TestDb { db, label: "postgres", raw_url: url, _dir: None })
     }
 
     /// SQLite always; PostgreSQL too when configured (or a failure under
@@ -101,17 +96,11 @@ impl TestDb {
 
 /// Create a new, empty PostgreSQL database and return its URL.
 pub async fn postgres_url() -> Option<String> {
-    let base = std::env::var("KITH_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|s| !s.is_empty())?;
+    let base = std::env::var("KITH_TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty())?;
     let name = format!("kith_t_{}", uuid::Uuid::now_v7().simple());
-    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&base)
-        .await
-        .expect("connect KITH_TEST_POSTGRES_URL");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .expect("create test database");
+    let mut admin =
+        <sqlx::PgConnection as sqlx::Connection>::connect(&base).await.expect("connect KITH_TEST_POSTGRES_URL");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create test database");
     let mut url = url_with_database(&base, &name);
     if url.is_empty() {
         url = base;
@@ -126,10 +115,7 @@ fn url_with_database(base: &str, name: &str) -> String {
         None => (base, None),
     };
     let scheme_end = head.find("://").map(|i| i + 3).unwrap_or(0);
-    let host_end = head[scheme_end..]
-        .find('/')
-        .map(|i| scheme_end + i)
-        .unwrap_or(head.len());
+    let host_end = head[scheme_end..].find('/').map(|i| scheme_end + i).unwrap_or(head.len());
     let mut url = format!("{}/{}", &head[..host_end], name);
     if let Some(q) = query {
         url.push('?');
@@ -146,10 +132,7 @@ mod tests {
             super::url_with_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
             "postgres://postgres@127.0.0.1:5432/x"
         );
-        assert_eq!(
-            super::url_with_database("postgres://u@h", "x"),
-            "postgres://u@h/x"
-        );
+        assert_eq!(super::url_with_database("postgres://u@h", "x"), "postgres://u@h/x");
         assert_eq!(
             super::url_with_database("postgres://u@h/db?sslmode=disable", "x"),
             "postgres://u@h/x?sslmode=disable"

@@ -20,14 +20,8 @@ struct Names {
 fn names() -> &'static Names {
     static NAMES: OnceLock<Names> = OnceLock::new();
     NAMES.get_or_init(|| Names {
-        css: format!(
-            "app.{}.css",
-            &hex::encode(kith_crypto::sha256(CSS.as_bytes()))[..12]
-        ),
-        js: format!(
-            "app.{}.js",
-            &hex::encode(kith_crypto::sha256(JS.as_bytes()))[..12]
-        ),
+        css: format!("app.{}.css", &hex::encode(kith_crypto::sha256(CSS.as_bytes()))[..12]),
+        js: format!("app.{}.js", &hex::encode(kith_crypto::sha256(JS.as_bytes()))[..12]),
     })
 }
 
@@ -52,12 +46,6 @@ async fn serve(Path(name): Path<String>) -> Response {
     } else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    (
-        [
-            (header::CONTENT_TYPE, mime),
-            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
-        ],
-        body,
-    )
+    ([(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, "public, max-age=31536000, immutable")], body)
         .into_response()
 }

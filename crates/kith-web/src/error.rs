@@ -43,13 +43,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
         NotFound => StatusCode::NOT_FOUND,
         Forbidden | SignupClosed => StatusCode::FORBIDDEN,
-        Unauthenticated | InvalidCredentials | MfaRequired | InvalidMfaCode => {
-            StatusCode::UNAUTHORIZED
-        }
+        Unauthenticated | InvalidCredentials | MfaRequired | InvalidMfaCode => StatusCode::UNAUTHORIZED,
         TooManyAttempts | RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        EmailTaken | AlreadyMember | AlreadyExists | LastOwner | IdempotencyInProgress => {
-            StatusCode::CONFLICT
-        }
+        EmailTaken | AlreadyMember | AlreadyExists | LastOwner | IdempotencyInProgress => StatusCode::CONFLICT,
         StaleVersion => StatusCode::PRECONDITION_FAILED,
         InvitationInvalid | TokenInvalid => StatusCode::GONE,
         IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
@@ -61,12 +57,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
-        ApiError {
-            code,
-            message: message.into(),
-            fields: Vec::new(),
-            retry_after_s: None,
-        }
+        ApiError { code, message: message.into(), fields: Vec::new(), retry_after_s: None }
     }
 
     pub fn bad_request(message: impl Into<String>) -> ApiError {
@@ -100,12 +91,7 @@ impl From<AppError> for ApiError {
             AppError::Validation(f) => f.clone(),
             _ => Vec::new(),
         };
-        ApiError {
-            code,
-            message: err.to_string(),
-            fields,
-            retry_after_s,
-        }
+        ApiError { code, message: err.to_string(), fields, retry_after_s }
     }
 }
 
@@ -117,20 +103,13 @@ impl IntoResponse for ApiError {
                 code: self.code.as_str().to_string(),
                 message: self.message,
                 fields: (!self.fields.is_empty()).then(|| {
-                    self.fields
-                        .into_iter()
-                        .map(|f| FieldErrorOut {
-                            field: f.field,
-                            message: f.message,
-                        })
-                        .collect()
+                    self.fields.into_iter().map(|f| FieldErrorOut { field: f.field, message: f.message }).collect()
                 }),
             },
         };
         let mut resp = (status, axum::Json(body)).into_response();
         if let Some(s) = self.retry_after_s {
-            resp.headers_mut()
-                .insert("retry-after", HeaderValue::from(s));
+            resp.headers_mut().insert("retry-after", HeaderValue::from(s));
         }
         resp
     }

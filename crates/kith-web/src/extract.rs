@@ -29,17 +29,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                     ErrorCode::UnsupportedMediaType,
                     "send a JSON body with Content-Type: application/json",
                 ),
-                JsonRejection::BytesRejection(r)
-                    if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
-                {
+                JsonRejection::BytesRejection(r) if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
                     ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large")
                 }
-                JsonRejection::JsonDataError(e) => {
-                    ApiError::bad_request(format!("invalid field: {}", e.body_text()))
-                }
-                JsonRejection::JsonSyntaxError(_) => {
-                    ApiError::bad_request("the body is not valid JSON")
-                }
+                JsonRejection::JsonDataError(e) => ApiError::bad_request(format!("invalid field: {}", e.body_text())),
+                JsonRejection::JsonSyntaxError(_) => ApiError::bad_request("the body is not valid JSON"),
                 other => ApiError::bad_request(other.body_text()),
             }),
         }
@@ -74,10 +68,7 @@ impl ListQuery {
         };
         let after = match self.cursor.as_deref() {
             None | Some("") => None,
-            Some(c) => Some(
-                Cursor::decode(c)
-                    .ok_or_else(|| field_error("cursor", "is not a cursor from this API"))?,
-            ),
+            Some(c) => Some(Cursor::decode(c).ok_or_else(|| field_error("cursor", "is not a cursor from this API"))?),
         };
         Ok(PageRequest::new(limit, after))
     }
@@ -98,12 +89,10 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
         return Ok(None);
     }
     let unquoted = text.trim_start_matches("W/").trim_matches('"');
-    unquoted.parse::<i64>().map(Some).map_err(|_| {
-        ApiError::new(
-            ErrorCode::StaleVersion,
-            "If-Match does not match the current version",
-        )
-    })
+    unquoted
+        .parse::<i64>()
+        .map(Some)
+        .map_err(|_| ApiError::new(ErrorCode::StaleVersion, "If-Match does not match the current version"))
 }
 
 pub fn etag(version: i64) -> (axum::http::HeaderName, String) {
@@ -116,41 +105,17 @@ pub struct RequestOrigin(pub Origin);
 impl FromRequestParts<WebState> for RequestOrigin {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &WebState,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(RequestOrigin(origin_of(
-            parts,
-            state.config.trust_forwarded_for,
-        )))
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, Self::Rejection> {
+        Ok(RequestOrigin(origin_of(parts, state.config.trust_forwarded_for)))
     }
 }
 
 pub fn origin_of(parts: &Parts, trust_forwarded_for: bool) -> Origin {
     let forwarded = trust_forwarded_for
-        .then(|| {
-            parts
-                .headers
-                .get("x-forwarded-for")?
-                .to_str()
-                .ok()?
-                .split(',')
-                .next()
-                .map(|s| s.trim().to_string())
-        })
+        .then(|| parts.headers.get("x-forwarded-for")?.to_str().ok()?.split(',').next().map(|s| s.trim().to_string()))
         .flatten();
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
-    let user_agent = parts
-        .headers
-        .get("user-agent")
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.chars().take(300).collect());
-    Origin {
-        ip: forwarded.or(peer),
-        user_agent,
-    }
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+    let user_agent =
+        parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).map(|s| s.chars().take(300).collect());
+    Origin { ip: forwarded.or(peer), user_agent }
 }

@@ -10,7 +10,8 @@ use std::time::Instant;
 use tracing::Instrument;
 
 /// No inline script or style, nothing from other origins, no framing.
-pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; \
+pub const CSP: &str =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; \
 connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 pub async fn edge(State(state): State<WebState>, req: Request, next: Next) -> Response {
@@ -23,40 +24,22 @@ pub async fn edge(State(state): State<WebState>, req: Request, next: Next) -> Re
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string());
+    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string());
     let path = req.uri().path().to_string();
     let span = tracing::info_span!("request", id = %request_id, method = %method, path = %path);
 
     let mut resp = next.run(req).instrument(span.clone()).await;
 
     let h = resp.headers_mut();
-    h.insert(
-        "x-request-id",
-        HeaderValue::from_str(&request_id).unwrap_or(HeaderValue::from_static("invalid")),
-    );
+    h.insert("x-request-id", HeaderValue::from_str(&request_id).unwrap_or(HeaderValue::from_static("invalid")));
     h.insert("content-security-policy", HeaderValue::from_static(CSP));
-    h.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
-    h.insert(
-        "cross-origin-opener-policy",
-        HeaderValue::from_static("same-origin"),
-    );
-    h.insert(
-        "permissions-policy",
-        HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"),
-    );
+    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    h.insert("permissions-policy", HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"));
     if state.config.secure_cookies {
-        h.insert(
-            "strict-transport-security",
-            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
-        );
+        h.insert("strict-transport-security", HeaderValue::from_static("max-age=31536000; includeSubDomains"));
     }
     if !h.contains_key("cache-control") {
         h.insert("cache-control", HeaderValue::from_static("no-store"));
@@ -64,24 +47,10 @@ pub async fn edge(State(state): State<WebState>, req: Request, next: Next) -> Re
 
     let status = resp.status().as_u16();
     let elapsed = started.elapsed();
-    let route = route.unwrap_or_else(|| {
-        if status == 404 {
-            "unmatched".into()
-        } else {
-            path.clone()
-        }
-    });
+    let route = route.unwrap_or_else(|| if status == 404 { "unmatched".into() } else { path.clone() });
     if method != Method::OPTIONS {
-        state
-            .metrics
-            .observe(method.as_str(), &route, status, elapsed);
+        state.metrics.observe(method.as_str(), &route, status, elapsed);
     }
-    span.in_scope(|| {
-        tracing::info!(
-            status,
-            elapsed_ms = elapsed.as_secs_f64() * 1000.0,
-            "handled"
-        )
-    });
+    span.in_scope(|| tracing::info!(status, elapsed_ms = elapsed.as_secs_f64() * 1000.0, "handled"));
     resp
 }

@@ -29,10 +29,7 @@ pub fn router(state: WebState) -> Router {
         .nest("/api/v1", api::routes(state.clone()))
         .merge(ui::routes(state.clone()))
         .merge(assets::routes())
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            headers::edge,
-        ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), headers::edge))
         .with_state(state)
 }
 
@@ -43,7 +40,5 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

@@ -32,9 +32,7 @@ impl Metrics {
         };
         let secs = elapsed.as_secs_f64();
         let mut map = self.requests.lock().expect("metrics lock");
-        let s = map
-            .entry((method.to_string(), route.to_string(), class))
-            .or_default();
+        let s = map.entry((method.to_string(), route.to_string(), class)).or_default();
         s.count += 1;
         s.sum_s += secs;
         for (i, le) in BUCKETS_S.iter().enumerate() {
@@ -50,43 +48,22 @@ impl Metrics {
         out.push_str("# HELP kith_http_requests_total HTTP requests by route and status class.\n# TYPE kith_http_requests_total counter\n");
         let map = self.requests.lock().expect("metrics lock");
         for ((m, r, c), s) in map.iter() {
-            let _ = writeln!(
-                out,
-                "kith_http_requests_total{{method=\"{m}\",route=\"{r}\",status=\"{c}\"}} {}",
-                s.count
-            );
+            let _ =
+                writeln!(out, "kith_http_requests_total{{method=\"{m}\",route=\"{r}\",status=\"{c}\"}} {}", s.count);
         }
         out.push_str("# HELP kith_http_request_duration_seconds Request latency.\n# TYPE kith_http_request_duration_seconds histogram\n");
         for ((m, r, c), s) in map.iter() {
             let labels = format!("method=\"{m}\",route=\"{r}\",status=\"{c}\"");
             for (i, le) in BUCKETS_S.iter().enumerate() {
-                let _ = writeln!(
-                    out,
-                    "kith_http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {}",
-                    s.buckets[i]
-                );
+                let _ =
+                    writeln!(out, "kith_http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {}", s.buckets[i]);
             }
-            let _ = writeln!(
-                out,
-                "kith_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-                s.count
-            );
-            let _ = writeln!(
-                out,
-                "kith_http_request_duration_seconds_sum{{{labels}}} {}",
-                s.sum_s
-            );
-            let _ = writeln!(
-                out,
-                "kith_http_request_duration_seconds_count{{{labels}}} {}",
-                s.count
-            );
+            let _ = writeln!(out, "kith_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", s.count);
+            let _ = writeln!(out, "kith_http_request_duration_seconds_sum{{{labels}}} {}", s.sum_s);
+            let _ = writeln!(out, "kith_http_request_duration_seconds_count{{{labels}}} {}", s.count);
         }
         for (name, help, value) in extra {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
-            );
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
         }
         out
     }

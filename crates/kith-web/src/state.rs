@@ -16,11 +16,7 @@ pub struct WebConfig {
 
 impl Default for WebConfig {
     fn default() -> Self {
-        WebConfig {
-            secure_cookies: false,
-            api_rate_per_second: 50,
-            trust_forwarded_for: false,
-        }
+        WebConfig { secure_cookies: false, api_rate_per_second: 50, trust_forwarded_for: false }
     }
 }
 
@@ -35,11 +31,6 @@ pub struct WebState {
 impl WebState {
     pub fn new(app: App, config: WebConfig) -> WebState {
         let limiter = Arc::new(RateLimiter::new(config.api_rate_per_second));
-        WebState {
-            app,
-            config: Arc::new(config),
-            metrics: Arc::new(Metrics::default()),
-            limiter,
-        }
+        WebState { app, config: Arc::new(config), metrics: Arc::new(Metrics::default()), limiter }
     }
 }

@@ -161,10 +161,7 @@ fn env_bool(name: &str) -> Result<Option<bool>> {
 fn env_parse<T: std::str::FromStr>(name: &str) -> Result<Option<T>> {
     match env(name) {
         None => Ok(None),
-        Some(v) => v
-            .parse()
-            .map(Some)
-            .map_err(|_| anyhow::anyhow!("{name}={v} is not valid")),
+        Some(v) => v.parse().map(Some).map_err(|_| anyhow::anyhow!("{name}={v} is not valid")),
     }
 }
 
@@ -172,14 +169,13 @@ fn env_parse<T: std::str::FromStr>(name: &str) -> Result<Option<T>> {
 pub fn check_unknown_env() -> Result<()> {
     let unknown: Vec<String> = std::env::vars()
         .map(|(k, _)| k)
-        .filter(|k| {
-            k.starts_with("KITH_")
-                && !k.starts_with("KITH_TEST_")
-                && !KNOWN_ENV.contains(&k.as_str())
-        })
+        .filter(|k| k.starts_with("KITH_") && !k.starts_with("KITH_TEST_") && !KNOWN_ENV.contains(&k.as_str()))
         .collect();
     if !unknown.is_empty() {
-        bail!("unknown environment variable(s): {} — see `kith config print-default` for the settings", unknown.join(", "));
+        bail!(
+            "unknown environment variable(s): {} — see `kith config print-default` for the settings",
+            unknown.join(", ")
+        );
     }
     Ok(())
 }
@@ -188,68 +184,41 @@ pub fn load(global: &GlobalArgs, serve: &ServeArgs) -> Result<Config> {
     check_unknown_env()?;
     let file: FileConfig = match &global.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading config file {}", path.display()))?;
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
             toml::from_str(&text).with_context(|| format!("config file {}", path.display()))?
         }
         None => FileConfig::default(),
     };
-    let listen = serve
-        .listen
-        .or(file.listen)
-        .unwrap_or_else(|| "127.0.0.1:8080".parse().expect("valid default"));
+    let listen = serve.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".parse().expect("valid default"));
     let signup = match env("KITH_SIGNUP").or(file.signup).as_deref() {
         None | Some("invite") => SignupMode::Invite,
         Some("open") => SignupMode::Open,
         Some(other) => bail!("signup = {other:?}: use \"open\" or \"invite\""),
     };
-    let log_format = global
-        .log_format
-        .clone()
-        .or(file.log_format)
-        .unwrap_or_else(|| "text".into());
+    let log_format = global.log_format.clone().or(file.log_format).unwrap_or_else(|| "text".into());
     if log_format != "text" && log_format != "json" {
         bail!("log_format = {log_format:?}: use \"text\" or \"json\"");
     }
-    let public_url = serve
-        .public_url
-        .clone()
-        .or(file.public_url)
-        .unwrap_or_else(|| format!("http://{listen}"));
+    let public_url = serve.public_url.clone().or(file.public_url).unwrap_or_else(|| format!("http://{listen}"));
     if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
         bail!("public_url must start with http:// or https://");
     }
     Ok(Config {
-        data: global
-            .data
-            .clone()
-            .or(file.data)
-            .unwrap_or_else(|| PathBuf::from("./kith-data")),
+        data: global.data.clone().or(file.data).unwrap_or_else(|| PathBuf::from("./kith-data")),
         database_url: global.database_url.clone().or(file.database_url),
         listen,
         public_url: public_url.trim_end_matches('/').to_string(),
         signup,
-        master_key_file: env("KITH_MASTER_KEY_FILE")
-            .map(PathBuf::from)
-            .or(file.master_key_file),
+        master_key_file: env("KITH_MASTER_KEY_FILE").map(PathBuf::from).or(file.master_key_file),
         allow_private_networks: env_bool("KITH_ALLOW_PRIVATE_NETWORKS")?
             .or(file.allow_private_networks)
             .unwrap_or(false),
-        sqlite_full_sync: env_bool("KITH_SQLITE_FULL_SYNC")?
-            .or(file.sqlite_full_sync)
-            .unwrap_or(false),
-        db_max_connections: env_parse("KITH_DB_MAX_CONNECTIONS")?
-            .or(file.db_max_connections)
-            .unwrap_or(8),
-        api_rate_limit: env_parse("KITH_API_RATE_LIMIT")?
-            .or(file.api_rate_limit)
-            .unwrap_or(50),
-        trust_forwarded_for: env_bool("KITH_TRUST_FORWARDED_FOR")?
-            .or(file.trust_forwarded_for)
-            .unwrap_or(false),
-        log: env("KITH_LOG")
-            .or(file.log)
-            .unwrap_or_else(|| "info".into()),
+        sqlite_full_sync: env_bool("KITH_SQLITE_FULL_SYNC")?.or(file.sqlite_full_sync).unwrap_or(false),
+        db_max_connections: env_parse("KITH_DB_MAX_CONNECTIONS")?.or(file.db_max_connections).unwrap_or(8),
+        api_rate_limit: env_parse("KITH_API_RATE_LIMIT")?.or(file.api_rate_limit).unwrap_or(50),
+        trust_forwarded_for: env_bool("KITH_TRUST_FORWARDED_FOR")?.or(file.trust_forwarded_for).unwrap_or(false),
+        log: env("KITH_LOG").or(file.log).unwrap_or_else(|| "info".into()),
         log_format,
         workers: env_parse("KITH_WORKERS")?.or(file.workers).unwrap_or(2),
     })
@@ -257,9 +226,7 @@ pub fn load(global: &GlobalArgs, serve: &ServeArgs) -> Result<Config> {
 
 impl Config {
     pub fn master_key_path(&self) -> PathBuf {
-        self.master_key_file
-            .clone()
-            .unwrap_or_else(|| self.data.join("master.key"))
+        self.master_key_file.clone().unwrap_or_else(|| self.data.join("master.key"))
     }
 }
 
@@ -268,8 +235,7 @@ pub fn ensure_data_dir(dir: &Path) -> Result<bool> {
     if dir.exists() {
         return Ok(false);
     }
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("creating data folder {}", dir.display()))?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating data folder {}", dir.display()))?;
     Ok(true)
 }
 

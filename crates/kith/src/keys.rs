@@ -16,16 +16,12 @@ pub enum Source {
 
 pub fn load(path: &Path, create: bool) -> Result<(MasterKeys, Source)> {
     if let Ok(text) = std::env::var("KITH_MASTER_KEY") {
-        let current =
-            SecretKey::from_base64(&text).context("KITH_MASTER_KEY is not a base64 32-byte key")?;
+        let current = SecretKey::from_base64(&text).context("KITH_MASTER_KEY is not a base64 32-byte key")?;
         let previous = match std::env::var("KITH_MASTER_KEY_PREVIOUS") {
             Ok(list) => list
                 .split(',')
                 .filter(|s| !s.trim().is_empty())
-                .map(|s| {
-                    SecretKey::from_base64(s)
-                        .context("KITH_MASTER_KEY_PREVIOUS holds a malformed key")
-                })
+                .map(|s| SecretKey::from_base64(s).context("KITH_MASTER_KEY_PREVIOUS holds a malformed key"))
                 .collect::<Result<Vec<_>>>()?,
             Err(_) => Vec::new(),
         };
@@ -33,10 +29,7 @@ pub fn load(path: &Path, create: bool) -> Result<(MasterKeys, Source)> {
     }
     if !path.exists() {
         if !create {
-            bail!(
-                "no master key at {} (and KITH_MASTER_KEY is not set)",
-                path.display()
-            );
+            bail!("no master key at {} (and KITH_MASTER_KEY is not set)", path.display());
         }
         let key = SecretKey::generate();
         write_key_file(path, &[&key])?;
@@ -48,19 +41,13 @@ pub fn load(path: &Path, create: bool) -> Result<(MasterKeys, Source)> {
         return Ok((MasterKeys::single(key), Source::File));
     }
     check_permissions(path);
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading master key {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading master key {}", path.display()))?;
     let mut keys = text
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            SecretKey::from_base64(l)
-                .with_context(|| format!("malformed key in {}", path.display()))
-        });
-    let current = keys
-        .next()
-        .with_context(|| format!("{} holds no key", path.display()))??;
+        .map(|l| SecretKey::from_base64(l).with_context(|| format!("malformed key in {}", path.display())));
+    let current = keys.next().with_context(|| format!("{} holds no key", path.display()))??;
     let previous = keys.collect::<Result<Vec<_>>>()?;
     Ok((MasterKeys { current, previous }, Source::File))
 }
@@ -78,9 +65,7 @@ pub fn write_key_file(path: &Path, keys: &[&SecretKey]) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts
-        .open(&tmp)
-        .with_context(|| format!("writing {}", tmp.display()))?;
+    let mut f = opts.open(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
     writeln!(f, "# Kith master key: the first line is current; later lines are older keys kept during a rotation.")?;
     for k in keys {
         writeln!(f, "{}", k.to_base64())?;

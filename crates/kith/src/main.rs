@@ -109,18 +109,14 @@ fn main() -> Result<()> {
     };
     let config = config::load(&cli.global, &serve_args)?;
     init_logging(&config);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(run(cli.command, config))
 }
 
 fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if config.log_format == "json" {
         builder.json().init();
     } else {
@@ -130,10 +126,7 @@ fn init_logging(config: &Config) {
 
 /// Open the configured database and apply migrations.
 async fn open_db(config: &Config) -> Result<Db> {
-    let opts = DbOptions {
-        sqlite_full_sync: config.sqlite_full_sync,
-        max_connections: config.db_max_connections,
-    };
+    let opts = DbOptions { sqlite_full_sync: config.sqlite_full_sync, max_connections: config.db_max_connections };
     let db = match &config.database_url {
         Some(url) => Db::connect(url, &opts).await?,
         None => Db::open_default(&config.data, &opts).await?,
@@ -188,8 +181,7 @@ async fn serve(config: Config) -> Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut workers = Vec::new();
     for _ in 0..config.workers {
-        let worker =
-            kith_app::worker::Worker::new(app.clone(), kith_app::worker::Registry::default());
+        let worker = kith_app::worker::Worker::new(app.clone(), kith_app::worker::Registry::default());
         workers.push(tokio::spawn(worker.run(stop_rx.clone())));
     }
     tracing::info!(
@@ -218,8 +210,7 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             s.recv().await;
         }
     };
@@ -229,8 +220,7 @@ async fn shutdown_signal() {
 }
 
 fn read_password(path: &PathBuf) -> Result<String> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let pw = text.lines().next().unwrap_or("").to_string();
     if pw.is_empty() {
         bail!("{} is empty", path.display());
@@ -242,10 +232,7 @@ fn read_password(path: &PathBuf) -> Result<String> {
 fn app_err(e: kith_app::AppError) -> anyhow::Error {
     match e {
         kith_app::AppError::Validation(fields) => {
-            let list: Vec<String> = fields
-                .into_iter()
-                .map(|f| format!("{} {}", f.field, f.message))
-                .collect();
+            let list: Vec<String> = fields.into_iter().map(|f| format!("{} {}", f.field, f.message)).collect();
             anyhow::anyhow!("invalid input: {}", list.join("; "))
         }
         other => anyhow::anyhow!("{} ({})", other, other.code().as_str()),
@@ -255,48 +242,23 @@ fn app_err(e: kith_app::AppError) -> anyhow::Error {
 async fn admin(cmd: AdminCommand, config: Config) -> Result<()> {
     let app = build_app(&config, true).await?;
     match cmd {
-        AdminCommand::CreateUser {
-            email,
-            name,
-            org_name,
-            password_file,
-        } => {
+        AdminCommand::CreateUser { email, name, org_name, password_file } => {
             let password = read_password(&password_file)?;
-            let input = kith_app::identity::SignUp {
-                email,
-                name,
-                password,
-                workspace_name: Some(org_name),
-                invitation: None,
-            };
-            let done = kith_app::identity::create_account_as_operator(&app, input)
-                .await
-                .map_err(app_err)?;
-            println!(
-                "{}",
-                serde_json::json!({"user_id": done.user_id, "org_id": done.org_id})
-            );
+            let input =
+                kith_app::identity::SignUp { email, name, password, workspace_name: Some(org_name), invitation: None };
+            let done = kith_app::identity::create_account_as_operator(&app, input).await.map_err(app_err)?;
+            println!("{}", serde_json::json!({"user_id": done.user_id, "org_id": done.org_id}));
         }
         AdminCommand::CreateToken { email, org, name } => {
-            let (_, secret) = kith_app::tokens::create_for_member(&app, org, &email, &name)
-                .await
-                .map_err(app_err)?;
+            let (_, secret) = kith_app::tokens::create_for_member(&app, org, &email, &name).await.map_err(app_err)?;
             println!("{secret}");
         }
-        AdminCommand::ResetPassword {
-            email,
-            password_file,
-        } => {
+        AdminCommand::ResetPassword { email, password_file } => {
             let (password, generated) = match password_file {
                 Some(p) => (read_password(&p)?, false),
-                None => (
-                    kith_crypto::random_token("").chars().take(20).collect(),
-                    true,
-                ),
+                None => (kith_crypto::random_token("").chars().take(20).collect(), true),
             };
-            kith_app::identity::admin_reset_password(&app, &email, &password)
-                .await
-                .map_err(app_err)?;
+            kith_app::identity::admin_reset_password(&app, &email, &password).await.map_err(app_err)?;
             if generated {
                 println!("{password}");
             }
@@ -309,10 +271,7 @@ async fn admin(cmd: AdminCommand, config: Config) -> Result<()> {
             };
             let mut broken = 0;
             for org_id in orgs {
-                match kith_app::audit::verify(app.db(), org_id)
-                    .await
-                    .map_err(app_err)?
-                {
+                match kith_app::audit::verify(app.db(), org_id).await.map_err(app_err)? {
                     kith_app::audit::ChainCheck::Intact { entries } => {
                         println!("{org_id}: intact ({entries} entries)")
                     }
@@ -347,9 +306,7 @@ async fn all_workspaces(app: &App) -> Result<Vec<uuid::Uuid>> {
 async fn rotate(master: bool, config: Config) -> Result<()> {
     if !master {
         let app = build_app(&config, false).await?;
-        let n = kith_app::rotation::rotate_data_keys(&app)
-            .await
-            .map_err(app_err)?;
+        let n = kith_app::rotation::rotate_data_keys(&app).await.map_err(app_err)?;
         eprintln!("rotated the data key of {n} workspace(s); older values stay readable");
         return Ok(());
     }
@@ -366,21 +323,20 @@ async fn rotate(master: bool, config: Config) -> Result<()> {
             keys::write_key_file(&path, &all)?;
             kith_app::MasterKeys {
                 current: new.clone(),
-                previous: std::iter::once(existing.current.clone())
-                    .chain(existing.previous.clone())
-                    .collect(),
+                previous: std::iter::once(existing.current.clone()).chain(existing.previous.clone()).collect(),
             }
         }
     };
     config::ensure_data_dir(&config.data)?;
     let db = open_db(&config).await?;
     let app = App::new(db, Keyring::new(keys.clone()), AppSettings::default());
-    let (rewrapped, resealed) = kith_app::rotation::adopt_current_master(&app)
-        .await
-        .map_err(app_err)?;
+    let (rewrapped, resealed) = kith_app::rotation::adopt_current_master(&app).await.map_err(app_err)?;
     if let keys::Source::File = source {
         keys::write_key_file(&path, &[&keys.current])?;
     }
-    eprintln!("master key is now {}; rewrapped {rewrapped} data key(s), resealed {resealed} user secret(s)", keys.current.id());
+    eprintln!(
+        "master key is now {}; rewrapped {rewrapped} data key(s), resealed {resealed} user secret(s)",
+        keys.current.id()
+    );
     Ok(())
 }

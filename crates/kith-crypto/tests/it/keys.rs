@@ -26,14 +26,8 @@ fn base64_round_trip() {
 #[test]
 fn from_slice_requires_32_bytes() {
     assert!(SecretKey::from_slice(&[0; 32]).is_ok());
-    assert!(matches!(
-        SecretKey::from_slice(&[0; 33]),
-        Err(CryptoError::MalformedKey)
-    ));
-    assert!(matches!(
-        SecretKey::from_slice(&[]),
-        Err(CryptoError::MalformedKey)
-    ));
+    assert!(matches!(SecretKey::from_slice(&[0; 33]), Err(CryptoError::MalformedKey)));
+    assert!(matches!(SecretKey::from_slice(&[]), Err(CryptoError::MalformedKey)));
 }
 
 #[test]

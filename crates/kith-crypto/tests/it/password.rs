@@ -1,6 +1,5 @@
 use kith_crypto::{
-    dummy_verify, hash_password, verify_password, ARGON2_ITERATIONS, ARGON2_MEMORY_KIB,
-    ARGON2_PARALLELISM,
+    dummy_verify, hash_password, verify_password, ARGON2_ITERATIONS, ARGON2_MEMORY_KIB, ARGON2_PARALLELISM,
 };
 
 #[test]
@@ -20,10 +19,7 @@ fn salts_are_random() {
 fn phc_names_argon2id_and_parameters() {
     let phc = hash_password("pw").unwrap();
     assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
-    assert_eq!(
-        (ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_PARALLELISM),
-        (19_456, 2, 1)
-    );
+    assert_eq!((ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_PARALLELISM), (19_456, 2, 1));
 }
 
 #[test]

@@ -7,9 +7,7 @@ fn random_token_has_prefix_and_43_chars() {
     let token = random_token("kith_pat");
     let body = token.strip_prefix("kith_pat_").expect("prefix");
     assert_eq!(body.len(), 43);
-    assert!(body
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    assert!(body.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
     assert_ne!(random_token("kith_pat"), token);
 }
 
@@ -17,9 +15,7 @@ fn random_token_has_prefix_and_43_chars() {
 fn empty_prefix_gives_bare_token() {
     let token = random_token("");
     assert_eq!(token.len(), 43);
-    let decoded = URL_SAFE_NO_PAD
-        .decode(&token)
-        .expect("base64url without padding");
+    let decoded = URL_SAFE_NO_PAD.decode(&token).expect("base64url without padding");
     assert_eq!(decoded.len(), 32);
 }
 
@@ -45,10 +41,7 @@ fn recovery_codes_look_right() {
         assert_eq!(code.len(), 14);
         assert_eq!(code.as_bytes()[4], b'-');
         assert_eq!(code.as_bytes()[9], b'-');
-        assert!(code
-            .chars()
-            .filter(|&c| c != '-')
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+        assert!(code.chars().filter(|&c| c != '-').all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
         assert!(!code.contains(['0', '1', 'o', 'l', 'i']));
     }
 }

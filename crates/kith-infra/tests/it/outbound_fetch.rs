@@ -35,10 +35,7 @@ fn assert_forbidden(result: Result<reqwest::Response, OutboundError>, what: &str
             assert!(!detail.is_empty(), "{what}: empty detail")
         }
         Err(other) => panic!("{what}: expected ForbiddenAddress, got {other:?}"),
-        Ok(response) => panic!(
-            "{what}: expected ForbiddenAddress, got {}",
-            response.status()
-        ),
+        Ok(response) => panic!("{what}: expected ForbiddenAddress, got {}", response.status()),
     }
 }
 
@@ -50,11 +47,7 @@ async fn loopback_ipv4_is_refused_by_default_and_allowed_when_configured() {
     let url = format!("http://127.0.0.1:{port}/ok");
 
     assert_forbidden(guarded().get(&url).await, &url);
-    assert_eq!(
-        hits.load(Ordering::SeqCst),
-        0,
-        "the server must not be reached"
-    );
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "the server must not be reached");
 
     let response = permissive().get(&url).await.expect("allowed");
     assert_eq!(response.status(), 200);
@@ -70,18 +63,12 @@ async fn loopback_ipv6_is_refused_by_default_and_allowed_when_configured() {
     let hits = Arc::new(AtomicUsize::new(0));
     serve(listener, ok_router(hits.clone()));
 
-    for url in [
-        format!("http://[::1]:{port}/ok"),
-        format!("http://[0:0:0:0:0:0:0:1]:{port}/ok"),
-    ] {
+    for url in [format!("http://[::1]:{port}/ok"), format!("http://[0:0:0:0:0:0:0:1]:{port}/ok")] {
         assert_forbidden(guarded().get(&url).await, &url);
     }
     assert_eq!(hits.load(Ordering::SeqCst), 0);
 
-    let response = permissive()
-        .get(&format!("http://[::1]:{port}/ok"))
-        .await
-        .expect("allowed");
+    let response = permissive().get(&format!("http://[::1]:{port}/ok")).await.expect("allowed");
     assert_eq!(response.status(), 200);
     assert_eq!(hits.load(Ordering::SeqCst), 1);
 }
@@ -136,10 +123,7 @@ async fn localhost_hostname_is_refused_by_the_resolver() {
     }
     assert_eq!(hits.load(Ordering::SeqCst), 0);
 
-    let response = permissive()
-        .get(&format!("http://localhost:{port}/ok"))
-        .await
-        .expect("allowed");
+    let response = permissive().get(&format!("http://localhost:{port}/ok")).await.expect("allowed");
     assert_eq!(response.status(), 200);
 }
 
@@ -156,20 +140,13 @@ async fn requests_built_from_http_are_checked_by_send() {
     let foreign = reqwest::Client::new().post(&url).body("x");
     assert_forbidden(client.send(foreign).await, &url);
     // A hostname through the resolver, via http() directly.
-    let via_http = client
-        .http()
-        .post(format!("http://localhost:{port}/hook"))
-        .send()
-        .await
-        .map_err(OutboundError::from);
+    let via_http =
+        client.http().post(format!("http://localhost:{port}/hook")).send().await.map_err(OutboundError::from);
     assert_forbidden(via_http, "http() with localhost");
     assert_eq!(hits.load(Ordering::SeqCst), 0);
 
     let client = permissive();
-    let response = client
-        .send(client.http().post(&url).body("x"))
-        .await
-        .expect("allowed");
+    let response = client.send(client.http().post(&url).body("x")).await.expect("allowed");
     assert_eq!(response.text().await.unwrap(), "got x");
 }
 

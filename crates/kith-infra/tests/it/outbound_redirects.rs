@@ -61,10 +61,8 @@ async fn the_seam_trusts_only_the_pinned_name() {
     let client = guarded_with_public_host(OutboundConfig::default());
 
     // Redirect within the pinned host: allowed, lands on /target.
-    let response = client
-        .get(&format!("http://{PUBLIC_HOST}:{port}/go/0"))
-        .await
-        .expect("pinned host is treated as public");
+    let response =
+        client.get(&format!("http://{PUBLIC_HOST}:{port}/go/0")).await.expect("pinned host is treated as public");
     assert_eq!(response.text().await.unwrap(), "target");
     assert_eq!(hits.load(Ordering::SeqCst), 1);
 
@@ -126,10 +124,8 @@ async fn redirects_to_other_schemes_or_credentials_are_invalid() {
             other => panic!("redirect #{n}: expected InvalidUrl, got {other:?}"),
         }
     }
-    let unfollowed = client
-        .get(&format!("http://{PUBLIC_HOST}:{port}/go/3"))
-        .await
-        .expect("the redirect response itself");
+    let unfollowed =
+        client.get(&format!("http://{PUBLIC_HOST}:{port}/go/3")).await.expect("the redirect response itself");
     assert_eq!(unfollowed.status(), 302);
     assert_eq!(hits.load(Ordering::SeqCst), 0);
 }
@@ -137,21 +133,13 @@ async fn redirects_to_other_schemes_or_credentials_are_invalid() {
 #[tokio::test]
 async fn at_most_max_redirects_are_followed() {
     let (port, _) = public_site(vec![]).await;
-    let client = guarded_with_public_host(OutboundConfig {
-        max_redirects: 3,
-        ..OutboundConfig::default()
-    });
+    let client = guarded_with_public_host(OutboundConfig { max_redirects: 3, ..OutboundConfig::default() });
 
-    let response = client
-        .get(&format!("http://{PUBLIC_HOST}:{port}/down/3"))
-        .await
-        .expect("exactly max_redirects is fine");
+    let response =
+        client.get(&format!("http://{PUBLIC_HOST}:{port}/down/3")).await.expect("exactly max_redirects is fine");
     assert_eq!(response.text().await.unwrap(), "landed");
 
-    match client
-        .get(&format!("http://{PUBLIC_HOST}:{port}/down/4"))
-        .await
-    {
+    match client.get(&format!("http://{PUBLIC_HOST}:{port}/down/4")).await {
         Err(OutboundError::Request(e)) => {
             assert!(e.is_redirect(), "{e:?}");
             let source = std::error::Error::source(&e).expect("a cause");
@@ -162,14 +150,8 @@ async fn at_most_max_redirects_are_followed() {
 
     // The default allows five.
     let client = guarded_with_public_host(OutboundConfig::default());
-    client
-        .get(&format!("http://{PUBLIC_HOST}:{port}/down/5"))
-        .await
-        .expect("five redirects");
-    assert!(client
-        .get(&format!("http://{PUBLIC_HOST}:{port}/down/6"))
-        .await
-        .is_err());
+    client.get(&format!("http://{PUBLIC_HOST}:{port}/down/5")).await.expect("five redirects");
+    assert!(client.get(&format!("http://{PUBLIC_HOST}:{port}/down/6")).await.is_err());
 }
 
 #[tokio::test]
@@ -184,29 +166,16 @@ async fn logs_carry_no_query_strings() {
     let _guard = tracing::subscriber::set_default(recorder.clone());
 
     let ok = client
-        .get(&format!(
-            "http://{PUBLIC_HOST}:{port}/down/1?token=SECRET-ONE"
-        ))
+        .get(&format!("http://{PUBLIC_HOST}:{port}/down/1?token=SECRET-ONE"))
         .await
         .expect("redirect within the site");
     assert_eq!(ok.status(), 200);
-    let err = client
-        .get(&format!(
-            "http://{PUBLIC_HOST}:{port}/go/1?token=SECRET-ONE"
-        ))
-        .await
-        .expect_err("refused");
+    let err = client.get(&format!("http://{PUBLIC_HOST}:{port}/go/1?token=SECRET-ONE")).await.expect_err("refused");
     assert!(!err.to_string().contains("SECRET"), "{err}");
 
     let lines = recorder.lines();
-    assert!(
-        lines.iter().any(|l| l.contains(PUBLIC_HOST)),
-        "expected the host in the logs: {lines:?}"
-    );
-    assert!(
-        lines.iter().any(|l| l.contains("/go/1")),
-        "expected the path in the logs: {lines:?}"
-    );
+    assert!(lines.iter().any(|l| l.contains(PUBLIC_HOST)), "expected the host in the logs: {lines:?}");
+    assert!(lines.iter().any(|l| l.contains("/go/1")), "expected the path in the logs: {lines:?}");
     for line in &lines {
         assert!(!line.contains("SECRET"), "{line}");
     }

@@ -12,25 +12,16 @@ fn default_config() {
     assert_eq!(config.timeout.as_secs(), 30);
     assert_eq!(config.connect_timeout.as_secs(), 10);
     assert_eq!(config.max_redirects, 5);
-    assert_eq!(
-        config.user_agent,
-        format!("Kith/{}", env!("CARGO_PKG_VERSION"))
-    );
+    assert_eq!(config.user_agent, format!("Kith/{}", env!("CARGO_PKG_VERSION")));
 }
 
 #[test]
 fn public_hostnames_pass_without_resolving() {
     // Hostnames are judged at connection time by the resolver, not here.
-    let url = guarded()
-        .check_url("https://example.com/hook?token=abc")
-        .expect("allowed");
+    let url = guarded().check_url("https://example.com/hook?token=abc").expect("allowed");
     assert_eq!(url.host_str(), Some("example.com"));
-    guarded()
-        .check_url("http://8.8.8.8/")
-        .expect("public IP literal");
-    guarded()
-        .check_url("http://[2606:4700:4700::1111]:8080/")
-        .expect("public IPv6 literal");
+    guarded().check_url("http://8.8.8.8/").expect("public IP literal");
+    guarded().check_url("http://[2606:4700:4700::1111]:8080/").expect("public IPv6 literal");
 }
 
 #[test]
@@ -61,9 +52,7 @@ fn non_http_schemes_credentials_and_garbage_are_invalid() {
 
 #[test]
 fn invalid_url_errors_do_not_echo_credentials() {
-    let err = guarded()
-        .check_url("http://admin:hunter2@example.com/")
-        .unwrap_err();
+    let err = guarded().check_url("http://admin:hunter2@example.com/").unwrap_err();
     assert!(!err.to_string().contains("hunter2"), "{err}");
 }
 

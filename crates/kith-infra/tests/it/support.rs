@@ -13,9 +13,7 @@ pub const PUBLIC_HOST: &str = "public.test";
 /// Binds 127.0.0.1:0. The port is known before the router is built, so
 /// routes can redirect back to the same server by address.
 pub async fn bind_v4() -> (TcpListener, u16) {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .expect("bind 127.0.0.1:0");
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.expect("bind 127.0.0.1:0");
     let port = listener.local_addr().unwrap().port();
     (listener, port)
 }
@@ -43,8 +41,7 @@ pub fn serve(listener: TcpListener, router: Router) {
 /// A client with the address checks on, which treats `public.test` as a
 /// public host living on 127.0.0.1 (see `OutboundClient::with_pinned_hosts`).
 pub fn guarded_with_public_host(config: OutboundConfig) -> OutboundClient {
-    OutboundClient::with_pinned_hosts(config, &[(PUBLIC_HOST, IpAddr::V4(Ipv4Addr::LOCALHOST))])
-        .expect("client")
+    OutboundClient::with_pinned_hosts(config, &[(PUBLIC_HOST, IpAddr::V4(Ipv4Addr::LOCALHOST))]).expect("client")
 }
 
 pub fn guarded() -> OutboundClient {
@@ -52,11 +49,7 @@ pub fn guarded() -> OutboundClient {
 }
 
 pub fn permissive() -> OutboundClient {
-    OutboundClient::new(OutboundConfig {
-        allow_private_networks: true,
-        ..OutboundConfig::default()
-    })
-    .expect("client")
+    OutboundClient::new(OutboundConfig { allow_private_networks: true, ..OutboundConfig::default() }).expect("client")
 }
 
 /// A port nothing listens on (bound, then released).

@@ -19,10 +19,7 @@ pub async fn list(
     let page = q.page()?;
     let before = match q.cursor.as_deref() {
         None | Some("") => None,
-        Some(c) => Some(
-            Cursor::decode(c)
-                .ok_or_else(|| field_error("cursor", "is not a cursor from this API"))?,
-        ),
+        Some(c) => Some(Cursor::decode(c).ok_or_else(|| field_error("cursor", "is not a cursor from this API"))?),
     };
     let (rows, next) = kith_app::audit::list(&state.app, &ctx, before, page.limit).await?;
     Ok(Json(AuditList {

@@ -7,19 +7,12 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use kith_app::ErrorCode;
 
-pub async fn require_token(
-    State(state): State<WebState>,
-    mut req: Request,
-    next: Next,
-) -> Response {
+pub async fn require_token(State(state): State<WebState>, mut req: Request, next: Next) -> Response {
     let secret = req
         .headers()
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(|s| s.trim().to_string());
     let Some(secret) = secret else {
         return unauthenticated("send an API token: Authorization: Bearer <token>");
@@ -30,10 +23,7 @@ pub async fn require_token(
         Err(e) => return ApiError::from(e).into_response(),
     };
     if let Err(retry_after_s) = state.limiter.check(ctx.actor.credential.id()) {
-        let mut err = ApiError::new(
-            ErrorCode::RateLimited,
-            "too many requests for this token; slow down",
-        );
+        let mut err = ApiError::new(ErrorCode::RateLimited, "too many requests for this token; slow down");
         err.retry_after_s = Some(retry_after_s);
         return err.into_response();
     }
@@ -43,9 +33,6 @@ pub async fn require_token(
 
 fn unauthenticated(message: &str) -> Response {
     let mut resp = ApiError::new(ErrorCode::Unauthenticated, message).into_response();
-    resp.headers_mut().insert(
-        "www-authenticate",
-        axum::http::HeaderValue::from_static("Bearer"),
-    );
+    resp.headers_mut().insert("www-authenticate", axum::http::HeaderValue::from_static("Bearer"));
     resp
 }

@@ -19,10 +19,7 @@ macro_rules! list_of {
         impl $name {
             pub fn from_page<T>(page: Page<T>, f: impl FnMut(T) -> $item) -> Self {
                 let next_cursor = page.next.map(|c| c.encode());
-                $name {
-                    data: page.items.into_iter().map(f).collect(),
-                    next_cursor,
-                }
+                $name { data: page.items.into_iter().map(f).collect(), next_cursor }
             }
         }
     };
@@ -112,13 +109,7 @@ list_of!(TeamList, TeamOut);
 
 impl From<kith_store::teams::TeamRow> for TeamOut {
     fn from(t: kith_store::teams::TeamRow) -> Self {
-        TeamOut {
-            id: t.id,
-            name: t.name,
-            version: t.version,
-            created_at_ms: t.created_ms,
-            updated_at_ms: t.updated_ms,
-        }
+        TeamOut { id: t.id, name: t.name, version: t.version, created_at_ms: t.created_ms, updated_at_ms: t.updated_ms }
     }
 }
 

@@ -1,6 +1,4 @@
-use super::dto::{
-    InvitationCreate, InvitationList, InvitationOut, MemberList, MemberOut, MemberUpdate,
-};
+use super::dto::{InvitationCreate, InvitationList, InvitationOut, MemberList, MemberOut, MemberUpdate};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{etag, if_match, parse_id, ApiJson, ListQuery, RequestOrigin};
 use crate::state::WebState;
@@ -50,15 +48,7 @@ pub async fn update(
     ApiJson(body): ApiJson<MemberUpdate>,
 ) -> Result<impl IntoResponse, ApiError> {
     let user_id = parse_id(&user_id)?;
-    let m = kith_app::members::change_role(
-        &state.app,
-        &ctx,
-        user_id,
-        body.role,
-        if_match(&headers)?,
-        &origin,
-    )
-    .await?;
+    let m = kith_app::members::change_role(&state.app, &ctx, user_id, body.role, if_match(&headers)?, &origin).await?;
     Ok(([etag(m.version)], Json(MemberOut::from(m))))
 }
 
@@ -101,8 +91,7 @@ pub async fn invite(
     RequestOrigin(origin): RequestOrigin,
     ApiJson(body): ApiJson<InvitationCreate>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let invited =
-        kith_app::invitations::create(&state.app, &ctx, &body.email, body.role, &origin).await?;
+    let invited = kith_app::invitations::create(&state.app, &ctx, &body.email, body.role, &origin).await?;
     let mut out = InvitationOut::from(invited.invitation);
     out.link = Some(invited.link);
     Ok((StatusCode::CREATED, Json(out)))

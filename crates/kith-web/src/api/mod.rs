@@ -26,50 +26,21 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub fn routes(state: WebState) -> Router<WebState> {
     let authed = Router::new()
         .route("/me", get(me::get_me))
-        .route(
-            "/workspaces",
-            get(workspaces::list).post(workspaces::create),
-        )
-        .route(
-            "/workspaces/{id}",
-            get(workspaces::get).patch(workspaces::update),
-        )
+        .route("/workspaces", get(workspaces::list).post(workspaces::create))
+        .route("/workspaces/{id}", get(workspaces::get).patch(workspaces::update))
         .route("/members", get(members::list))
-        .route(
-            "/members/{user_id}",
-            get(members::get)
-                .patch(members::update)
-                .delete(members::remove),
-        )
+        .route("/members/{user_id}", get(members::get).patch(members::update).delete(members::remove))
         .route("/teams", get(teams::list).post(teams::create))
-        .route(
-            "/teams/{id}",
-            get(teams::get).patch(teams::update).delete(teams::delete),
-        )
+        .route("/teams/{id}", get(teams::get).patch(teams::update).delete(teams::delete))
         .route("/teams/{id}/members", get(teams::list_members))
-        .route(
-            "/teams/{id}/members/{user_id}",
-            put(teams::add_member).delete(teams::remove_member),
-        )
-        .route(
-            "/invitations",
-            get(members::list_invitations).post(members::invite),
-        )
-        .route(
-            "/invitations/{id}",
-            get(members::get_invitation).delete(members::revoke_invitation),
-        )
+        .route("/teams/{id}/members/{user_id}", put(teams::add_member).delete(teams::remove_member))
+        .route("/invitations", get(members::list_invitations).post(members::invite))
+        .route("/invitations/{id}", get(members::get_invitation).delete(members::revoke_invitation))
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{id}", axum::routing::delete(tokens::revoke))
         .route("/audit-log", get(audit::list))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            idempotency::layer,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state,
-            auth::require_token,
-        ));
+        .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
+        .layer(axum::middleware::from_fn_with_state(state, auth::require_token));
     Router::new()
         .route("/openapi.json", get(openapi::document))
         .merge(authed)

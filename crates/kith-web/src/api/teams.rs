@@ -33,11 +33,7 @@ pub async fn create(
     ApiJson(body): ApiJson<TeamWrite>,
 ) -> Result<impl IntoResponse, ApiError> {
     let team = kith_app::teams::create(&state.app, &ctx, &body.name, &origin).await?;
-    Ok((
-        StatusCode::CREATED,
-        [etag(team.version)],
-        Json(TeamOut::from(team)),
-    ))
+    Ok((StatusCode::CREATED, [etag(team.version)], Json(TeamOut::from(team))))
 }
 
 #[utoipa::path(get, path = "/api/v1/teams/{id}", tag = "teams", params(("id" = String, Path)),
@@ -67,15 +63,7 @@ pub async fn update(
     ApiJson(body): ApiJson<TeamWrite>,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = parse_id(&id)?;
-    let team = kith_app::teams::rename(
-        &state.app,
-        &ctx,
-        id,
-        &body.name,
-        if_match(&headers)?,
-        &origin,
-    )
-    .await?;
+    let team = kith_app::teams::rename(&state.app, &ctx, id, &body.name, if_match(&headers)?, &origin).await?;
     Ok(([etag(team.version)], Json(TeamOut::from(team))))
 }
 
@@ -121,14 +109,7 @@ pub async fn add_member(
     RequestOrigin(origin): RequestOrigin,
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    kith_app::teams::add_member(
-        &state.app,
-        &ctx,
-        parse_id(&id)?,
-        parse_id(&user_id)?,
-        &origin,
-    )
-    .await?;
+    kith_app::teams::add_member(&state.app, &ctx, parse_id(&id)?, parse_id(&user_id)?, &origin).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -141,13 +122,6 @@ pub async fn remove_member(
     RequestOrigin(origin): RequestOrigin,
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    kith_app::teams::remove_member(
-        &state.app,
-        &ctx,
-        parse_id(&id)?,
-        parse_id(&user_id)?,
-        &origin,
-    )
-    .await?;
+    kith_app::teams::remove_member(&state.app, &ctx, parse_id(&id)?, parse_id(&user_id)?, &origin).await?;
     Ok(StatusCode::NO_CONTENT)
 }

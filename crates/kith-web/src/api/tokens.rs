@@ -32,8 +32,7 @@ pub async fn create(
     RequestOrigin(origin): RequestOrigin,
     ApiJson(body): ApiJson<TokenCreate>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (row, secret) =
-        kith_app::tokens::create(&state.app, &ctx, &body.name, body.scope, &origin).await?;
+    let (row, secret) = kith_app::tokens::create(&state.app, &ctx, &body.name, body.scope, &origin).await?;
     let mut out = TokenOut::from(row);
     out.token = Some(secret);
     Ok((StatusCode::CREATED, Json(out)))

@@ -94,8 +94,7 @@ pub async fn update(
 ) -> Result<impl IntoResponse, ApiError> {
     let id = parse_id(&id)?;
     let version = if_match(&headers)?;
-    let w =
-        kith_app::workspaces::rename(&state.app, &ctx, id, &body.name, version, &origin).await?;
+    let w = kith_app::workspaces::rename(&state.app, &ctx, id, &body.name, version, &origin).await?;
     let out = WorkspaceOut {
         id: w.id,
         name: w.name,

@@ -1,9 +1,7 @@
 //! Sign-up, sign-in (with the second factor), sign-out, invitations and password reset pages.
 
 use super::cookies;
-use super::pages::{
-    AuthFrame, Errors, InvitePage, MfaPage, ResetPage, ResetRequestPage, SigninPage, SignupPage,
-};
+use super::pages::{AuthFrame, Errors, InvitePage, MfaPage, ResetPage, ResetRequestPage, SigninPage, SignupPage};
 use super::{redirect_with, render, Flash, UiCtx};
 use crate::extract::RequestOrigin;
 use crate::state::WebState;
@@ -26,17 +24,12 @@ fn with_session_cookie(mut resp: Response, token: &str, state: &WebState) -> Res
 }
 
 async fn signup_state(state: &WebState) -> (bool, bool) {
-    let first = kith_app::identity::instance_is_empty(&state.app)
-        .await
-        .unwrap_or(false);
+    let first = kith_app::identity::instance_is_empty(&state.app).await.unwrap_or(false);
     let closed = !first && state.app.settings().signup == SignupMode::Invite;
     (first, closed)
 }
 
-pub async fn signup_page(
-    State(state): State<WebState>,
-    Extension(ui): Extension<UiCtx>,
-) -> Response {
+pub async fn signup_page(State(state): State<WebState>, Extension(ui): Extension<UiCtx>) -> Response {
     if ui.auth.is_some() {
         return Redirect::to("/").into_response();
     }
@@ -108,16 +101,7 @@ async fn sign_in_and_go(
     origin: &kith_app::audit::Origin,
     to: &str,
 ) -> Response {
-    match identity::sign_in(
-        &state.app,
-        SignIn {
-            email: email.into(),
-            password: password.into(),
-        },
-        origin,
-    )
-    .await
-    {
+    match identity::sign_in(&state.app, SignIn { email: email.into(), password: password.into() }, origin).await {
         Ok(s) => with_session_cookie(Redirect::to(to).into_response(), &s.token, state),
         Err(_) => Redirect::to("/signin").into_response(),
     }
@@ -127,11 +111,7 @@ pub async fn signin_page(Extension(ui): Extension<UiCtx>) -> Response {
     if ui.require().is_ok() {
         return Redirect::to("/").into_response();
     }
-    render(&SigninPage {
-        frame: AuthFrame::new(&ui, "Sign in"),
-        email: String::new(),
-        errors: Errors::default(),
-    })
+    render(&SigninPage { frame: AuthFrame::new(&ui, "Sign in"), email: String::new(), errors: Errors::default() })
 }
 
 #[derive(Deserialize)]
@@ -148,16 +128,7 @@ pub async fn signin(
     RequestOrigin(origin): RequestOrigin,
     Form(f): Form<SigninForm>,
 ) -> Response {
-    match identity::sign_in(
-        &state.app,
-        SignIn {
-            email: f.email.clone(),
-            password: f.password,
-        },
-        &origin,
-    )
-    .await
-    {
+    match identity::sign_in(&state.app, SignIn { email: f.email.clone(), password: f.password }, &origin).await {
         Ok(s) => {
             let to = if s.mfa_pending { "/signin/2fa" } else { "/" };
             with_session_cookie(Redirect::to(to).into_response(), &s.token, &state)
@@ -168,15 +139,11 @@ pub async fn signin(
                 AppError::TooManyAttempts { retry_after_s } => Some(*retry_after_s),
                 _ => None,
             };
-            let page = SigninPage {
-                frame: AuthFrame::new(&ui, "Sign in"),
-                email: f.email,
-                errors: Errors::from_app(e),
-            };
+            let page =
+                SigninPage { frame: AuthFrame::new(&ui, "Sign in"), email: f.email, errors: Errors::from_app(e) };
             let mut resp = (status, render(&page)).into_response();
             if let Some(s) = retry_after {
-                resp.headers_mut()
-                    .insert("retry-after", HeaderValue::from(s));
+                resp.headers_mut().insert("retry-after", HeaderValue::from(s));
             }
             resp
         }
@@ -185,10 +152,9 @@ pub async fn signin(
 
 pub async fn mfa_page(Extension(ui): Extension<UiCtx>) -> Response {
     match &ui.auth {
-        Some(a) if a.session.mfa_pending => render(&MfaPage {
-            frame: AuthFrame::new(&ui, "Two-factor sign-in"),
-            errors: Errors::default(),
-        }),
+        Some(a) if a.session.mfa_pending => {
+            render(&MfaPage { frame: AuthFrame::new(&ui, "Two-factor sign-in"), errors: Errors::default() })
+        }
         Some(_) => Redirect::to("/").into_response(),
         None => Redirect::to("/signin").into_response(),
     }
@@ -213,13 +179,7 @@ pub async fn mfa(
         Ok(()) => Redirect::to("/").into_response(),
         Err(e) => {
             let status = crate::error::status_of(e.code());
-            (
-                status,
-                render(&MfaPage {
-                    frame: AuthFrame::new(&ui, "Two-factor sign-in"),
-                    errors: Errors::from_app(e),
-                }),
-            )
+            (status, render(&MfaPage { frame: AuthFrame::new(&ui, "Two-factor sign-in"), errors: Errors::from_app(e) }))
                 .into_response()
         }
     }
@@ -239,13 +199,7 @@ pub async fn signout(State(state): State<WebState>, Extension(ui): Extension<UiC
     resp
 }
 
-async fn invite_view(
-    state: &WebState,
-    ui: &UiCtx,
-    secret: &str,
-    errors: Errors,
-    name: String,
-) -> Response {
+async fn invite_view(state: &WebState, ui: &UiCtx, secret: &str, errors: Errors, name: String) -> Response {
     match kith_app::invitations::preview(&state.app, secret).await {
         Ok(p) => render(&InvitePage {
             frame: AuthFrame::new(ui, "Invitation"),
@@ -295,11 +249,7 @@ pub async fn invite_accept(
         return match kith_app::invitations::accept(&state.app, auth, &secret, &origin).await {
             Ok(org_id) => {
                 let _ = identity::switch_workspace(&state.app, auth, org_id).await;
-                redirect_with(
-                    "/",
-                    Flash::success("Welcome! You joined the workspace."),
-                    secure,
-                )
+                redirect_with("/", Flash::success("Welcome! You joined the workspace."), secure)
             }
             Err(e) => invite_view(&state, &ui, &secret, Errors::from_app(e), String::new()).await,
         };
@@ -323,27 +273,15 @@ pub async fn invite_accept(
 
 pub async fn reset_request_page(Extension(ui): Extension<UiCtx>) -> Response {
     // Mail delivery is not part of this build yet: the page says how to reset instead.
-    render(&ResetRequestPage {
-        frame: AuthFrame::new(&ui, "Reset password"),
-        mail_configured: false,
-        sent: false,
-    })
+    render(&ResetRequestPage { frame: AuthFrame::new(&ui, "Reset password"), mail_configured: false, sent: false })
 }
 
 pub async fn reset_request(Extension(ui): Extension<UiCtx>) -> Response {
-    render(&ResetRequestPage {
-        frame: AuthFrame::new(&ui, "Reset password"),
-        mail_configured: false,
-        sent: true,
-    })
+    render(&ResetRequestPage { frame: AuthFrame::new(&ui, "Reset password"), mail_configured: false, sent: true })
 }
 
 pub async fn reset_page(Extension(ui): Extension<UiCtx>, Path(token): Path<String>) -> Response {
-    render(&ResetPage {
-        frame: AuthFrame::new(&ui, "New password"),
-        token,
-        errors: Errors::default(),
-    })
+    render(&ResetPage { frame: AuthFrame::new(&ui, "New password"), token, errors: Errors::default() })
 }
 
 #[derive(Deserialize)]
@@ -364,10 +302,6 @@ pub async fn reset(
             Flash::success("Your password is changed. Sign in with it."),
             state.config.secure_cookies,
         ),
-        Err(e) => render(&ResetPage {
-            frame: AuthFrame::new(&ui, "New password"),
-            token,
-            errors: Errors::from_app(e),
-        }),
+        Err(e) => render(&ResetPage { frame: AuthFrame::new(&ui, "New password"), token, errors: Errors::from_app(e) }),
     }
 }

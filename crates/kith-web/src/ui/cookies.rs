@@ -33,10 +33,7 @@ impl Jar {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 }
 
@@ -65,17 +62,11 @@ pub struct Flash {
 
 impl Flash {
     pub fn success(message: impl Into<String>) -> Flash {
-        Flash {
-            kind: "success",
-            message: message.into(),
-        }
+        Flash { kind: "success", message: message.into() }
     }
 
     pub fn error(message: impl Into<String>) -> Flash {
-        Flash {
-            kind: "error",
-            message: message.into(),
-        }
+        Flash { kind: "error", message: message.into() }
     }
 
     pub fn encode(&self) -> String {
@@ -84,9 +75,7 @@ impl Flash {
     }
 
     pub fn decode(s: &str) -> Option<Flash> {
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(s)
-            .ok()?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok()?;
         let text = String::from_utf8(bytes).ok()?;
         let (kind, message) = text.split_once('\n')?;
         let kind = match kind {
@@ -94,9 +83,6 @@ impl Flash {
             "error" => "error",
             _ => "info",
         };
-        Some(Flash {
-            kind,
-            message: message.chars().take(500).collect(),
-        })
+        Some(Flash { kind, message: message.chars().take(500).collect() })
     }
 }

@@ -23,10 +23,7 @@ pub async fn home(State(state): State<WebState>, Extension(ui): Extension<UiCtx>
         .await
         .map(|p| (p.items.len(), p.next.is_some()))
         .unwrap_or((0, false));
-    let teams = kith_app::teams::list(&state.app, &ctx, &page)
-        .await
-        .map(|p| p.items.len())
-        .unwrap_or(0);
+    let teams = kith_app::teams::list(&state.app, &ctx, &page).await.map(|p| p.items.len()).unwrap_or(0);
     let shell = Shell::build(&state, &ui, &auth, Some(&ctx), "Home", "home", "").await;
     render(&HomePage {
         shell,
@@ -62,35 +59,15 @@ pub async fn switch(
     }
 }
 
-pub async fn new_workspace_page(
-    State(state): State<WebState>,
-    Extension(ui): Extension<UiCtx>,
-) -> Response {
+pub async fn new_workspace_page(State(state): State<WebState>, Extension(ui): Extension<UiCtx>) -> Response {
     let auth = match ui.require() {
         Ok(a) => a.clone(),
         Err(r) => return r,
     };
-    let ctx = kith_app::identity::session_context(&state.app, &auth, None)
-        .await
-        .ok()
-        .flatten();
-    let shell = Shell::build(
-        &state,
-        &ui,
-        &auth,
-        ctx.as_ref(),
-        "New workspace",
-        "new_workspace",
-        "",
-    )
-    .await;
+    let ctx = kith_app::identity::session_context(&state.app, &auth, None).await.ok().flatten();
+    let shell = Shell::build(&state, &ui, &auth, ctx.as_ref(), "New workspace", "new_workspace", "").await;
     let has_any = !shell.workspaces.is_empty();
-    render(&NewWorkspacePage {
-        shell,
-        name: String::new(),
-        errors: Errors::default(),
-        has_any,
-    })
+    render(&NewWorkspacePage { shell, name: String::new(), errors: Errors::default(), has_any })
 }
 
 #[derive(Deserialize)]
@@ -112,34 +89,13 @@ pub async fn new_workspace(
     match kith_app::workspaces::create(&state.app, auth.user.id, &f.name, &origin).await {
         Ok(org_id) => {
             let _ = kith_app::identity::switch_workspace(&state.app, &auth, org_id).await;
-            redirect_with(
-                "/",
-                Flash::success("Workspace created."),
-                state.config.secure_cookies,
-            )
+            redirect_with("/", Flash::success("Workspace created."), state.config.secure_cookies)
         }
         Err(e) => {
-            let ctx = kith_app::identity::session_context(&state.app, &auth, None)
-                .await
-                .ok()
-                .flatten();
-            let shell = Shell::build(
-                &state,
-                &ui,
-                &auth,
-                ctx.as_ref(),
-                "New workspace",
-                "new_workspace",
-                "",
-            )
-            .await;
+            let ctx = kith_app::identity::session_context(&state.app, &auth, None).await.ok().flatten();
+            let shell = Shell::build(&state, &ui, &auth, ctx.as_ref(), "New workspace", "new_workspace", "").await;
             let has_any = !shell.workspaces.is_empty();
-            render(&NewWorkspacePage {
-                shell,
-                name: f.name,
-                errors: Errors::from_app(e),
-                has_any,
-            })
+            render(&NewWorkspacePage { shell, name: f.name, errors: Errors::from_app(e), has_any })
         }
     }
 }

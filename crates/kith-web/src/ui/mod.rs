@@ -43,10 +43,7 @@ impl UiCtx {
 
 /// The workspace context of the signed-in user (their current workspace), or
 /// a redirect to create one.
-pub async fn require_context(
-    state: &WebState,
-    ui: &UiCtx,
-) -> Result<(SessionAuth, Context), Response> {
+pub async fn require_context(state: &WebState, ui: &UiCtx) -> Result<(SessionAuth, Context), Response> {
     let auth = ui.require()?.clone();
     match kith_app::identity::session_context(&state.app, &auth, None).await {
         Ok(Some(ctx)) => Ok((auth, ctx)),
@@ -62,86 +59,32 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/signin", get(auth::signin_page).post(auth::signin))
         .route("/signin/2fa", get(auth::mfa_page).post(auth::mfa))
         .route("/signout", post(auth::signout))
-        .route(
-            "/invite/{secret}",
-            get(auth::invite_page).post(auth::invite_accept),
-        )
-        .route(
-            "/reset-password",
-            get(auth::reset_request_page).post(auth::reset_request),
-        )
-        .route(
-            "/reset-password/{token}",
-            get(auth::reset_page).post(auth::reset),
-        )
+        .route("/invite/{secret}", get(auth::invite_page).post(auth::invite_accept))
+        .route("/reset-password", get(auth::reset_request_page).post(auth::reset_request))
+        .route("/reset-password/{token}", get(auth::reset_page).post(auth::reset))
         .route("/switch", post(home::switch))
-        .route(
-            "/workspaces/new",
-            get(home::new_workspace_page).post(home::new_workspace),
-        )
-        .route(
-            "/settings",
-            get(|| async { Redirect::to("/settings/profile") }),
-        )
-        .route(
-            "/settings/profile",
-            get(settings::profile_page).post(settings::profile),
-        )
+        .route("/workspaces/new", get(home::new_workspace_page).post(home::new_workspace))
+        .route("/settings", get(|| async { Redirect::to("/settings/profile") }))
+        .route("/settings/profile", get(settings::profile_page).post(settings::profile))
         .route("/settings/security", get(settings::security_page))
-        .route(
-            "/settings/security/password",
-            post(settings::change_password),
-        )
+        .route("/settings/security/password", post(settings::change_password))
         .route("/settings/security/2fa/start", post(settings::totp_start))
-        .route(
-            "/settings/security/2fa/confirm",
-            post(settings::totp_confirm),
-        )
-        .route(
-            "/settings/security/2fa/disable",
-            post(settings::totp_disable),
-        )
-        .route(
-            "/settings/security/sessions/{id}/revoke",
-            post(settings::revoke_session),
-        )
-        .route(
-            "/settings/workspace",
-            get(settings::workspace_page).post(settings::rename_workspace),
-        )
+        .route("/settings/security/2fa/confirm", post(settings::totp_confirm))
+        .route("/settings/security/2fa/disable", post(settings::totp_disable))
+        .route("/settings/security/sessions/{id}/revoke", post(settings::revoke_session))
+        .route("/settings/workspace", get(settings::workspace_page).post(settings::rename_workspace))
         .route("/settings/members", get(settings::members_page))
         .route("/settings/members/invite", post(settings::invite))
-        .route(
-            "/settings/members/{user_id}/role",
-            post(settings::change_role),
-        )
-        .route(
-            "/settings/members/{user_id}/remove",
-            post(settings::remove_member),
-        )
-        .route(
-            "/settings/invitations/{id}/revoke",
-            post(settings::revoke_invitation),
-        )
-        .route(
-            "/settings/teams",
-            get(settings::teams_page).post(settings::create_team),
-        )
+        .route("/settings/members/{user_id}/role", post(settings::change_role))
+        .route("/settings/members/{user_id}/remove", post(settings::remove_member))
+        .route("/settings/invitations/{id}/revoke", post(settings::revoke_invitation))
+        .route("/settings/teams", get(settings::teams_page).post(settings::create_team))
         .route("/settings/teams/{id}", get(settings::team_page))
         .route("/settings/teams/{id}/rename", post(settings::rename_team))
         .route("/settings/teams/{id}/delete", post(settings::delete_team))
-        .route(
-            "/settings/teams/{id}/members",
-            post(settings::add_team_member),
-        )
-        .route(
-            "/settings/teams/{id}/members/{user_id}/remove",
-            post(settings::remove_team_member),
-        )
-        .route(
-            "/settings/tokens",
-            get(settings::tokens_page).post(settings::create_token),
-        )
+        .route("/settings/teams/{id}/members", post(settings::add_team_member))
+        .route("/settings/teams/{id}/members/{user_id}/remove", post(settings::remove_team_member))
+        .route("/settings/tokens", get(settings::tokens_page).post(settings::create_token))
         .route("/settings/tokens/{id}/revoke", post(settings::revoke_token))
         .route("/settings/audit", get(settings::audit_page))
         .fallback(not_found)
@@ -155,22 +98,17 @@ async fn session_layer(State(state): State<WebState>, req: Request, next: Next) 
     let jar = cookies::Jar::from_headers(req.headers());
     let secure = state.config.secure_cookies;
     let auth = match jar.get(cookies::session_name(secure)) {
-        Some(token) => kith_app::identity::authenticate_session(&state.app, token)
-            .await
-            .unwrap_or_else(|e| {
-                tracing::error!(error = %e, "session lookup failed");
-                None
-            }),
+        Some(token) => kith_app::identity::authenticate_session(&state.app, token).await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "session lookup failed");
+            None
+        }),
         None => None,
     };
     // Signed-in forms carry a token derived from the session's secret; anonymous
     // forms (sign-in, sign-up) a random value that must match a cookie (double submit).
     let mut new_pre_cookie = None;
     let csrf = match &auth {
-        Some(a) => hex::encode(kith_crypto::hmac_sha256(
-            &a.session.csrf_secret,
-            b"kith.csrf.v1",
-        )),
+        Some(a) => hex::encode(kith_crypto::hmac_sha256(&a.session.csrf_secret, b"kith.csrf.v1")),
         None => match jar.get(cookies::PRE_SESSION) {
             Some(v) if v.len() == 43 => v.to_string(),
             _ => {
@@ -200,14 +138,8 @@ async fn session_layer(State(state): State<WebState>, req: Request, next: Next) 
         };
         let sent: Option<String> = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
             .ok()
-            .and_then(|pairs| {
-                pairs
-                    .into_iter()
-                    .find(|(k, _)| k == "_csrf")
-                    .map(|(_, v)| v)
-            });
-        let valid =
-            sent.is_some_and(|s| kith_crypto::constant_time_eq(s.as_bytes(), csrf.as_bytes()));
+            .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "_csrf").map(|(_, v)| v));
+        let valid = sent.is_some_and(|s| kith_crypto::constant_time_eq(s.as_bytes(), csrf.as_bytes()));
         if !valid {
             return forbidden("Your form expired or came from another site. Go back, reload the page and try again.");
         }
@@ -221,15 +153,11 @@ async fn session_layer(State(state): State<WebState>, req: Request, next: Next) 
     let mut resp = next.run(req).await;
     let headers = resp.headers_mut();
     if let Some(v) = new_pre_cookie {
-        if let Ok(h) = HeaderValue::from_str(&cookies::set(cookies::PRE_SESSION, &v, None, secure))
-        {
+        if let Ok(h) = HeaderValue::from_str(&cookies::set(cookies::PRE_SESSION, &v, None, secure)) {
             headers.append("set-cookie", h);
         }
     }
-    let sets_flash = headers
-        .get_all("set-cookie")
-        .iter()
-        .any(|v| v.as_bytes().starts_with(cookies::FLASH.as_bytes()));
+    let sets_flash = headers.get_all("set-cookie").iter().any(|v| v.as_bytes().starts_with(cookies::FLASH.as_bytes()));
     if had_flash && !sets_flash {
         if let Ok(h) = HeaderValue::from_str(&cookies::clear(cookies::FLASH, secure)) {
             headers.append("set-cookie", h);
@@ -247,15 +175,8 @@ fn same_origin(parts: &axum::http::request::Parts) -> bool {
     if origin == "null" {
         return false;
     }
-    let host = parts
-        .headers
-        .get("host")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    origin
-        .split_once("://")
-        .map(|(_, rest)| rest == host)
-        .unwrap_or(false)
+    let host = parts.headers.get("host").and_then(|v| v.to_str().ok()).unwrap_or("");
+    origin.split_once("://").map(|(_, rest)| rest == host).unwrap_or(false)
 }
 
 pub fn render<T: askama::Template>(t: &T) -> Response {
@@ -269,11 +190,8 @@ pub fn render<T: askama::Template>(t: &T) -> Response {
 }
 
 pub fn simple_page(status: StatusCode, title: &str, message: &str) -> Response {
-    let page = pages::MessagePage {
-        title: title.to_string(),
-        message: message.to_string(),
-        css: crate::assets::css_url(),
-    };
+    let page =
+        pages::MessagePage { title: title.to_string(), message: message.to_string(), css: crate::assets::css_url() };
     (status, render(&page)).into_response()
 }
 
@@ -298,12 +216,7 @@ pub fn error_page(err: &crate::error::ApiError) -> Response {
 /// Redirect with a message for the next page.
 pub fn redirect_with(to: &str, flash: Flash, secure: bool) -> Response {
     let mut resp = Redirect::to(to).into_response();
-    if let Ok(h) = HeaderValue::from_str(&cookies::set(
-        cookies::FLASH,
-        &flash.encode(),
-        Some(60),
-        secure,
-    )) {
+    if let Ok(h) = HeaderValue::from_str(&cookies::set(cookies::FLASH, &flash.encode(), Some(60), secure)) {
         resp.headers_mut().append("set-cookie", h);
     }
     resp

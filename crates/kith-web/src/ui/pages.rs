@@ -46,16 +46,10 @@ impl Shell {
         tab: &'static str,
     ) -> Shell {
         let page = kith_domain::PageRequest::new(Some(50), None);
-        let list = kith_app::workspaces::list_mine(&state.app, auth.user.id, &page)
-            .await
-            .map(|p| p.items)
-            .unwrap_or_default();
+        let list =
+            kith_app::workspaces::list_mine(&state.app, auth.user.id, &page).await.map(|p| p.items).unwrap_or_default();
         let current = ctx.map(|c| c.org_id);
-        let org_name = list
-            .iter()
-            .find(|w| Some(w.id) == current)
-            .map(|w| w.name.clone())
-            .unwrap_or_default();
+        let org_name = list.iter().find(|w| Some(w.id) == current).map(|w| w.name.clone()).unwrap_or_default();
         Shell {
             title: title.to_string(),
             css: crate::assets::css_url(),
@@ -70,11 +64,7 @@ impl Shell {
             is_admin: ctx.is_some_and(|c| c.can(kith_domain::Action::ManageMembers)),
             workspaces: list
                 .into_iter()
-                .map(|w| WorkspaceItem {
-                    id: w.id.to_string(),
-                    name: w.name,
-                    current: Some(w.id) == current,
-                })
+                .map(|w| WorkspaceItem { id: w.id.to_string(), name: w.name, current: Some(w.id) == current })
                 .collect(),
             active,
             tab,
@@ -83,11 +73,7 @@ impl Shell {
 }
 
 fn initials(name: &str) -> String {
-    name.split_whitespace()
-        .filter_map(|w| w.chars().next())
-        .take(2)
-        .collect::<String>()
-        .to_uppercase()
+    name.split_whitespace().filter_map(|w| w.chars().next()).take(2).collect::<String>().to_uppercase()
 }
 
 /// Field errors of a submitted form, by field name.
@@ -101,18 +87,12 @@ impl Errors {
     pub fn from_app(err: kith_app::AppError) -> Errors {
         match err {
             kith_app::AppError::Validation(list) => Errors::from_fields(list),
-            other => Errors {
-                general: Some(crate::error::ApiError::from(other).message),
-                ..Default::default()
-            },
+            other => Errors { general: Some(crate::error::ApiError::from(other).message), ..Default::default() },
         }
     }
 
     fn from_fields(list: Vec<FieldError>) -> Errors {
-        Errors {
-            fields: list.into_iter().map(|f| (f.field, f.message)).collect(),
-            general: None,
-        }
+        Errors { fields: list.into_iter().map(|f| (f.field, f.message)).collect(), general: None }
     }
 
     pub fn get(&self, field: &str) -> Option<&String> {
@@ -154,10 +134,7 @@ pub struct When {
 
 impl When {
     pub fn new(ms: i64) -> When {
-        When {
-            ms,
-            text: fmt_ms(ms),
-        }
+        When { ms, text: fmt_ms(ms) }
     }
 }
 

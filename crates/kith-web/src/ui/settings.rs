@@ -50,21 +50,9 @@ impl CursorQuery {
 
 // ---------- profile ----------
 
-pub async fn profile_page(
-    State(state): State<WebState>,
-    Extension(ui): Extension<UiCtx>,
-) -> Response {
+pub async fn profile_page(State(state): State<WebState>, Extension(ui): Extension<UiCtx>) -> Response {
     let (auth, ctx) = signed_in!(state, ui);
-    let shell = Shell::build(
-        &state,
-        &ui,
-        &auth,
-        Some(&ctx),
-        "Profile",
-        "settings",
-        "profile",
-    )
-    .await;
+    let shell = Shell::build(&state, &ui, &auth, Some(&ctx), "Profile", "settings", "profile").await;
     render(&ProfilePage {
         shell,
         name: auth.user.name.clone(),
@@ -88,28 +76,10 @@ pub async fn profile(
 ) -> Response {
     let (auth, ctx) = signed_in!(state, ui);
     match kith_app::identity::update_profile(&state.app, auth.user.id, &f.name).await {
-        Ok(()) => redirect_with(
-            "/settings/profile",
-            Flash::success("Profile saved."),
-            state.config.secure_cookies,
-        ),
+        Ok(()) => redirect_with("/settings/profile", Flash::success("Profile saved."), state.config.secure_cookies),
         Err(e) => {
-            let shell = Shell::build(
-                &state,
-                &ui,
-                &auth,
-                Some(&ctx),
-                "Profile",
-                "settings",
-                "profile",
-            )
-            .await;
-            render(&ProfilePage {
-                shell,
-                name: f.name,
-                email: auth.user.email.clone(),
-                errors: Errors::from_app(e),
-            })
+            let shell = Shell::build(&state, &ui, &auth, Some(&ctx), "Profile", "settings", "profile").await;
+            render(&ProfilePage { shell, name: f.name, email: auth.user.email.clone(), errors: Errors::from_app(e) })
         }
     }
 }
@@ -125,26 +95,10 @@ async fn security_view(
     enrolment: Option<(String, String)>,
     recovery_codes: Vec<String>,
 ) -> Response {
-    let sessions = kith_app::identity::list_sessions(&state.app, auth.user.id)
-        .await
-        .unwrap_or_default();
-    let recovery_left = kith_store::users::unused_recovery_codes(state.app.db(), auth.user.id)
-        .await
-        .unwrap_or(0);
-    let user = kith_store::users::get(state.app.db(), auth.user.id)
-        .await
-        .ok()
-        .flatten();
-    let shell = Shell::build(
-        state,
-        ui,
-        auth,
-        Some(ctx),
-        "Security",
-        "settings",
-        "security",
-    )
-    .await;
+    let sessions = kith_app::identity::list_sessions(&state.app, auth.user.id).await.unwrap_or_default();
+    let recovery_left = kith_store::users::unused_recovery_codes(state.app.db(), auth.user.id).await.unwrap_or(0);
+    let user = kith_store::users::get(state.app.db(), auth.user.id).await.ok().flatten();
+    let shell = Shell::build(state, ui, auth, Some(ctx), "Security", "settings", "security").await;
     render(&SecurityPage {
         shell,
         two_factor: user.map(|u| u.totp_enabled).unwrap_or(false),
@@ -153,11 +107,7 @@ async fn security_view(
             .into_iter()
             .map(|s| SessionItem {
                 id: s.id.to_string(),
-                device: s
-                    .user_agent
-                    .as_deref()
-                    .map(describe_agent)
-                    .unwrap_or_else(|| "Unknown device".into()),
+                device: s.user_agent.as_deref().map(describe_agent).unwrap_or_else(|| "Unknown device".into()),
                 ip: s.ip.unwrap_or_default(),
                 created: When::new(s.created_ms),
                 last_seen: When::new(s.last_seen_ms),
@@ -184,20 +134,20 @@ fn describe_agent(ua: &str) -> String {
             _ => "curl",
         })
         .unwrap_or("Browser");
-    let os = ["Windows", "Mac OS X", "Android", "iPhone", "Linux"]
-        .iter()
-        .find(|o| ua.contains(*o))
-        .map(|o| if *o == "Mac OS X" { "macOS" } else { o });
+    let os = ["Windows", "Mac OS X", "Android", "iPhone", "Linux"].iter().find(|o| ua.contains(*o)).map(|o| {
+        if *o == "Mac OS X" {
+            "macOS"
+        } else {
+            o
+        }
+    });
     match os {
         Some(os) => format!("{browser} on {os}"),
         None => browser.to_string(),
     }
 }
 
-pub async fn security_page(
-    State(state): State<WebState>,
-    Extension(ui): Extension<UiCtx>,
-) -> Response {
+pub async fn security_page(State(state): State<WebState>, Extension(ui): Extension<UiCtx>) -> Response {
     let (auth, ctx) = signed_in!(state, ui);
     security_view(&state, &ui, &auth, &ctx, Errors::default(), None, vec![]).await
 }
@@ -216,14 +166,7 @@ pub async fn change_password(
     Form(f): Form<PasswordForm>,
 ) -> Response {
     let (auth, ctx) = signed_in!(state, ui);
-    match kith_app::identity::change_password(
-        &state.app,
-        &auth,
-        &f.current_password,
-        &f.new_password,
-    )
-    .await
-    {
+    match kith_app::identity::change_password(&state.app, &auth, &f.current_password, &f.new_password).await {
         Ok(()) => redirect_with(
             "/settings/security",
             Flash::success("Password changed. Your other sessions are signed out."),
@@ -233,23 +176,12 @@ pub async fn change_password(
     }
 }
 
-pub async fn totp_start(
-    State(state): State<WebState>,
-    Extension(ui): Extension<UiCtx>,
-) -> Response {
+pub async fn totp_start(State(state): State<WebState>, Extension(ui): Extension<UiCtx>) -> Response {
     let (auth, ctx) = signed_in!(state, ui);
     match kith_app::identity::begin_totp(&state.app, &auth.user).await {
         Ok(e) => {
-            security_view(
-                &state,
-                &ui,
-                &auth,
-                &ctx,
-                Errors::default(),
-                Some((e.secret_base32, e.otpauth_uri)),
-                vec![],
-            )
-            .await
+            security_view(&state, &ui, &auth, &ctx, Errors::default(), Some((e.secret_base32, e.otpauth_uri)), vec![])
+                .await
         }
         Err(e) => security_view(&state, &ui, &auth, &ctx, Errors::from_app(e), None, vec![]).await,
     }
@@ -271,17 +203,10 @@ pub async fn totp_confirm(
         Ok(codes) => security_view(&state, &ui, &auth, &ctx, Errors::default(), None, codes).await,
         Err(_) => {
             // Show the same secret again so the user can retry.
-            let user = kith_store::users::get(state.app.db(), auth.user.id)
-                .await
-                .ok()
-                .flatten();
+            let user = kith_store::users::get(state.app.db(), auth.user.id).await.ok().flatten();
             let enrolment = user.and_then(|u| {
                 let sealed = u.totp_secret?;
-                let secret = state
-                    .app
-                    .keyring()
-                    .open_user_secret(u.id, "totp_secret", &sealed)
-                    .ok()?;
+                let secret = state.app.keyring().open_user_secret(u.id, "totp_secret", &sealed).ok()?;
                 Some((
                     kith_crypto::totp::base32_encode(&secret),
                     kith_crypto::totp::otpauth_uri("Kith", &u.email, &secret),
@@ -333,31 +258,14 @@ pub async fn revoke_session(
 
 // ---------- workspace ----------
 
-pub async fn workspace_page(
-    State(state): State<WebState>,
-    Extension(ui): Extension<UiCtx>,
-) -> Response {
+pub async fn workspace_page(State(state): State<WebState>, Extension(ui): Extension<UiCtx>) -> Response {
     let (auth, ctx) = signed_in!(state, ui);
     let w = match kith_app::workspaces::get(&state.app, &ctx, ctx.org_id).await {
         Ok(w) => w,
         Err(e) => return super::error_page(&e.into()),
     };
-    let shell = Shell::build(
-        &state,
-        &ui,
-        &auth,
-        Some(&ctx),
-        "Workspace",
-        "settings",
-        "workspace",
-    )
-    .await;
-    render(&WorkspacePage {
-        shell,
-        name: w.name,
-        version: w.version,
-        errors: Errors::default(),
-    })
+    let shell = Shell::build(&state, &ui, &auth, Some(&ctx), "Workspace", "settings", "workspace").await;
+    render(&WorkspacePage { shell, name: w.name, version: w.version, errors: Errors::default() })
 }
 
 pub async fn rename_workspace(
@@ -367,31 +275,13 @@ pub async fn rename_workspace(
     Form(f): Form<NameForm>,
 ) -> Response {
     let (auth, ctx) = signed_in!(state, ui);
-    match kith_app::workspaces::rename(&state.app, &ctx, ctx.org_id, &f.name, f.version, &origin)
-        .await
-    {
-        Ok(_) => redirect_with(
-            "/settings/workspace",
-            Flash::success("Workspace renamed."),
-            state.config.secure_cookies,
-        ),
+    match kith_app::workspaces::rename(&state.app, &ctx, ctx.org_id, &f.name, f.version, &origin).await {
+        Ok(_) => {
+            redirect_with("/settings/workspace", Flash::success("Workspace renamed."), state.config.secure_cookies)
+        }
         Err(e) => {
-            let shell = Shell::build(
-                &state,
-                &ui,
-                &auth,
-                Some(&ctx),
-                "Workspace",
-                "settings",
-                "workspace",
-            )
-            .await;
-            render(&WorkspacePage {
-                shell,
-                name: f.name,
-                version: f.version.unwrap_or(0),
-                errors: Errors::from_app(e),
-            })
+            let shell = Shell::build(&state, &ui, &auth, Some(&ctx), "Workspace", "settings", "workspace").await;
+            render(&WorkspacePage { shell, name: f.name, version: f.version.unwrap_or(0), errors: Errors::from_app(e) })
         }
     }
 }
@@ -417,18 +307,14 @@ async fn members_view(
         Ok(p) => p,
         Err(e) => return super::error_page(&e.into()),
     };
-    let invitations =
-        kith_app::invitations::list(&state.app, ctx, &PageRequest::new(Some(200), None))
-            .await
-            .map(|p| p.items)
-            .unwrap_or_default();
+    let invitations = kith_app::invitations::list(&state.app, ctx, &PageRequest::new(Some(200), None))
+        .await
+        .map(|p| p.items)
+        .unwrap_or_default();
     let now = now_ms();
     let shell = Shell::build(state, ui, auth, Some(ctx), "Members", "settings", "members").await;
-    let roles: Vec<&'static str> = ROLES
-        .iter()
-        .copied()
-        .filter(|r| Role::parse(r).is_some_and(|r| ctx.effective_role().may_grant(r)))
-        .collect();
+    let roles: Vec<&'static str> =
+        ROLES.iter().copied().filter(|r| Role::parse(r).is_some_and(|r| ctx.effective_role().may_grant(r))).collect();
     render(&MembersPage {
         shell,
         next_cursor: members.next.map(|c| c.encode()),
@@ -468,12 +354,7 @@ pub async fn members_page(
     Query(q): Query<CursorQuery>,
 ) -> Response {
     let (auth, ctx) = signed_in!(state, ui);
-    let draft = InviteDraft {
-        email: String::new(),
-        role: "member".into(),
-        errors: Errors::default(),
-        new_link: None,
-    };
+    let draft = InviteDraft { email: String::new(), role: "member".into(), errors: Errors::default(), new_link: None };
     members_view(&state, &ui, &auth, &ctx, q.page(), draft).await
 }
 
@@ -493,13 +374,8 @@ pub async fn invite(
 ) -> Response {
     let (auth, ctx) = signed_in!(state, ui);
     let result = match Role::parse(&f.role) {
-        Some(role) => {
-            kith_app::invitations::create(&state.app, &ctx, &f.email, role, &origin).await
-        }
-        None => Err(AppError::field(
-            "role",
-            "choose one of viewer, member, admin, owner",
-        )),
+        Some(role) => kith_app::invitations::create(&state.app, &ctx, &f.email, role, &origin).await,
+        None => Err(AppError::field("role", "choose one of viewer, member, admin, owner")),
     };
     let draft = match result {
         // The link is a secret: shown on this response only, never in a cookie or URL.
@@ -509,12 +385,7 @@ pub async fn invite(
             errors: Errors::default(),
             new_link: Some(invited.link),
         },
-        Err(e) => InviteDraft {
-            email: f.email,
-            role: f.role,
-            errors: Errors::from_app(e),
-            new_link: None,
-        },
+        Err(e) => InviteDraft { email: f.email, role: f.role, errors: Errors::from_app(e), new_link: None },
     };
     members_view(&state, &ui, &auth, &ctx, PageRequest::default(), draft).await
 }
@@ -535,9 +406,7 @@ pub async fn change_role(
     let (_, ctx) = signed_in!(state, ui);
     let result = match (Uuid::try_parse(&user_id), Role::parse(&f.role)) {
         (Ok(user_id), Some(role)) => {
-            kith_app::members::change_role(&state.app, &ctx, user_id, role, None, &origin)
-                .await
-                .map(|_| ())
+            kith_app::members::change_role(&state.app, &ctx, user_id, role, None, &origin).await.map(|_| ())
         }
         (Err(_), _) => Err(AppError::NotFound),
         (_, None) => Err(AppError::field("role", "is not a role")),
@@ -552,11 +421,8 @@ pub async fn remove_member(
     Path(user_id): Path<String>,
 ) -> Response {
     let (auth, ctx) = signed_in!(state, ui);
-    let target = if user_id == "me" {
-        Ok(auth.user.id)
-    } else {
-        Uuid::try_parse(&user_id).map_err(|_| AppError::NotFound)
-    };
+    let target =
+        if user_id == "me" { Ok(auth.user.id) } else { Uuid::try_parse(&user_id).map_err(|_| AppError::NotFound) };
     let leaving = target.as_ref().is_ok_and(|id| *id == auth.user.id);
     let result = match target {
         Ok(id) => kith_app::members::remove(&state.app, &ctx, id, &origin).await,
@@ -564,31 +430,19 @@ pub async fn remove_member(
     };
     if leaving && result.is_ok() {
         // Land in another workspace, or on the page to create one.
-        let next = kith_app::workspaces::list_mine(
-            &state.app,
-            auth.user.id,
-            &PageRequest::new(Some(1), None),
-        )
-        .await
-        .ok()
-        .and_then(|p| p.items.first().map(|w| w.id));
+        let next = kith_app::workspaces::list_mine(&state.app, auth.user.id, &PageRequest::new(Some(1), None))
+            .await
+            .ok()
+            .and_then(|p| p.items.first().map(|w| w.id));
         match next {
             Some(org) => {
                 let _ = kith_app::identity::switch_workspace(&state.app, &auth, org).await;
-                return redirect_with(
-                    "/",
-                    Flash::success("You left the workspace."),
-                    state.config.secure_cookies,
-                );
+                return redirect_with("/", Flash::success("You left the workspace."), state.config.secure_cookies);
             }
             None => return Redirect::to("/workspaces/new").into_response(),
         }
     }
-    let to = if leaving {
-        "/settings/workspace"
-    } else {
-        "/settings/members"
-    };
+    let to = if leaving { "/settings/workspace" } else { "/settings/members" };
     back(&state, to, result, "Member removed.")
 }
 
@@ -628,11 +482,7 @@ async fn teams_view(
         teams: teams
             .items
             .into_iter()
-            .map(|t| TeamItem {
-                id: t.id.to_string(),
-                name: t.name,
-                created: When::new(t.created_ms),
-            })
+            .map(|t| TeamItem { id: t.id.to_string(), name: t.name, created: When::new(t.created_ms) })
             .collect(),
         name,
         errors,
@@ -645,16 +495,7 @@ pub async fn teams_page(
     Query(q): Query<CursorQuery>,
 ) -> Response {
     let (auth, ctx) = signed_in!(state, ui);
-    teams_view(
-        &state,
-        &ui,
-        &auth,
-        &ctx,
-        q.page(),
-        String::new(),
-        Errors::default(),
-    )
-    .await
+    teams_view(&state, &ui, &auth, &ctx, q.page(), String::new(), Errors::default()).await
 }
 
 pub async fn create_team(
@@ -670,18 +511,7 @@ pub async fn create_team(
             Flash::success("Team created."),
             state.config.secure_cookies,
         ),
-        Err(e) => {
-            teams_view(
-                &state,
-                &ui,
-                &auth,
-                &ctx,
-                PageRequest::default(),
-                f.name,
-                Errors::from_app(e),
-            )
-            .await
-        }
+        Err(e) => teams_view(&state, &ui, &auth, &ctx, PageRequest::default(), f.name, Errors::from_app(e)).await,
     }
 }
 
@@ -701,22 +531,13 @@ async fn team_view(
         Err(e) => return super::error_page(&e.into()),
     };
     let all = PageRequest::new(Some(200), None);
-    let in_team = kith_app::teams::list_members(&state.app, ctx, team_id, &all)
-        .await
-        .map(|p| p.items)
-        .unwrap_or_default();
-    let everyone = kith_app::members::list(&state.app, ctx, &all)
-        .await
-        .map(|p| p.items)
-        .unwrap_or_default();
+    let in_team =
+        kith_app::teams::list_members(&state.app, ctx, team_id, &all).await.map(|p| p.items).unwrap_or_default();
+    let everyone = kith_app::members::list(&state.app, ctx, &all).await.map(|p| p.items).unwrap_or_default();
     let candidates = everyone
         .into_iter()
         .filter(|m| !in_team.iter().any(|t| t.user_id == m.user_id))
-        .map(|m| TeamMemberItem {
-            user_id: m.user_id.to_string(),
-            name: m.name,
-            email: m.email,
-        })
+        .map(|m| TeamMemberItem { user_id: m.user_id.to_string(), name: m.name, email: m.email })
         .collect();
     let shell = Shell::build(state, ui, auth, Some(ctx), &team.name, "settings", "teams").await;
     render(&TeamPage {
@@ -726,11 +547,7 @@ async fn team_view(
         version: team.version,
         members: in_team
             .into_iter()
-            .map(|m| TeamMemberItem {
-                user_id: m.user_id.to_string(),
-                name: m.name,
-                email: m.email,
-            })
+            .map(|m| TeamMemberItem { user_id: m.user_id.to_string(), name: m.name, email: m.email })
             .collect(),
         candidates,
         errors,
@@ -796,17 +613,10 @@ pub async fn add_team_member(
 ) -> Response {
     let (_, ctx) = signed_in!(state, ui);
     let result = match (Uuid::try_parse(&id), Uuid::try_parse(&f.user_id)) {
-        (Ok(team), Ok(user)) => {
-            kith_app::teams::add_member(&state.app, &ctx, team, user, &origin).await
-        }
+        (Ok(team), Ok(user)) => kith_app::teams::add_member(&state.app, &ctx, team, user, &origin).await,
         _ => Err(AppError::NotFound),
     };
-    back(
-        &state,
-        &format!("/settings/teams/{id}"),
-        result,
-        "Added to the team.",
-    )
+    back(&state, &format!("/settings/teams/{id}"), result, "Added to the team.")
 }
 
 pub async fn remove_team_member(
@@ -817,17 +627,10 @@ pub async fn remove_team_member(
 ) -> Response {
     let (_, ctx) = signed_in!(state, ui);
     let result = match (Uuid::try_parse(&id), Uuid::try_parse(&user_id)) {
-        (Ok(team), Ok(user)) => {
-            kith_app::teams::remove_member(&state.app, &ctx, team, user, &origin).await
-        }
+        (Ok(team), Ok(user)) => kith_app::teams::remove_member(&state.app, &ctx, team, user, &origin).await,
         _ => Err(AppError::NotFound),
     };
-    back(
-        &state,
-        &format!("/settings/teams/{id}"),
-        result,
-        "Removed from the team.",
-    )
+    back(&state, &format!("/settings/teams/{id}"), result, "Removed from the team.")
 }
 
 // ---------- API tokens ----------
@@ -845,21 +648,8 @@ async fn tokens_view(
         .await
         .map(|p| p.items)
         .unwrap_or_default();
-    let shell = Shell::build(
-        state,
-        ui,
-        auth,
-        Some(ctx),
-        "API tokens",
-        "settings",
-        "tokens",
-    )
-    .await;
-    let scopes = ROLES
-        .iter()
-        .copied()
-        .filter(|r| Role::parse(r).is_some_and(|r| r <= ctx.role))
-        .collect();
+    let shell = Shell::build(state, ui, auth, Some(ctx), "API tokens", "settings", "tokens").await;
+    let scopes = ROLES.iter().copied().filter(|r| Role::parse(r).is_some_and(|r| r <= ctx.role)).collect();
     render(&TokensPage {
         shell,
         tokens: tokens
@@ -879,21 +669,9 @@ async fn tokens_view(
     })
 }
 
-pub async fn tokens_page(
-    State(state): State<WebState>,
-    Extension(ui): Extension<UiCtx>,
-) -> Response {
+pub async fn tokens_page(State(state): State<WebState>, Extension(ui): Extension<UiCtx>) -> Response {
     let (auth, ctx) = signed_in!(state, ui);
-    tokens_view(
-        &state,
-        &ui,
-        &auth,
-        &ctx,
-        String::new(),
-        Errors::default(),
-        None,
-    )
-    .await
+    tokens_view(&state, &ui, &auth, &ctx, String::new(), Errors::default(), None).await
 }
 
 #[derive(Deserialize)]
@@ -914,27 +692,14 @@ pub async fn create_token(
     let scope = if f.scope.is_empty() {
         Ok(None)
     } else {
-        Role::parse(&f.scope)
-            .map(Some)
-            .ok_or_else(|| AppError::field("scope", "is not a role"))
+        Role::parse(&f.scope).map(Some).ok_or_else(|| AppError::field("scope", "is not a role"))
     };
     let result = match scope {
         Ok(scope) => kith_app::tokens::create(&state.app, &ctx, &f.name, scope, &origin).await,
         Err(e) => Err(e),
     };
     match result {
-        Ok((_, secret)) => {
-            tokens_view(
-                &state,
-                &ui,
-                &auth,
-                &ctx,
-                String::new(),
-                Errors::default(),
-                Some(secret),
-            )
-            .await
-        }
+        Ok((_, secret)) => tokens_view(&state, &ui, &auth, &ctx, String::new(), Errors::default(), Some(secret)).await,
         Err(e) => tokens_view(&state, &ui, &auth, &ctx, f.name, Errors::from_app(e), None).await,
     }
 }
@@ -966,16 +731,7 @@ pub async fn audit_page(
         Ok(v) => v,
         Err(e) => return super::error_page(&e.into()),
     };
-    let shell = Shell::build(
-        &state,
-        &ui,
-        &auth,
-        Some(&ctx),
-        "Audit log",
-        "settings",
-        "audit",
-    )
-    .await;
+    let shell = Shell::build(&state, &ui, &auth, Some(&ctx), "Audit log", "settings", "audit").await;
     render(&AuditPage {
         shell,
         next_cursor: next.map(|c| c.encode()),
@@ -987,12 +743,7 @@ pub async fn audit_page(
                 action: r.action,
                 target: r
                     .target_type
-                    .map(|t| {
-                        format!(
-                            "{t} {}",
-                            r.target_id.map(|i| i.to_string()).unwrap_or_default()
-                        )
-                    })
+                    .map(|t| format!("{t} {}", r.target_id.map(|i| i.to_string()).unwrap_or_default()))
                     .unwrap_or_default(),
                 ip: r.ip.unwrap_or_default(),
                 detail: r.detail.unwrap_or_default(),
