@@ -68,6 +68,8 @@ pub async fn account(app: &App, email: &str) -> Account {
 /// A running server for HTTP tests.
 pub struct TestServer {
     pub base: String,
+    /// The database under the server, for raw checks (see [`crate::raw_bytes`]).
+    pub raw_url: String,
     pub app: App,
     pub label: &'static str,
     _db: TestDb,
@@ -123,6 +125,7 @@ pub async fn spawn_with(db: TestDb, mut settings: AppSettings, web: kith_web::We
     let base = format!("http://{addr}");
     settings.public_url = base.clone();
     let label = db.label;
+    let raw_url = db.raw_url.clone();
     let app = App::new(db.db.clone(), Keyring::new(MasterKeys::single(SecretKey::generate())), settings);
     let state = kith_web::WebState::new(app.clone(), web);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -132,5 +135,5 @@ pub async fn spawn_with(db: TestDb, mut settings: AppSettings, web: kith_web::We
         })
         .await;
     });
-    TestServer { base, app, label, _db: db, stop: Some(tx) }
+    TestServer { base, raw_url, app, label, _db: db, stop: Some(tx) }
 }

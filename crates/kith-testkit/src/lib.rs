@@ -94,6 +94,31 @@ impl TestDb {
     }
 }
 
+/// Run a raw query returning one bytes column, around the store — what an
+/// attacker holding a copy of the database would read.
+pub async fn raw_bytes(raw_url: &str, sql: &str) -> Vec<Vec<u8>> {
+    use sqlx::Connection;
+    if raw_url.starts_with("postgres") {
+        let mut c = sqlx::PgConnection::connect(raw_url).await.expect("raw postgres");
+        sqlx::query_scalar::<_, Vec<u8>>(sql).fetch_all(&mut c).await.expect("raw query")
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(raw_url).await.expect("raw sqlite");
+        sqlx::query_scalar::<_, Vec<u8>>(sql).fetch_all(&mut c).await.expect("raw query")
+    }
+}
+
+/// Run a raw statement (tests that tamper with rows).
+pub async fn raw_execute(raw_url: &str, sql: &str) -> u64 {
+    use sqlx::Connection;
+    if raw_url.starts_with("postgres") {
+        let mut c = sqlx::PgConnection::connect(raw_url).await.expect("raw postgres");
+        sqlx::query(sql).execute(&mut c).await.expect("raw statement").rows_affected()
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(raw_url).await.expect("raw sqlite");
+        sqlx::query(sql).execute(&mut c).await.expect("raw statement").rows_affected()
+    }
+}
+
 /// Create a new, empty PostgreSQL database and return its URL.
 pub async fn postgres_url() -> Option<String> {
     let base = std::env::var("KITH_TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty())?;

@@ -1,0 +1,8 @@
+//! kith-web end-to-end tests: a real server on an ephemeral port, driven
+//! over HTTP, on SQLite and (when configured) PostgreSQL.
+
+mod api;
+mod helpers;
+mod isolation;
+mod ops;
+mod ui;
