@@ -178,3 +178,18 @@ impl Validator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn every_code_is_documented_once_and_unique() {
+        let doc = include_str!("../../../docs/errors.md");
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            assert!(seen.insert(code.as_str()), "duplicate code {}", code.as_str());
+            assert!(doc.contains(&format!("| `{}` |", code.as_str())), "docs/errors.md lacks {}", code.as_str());
+        }
+    }
+}

@@ -58,12 +58,14 @@ list_of!(WorkspaceList, WorkspaceOut);
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkspaceCreate {
+    #[schema(min_length = 1, max_length = 120, pattern = "\\S")]
     pub name: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkspaceUpdate {
+    #[schema(min_length = 1, max_length = 120, pattern = "\\S")]
     pub name: String,
 }
 
@@ -116,6 +118,7 @@ impl From<kith_store::teams::TeamRow> for TeamOut {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TeamWrite {
+    #[schema(min_length = 1, max_length = 80, pattern = "\\S")]
     pub name: String,
 }
 
@@ -159,6 +162,7 @@ impl From<kith_store::invitations::InvitationRow> for InvitationOut {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InvitationCreate {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
     #[serde(default = "default_role")]
     pub role: Role,
@@ -198,6 +202,7 @@ impl From<kith_store::tokens::TokenRow> for TokenOut {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenCreate {
+    #[schema(min_length = 1, max_length = 80, pattern = "\\S")]
     pub name: String,
     /// Highest role the token may act as; omitted = the member's role.
     pub scope: Option<Role>,

@@ -1,0 +1,17 @@
+//! kith-app integration tests: the use cases against a real database.
+//!
+//! Every test runs its body once per entry of `TestApp::all()` (SQLite
+//! always, PostgreSQL too when `KITH_TEST_POSTGRES_URL` is set), creates its
+//! own users and workspaces, and depends on no other test.
+
+mod audit;
+mod identity;
+mod invitations;
+mod isolation;
+mod keyring;
+mod members;
+mod support;
+mod teams;
+mod tokens;
+mod two_factor;
+mod worker;
