@@ -10,10 +10,7 @@ use kith_testkit::app::test_settings;
 use kith_testkit::{TestApp, TestDb};
 
 fn sign_in_input(email: &str, password: &str) -> SignIn {
-    SignIn {
-        email: email.into(),
-        password: password.into(),
-    }
+    SignIn { email: email.into(), password: password.into() }
 }
 
 #[tokio::test]
@@ -22,13 +19,9 @@ async fn sign_up_creates_user_workspace_and_owner_membership() {
         let (app, l) = (&t.app, t.label);
         assert!(identity::instance_is_empty(app).await.unwrap(), "{l}");
 
-        let first = identity::sign_up(
-            app,
-            sign_up_input(" Ada@Example.COM ", Some("  Acme  "), None),
-            &nowhere(),
-        )
-        .await
-        .expect("first sign-up");
+        let first = identity::sign_up(app, sign_up_input(" Ada@Example.COM ", Some("  Acme  "), None), &nowhere())
+            .await
+            .expect("first sign-up");
         assert!(!identity::instance_is_empty(app).await.unwrap(), "{l}");
 
         let user = users::get(app.db(), first.user_id).await.unwrap().unwrap();
@@ -36,43 +29,24 @@ async fn sign_up_creates_user_workspace_and_owner_membership() {
         assert!(user.is_operator, "{l}: the first user runs the instance");
         assert!(!user.totp_enabled, "{l}");
 
-        let ws = kith_store::workspaces::get(app.db(), first.org_id)
-            .await
-            .unwrap()
-            .expect("workspace exists");
+        let ws = kith_store::workspaces::get(app.db(), first.org_id).await.unwrap().expect("workspace exists");
         assert_eq!(ws.name, "Acme", "{l}: workspace name trimmed");
-        let m = members::get(app.db(), first.org_id, first.user_id)
-            .await
-            .unwrap()
-            .expect("membership exists");
+        let m = members::get(app.db(), first.org_id, first.user_id).await.unwrap().expect("membership exists");
         assert_eq!(m.role, "owner", "{l}");
 
-        let mine = workspaces::list_mine(app, first.user_id, &PageRequest::default())
-            .await
-            .unwrap();
+        let mine = workspaces::list_mine(app, first.user_id, &PageRequest::default()).await.unwrap();
         assert_eq!(mine.items.len(), 1, "{l}: exactly one workspace");
-        assert_eq!(
-            (mine.items[0].id, mine.items[0].role.as_str()),
-            (first.org_id, "owner"),
-            "{l}"
-        );
+        assert_eq!((mine.items[0].id, mine.items[0].role.as_str()), (first.org_id, "owner"), "{l}");
 
         // The second account is not the operator and gets its own workspace.
-        let second = identity::sign_up(
-            app,
-            sign_up_input("bob@example.com", Some("Bob's"), None),
-            &nowhere(),
-        )
-        .await
-        .expect("second sign-up (open mode)");
+        let second = identity::sign_up(app, sign_up_input("bob@example.com", Some("Bob's"), None), &nowhere())
+            .await
+            .expect("second sign-up (open mode)");
         assert_ne!(second.org_id, first.org_id, "{l}");
         let bob = users::get(app.db(), second.user_id).await.unwrap().unwrap();
         assert!(!bob.is_operator, "{l}: only the first user is the operator");
         assert!(
-            members::get(app.db(), first.org_id, second.user_id)
-                .await
-                .unwrap()
-                .is_none(),
+            members::get(app.db(), first.org_id, second.user_id).await.unwrap().is_none(),
             "{l}: bob is not in ada's workspace"
         );
     }
@@ -82,55 +56,24 @@ async fn sign_up_creates_user_workspace_and_owner_membership() {
 async fn invite_mode_lets_only_the_operator_sign_up_alone() {
     for db in TestDb::all().await {
         let l = db.label;
-        let t = TestApp::new(
-            db,
-            AppSettings {
-                signup: SignupMode::Invite,
-                ..test_settings()
-            },
-        );
+        let t = TestApp::new(db, AppSettings { signup: SignupMode::Invite, ..test_settings() });
         let app = &t.app;
-        let op = identity::sign_up(
-            app,
-            sign_up_input("op@example.com", Some("Ops"), None),
-            &nowhere(),
-        )
-        .await
-        .expect("the first user may always sign up");
-        assert!(
-            users::get(app.db(), op.user_id)
-                .await
-                .unwrap()
-                .unwrap()
-                .is_operator,
-            "{l}"
-        );
+        let op = identity::sign_up(app, sign_up_input("op@example.com", Some("Ops"), None), &nowhere())
+            .await
+            .expect("the first user may always sign up");
+        assert!(users::get(app.db(), op.user_id).await.unwrap().unwrap().is_operator, "{l}");
 
-        let r = identity::sign_up(
-            app,
-            sign_up_input("eve@example.com", Some("Eve"), None),
-            &nowhere(),
-        )
-        .await;
+        let r = identity::sign_up(app, sign_up_input("eve@example.com", Some("Eve"), None), &nowhere()).await;
+        assert!(matches!(r, Err(AppError::SignupClosed)), "{l}: second sign-up without invitation: {r:?}");
         assert!(
-            matches!(r, Err(AppError::SignupClosed)),
-            "{l}: second sign-up without invitation: {r:?}"
-        );
-        assert!(
-            users::find_by_email(app.db(), "eve@example.com")
-                .await
-                .unwrap()
-                .is_none(),
+            users::find_by_email(app.db(), "eve@example.com").await.unwrap().is_none(),
             "{l}: no account was left behind"
         );
 
         // The operator's CLI is not bound by the sign-up mode.
-        identity::create_account_as_operator(
-            app,
-            sign_up_input("cli@example.com", Some("CLI"), None),
-        )
-        .await
-        .expect("operator creates an account");
+        identity::create_account_as_operator(app, sign_up_input("cli@example.com", Some("CLI"), None))
+            .await
+            .expect("operator creates an account");
 
         // With an invitation, sign-up works in invite mode.
         let op_ctx = ctx(app, op.org_id, op.user_id).await;
@@ -144,21 +87,12 @@ async fn duplicate_email_is_a_conflict() {
     for t in TestApp::all().await {
         let (app, l) = (&t.app, t.label);
         t.user("ada@example.com").await;
-        let r = identity::sign_up(
-            app,
-            sign_up_input("  ADA@example.com", Some("Again"), None),
-            &nowhere(),
-        )
-        .await;
+        let r = identity::sign_up(app, sign_up_input("  ADA@example.com", Some("Again"), None), &nowhere()).await;
         match r {
             Err(AppError::Conflict(ErrorCode::EmailTaken, _)) => {}
             other => panic!("{l}: expected Conflict(EmailTaken), got {other:?}"),
         }
-        assert_eq!(
-            users::count_all(app.db()).await.unwrap(),
-            1,
-            "{l}: no second account"
-        );
+        assert_eq!(users::count_all(app.db()).await.unwrap(), 1, "{l}: no second account");
     }
 }
 
@@ -175,15 +109,8 @@ async fn validation_reports_every_bad_field_at_once() {
         };
         let mut fields = invalid_fields(l, "sign-up", identity::sign_up(app, input, &nowhere()).await);
         fields.sort();
-        assert_eq!(
-            fields,
-            ["email", "name", "password", "workspace_name"],
-            "{l}: all four fields reported"
-        );
-        assert!(
-            identity::instance_is_empty(app).await.unwrap(),
-            "{l}: nothing was stored"
-        );
+        assert_eq!(fields, ["email", "name", "password", "workspace_name"], "{l}: all four fields reported");
+        assert!(identity::instance_is_empty(app).await.unwrap(), "{l}: nothing was stored");
 
         // One bad field alone is reported alone.
         let mut input = sign_up_input("ok@example.com", Some("   "), None);
@@ -204,10 +131,7 @@ async fn wrong_passwords_are_refused_and_throttled() {
         let r = identity::sign_in(app, sign_in_input(&ada.email, "wrong password!"), &nowhere()).await;
         assert!(matches!(r, Err(AppError::InvalidCredentials)), "{l}: {r:?}");
         let r = identity::sign_in(app, sign_in_input("nobody@example.com", PASSWORD), &nowhere()).await;
-        assert!(
-            matches!(r, Err(AppError::InvalidCredentials)),
-            "{l}: unknown address answers the same: {r:?}"
-        );
+        assert!(matches!(r, Err(AppError::InvalidCredentials)), "{l}: unknown address answers the same: {r:?}");
 
         // Repeated failures from one IP at one account: free tries, then delays.
         let mut throttled = None;
@@ -229,10 +153,7 @@ async fn wrong_passwords_are_refused_and_throttled() {
 
         // While throttled, even the right password is not tried.
         let r = identity::sign_in(app, sign_in_input(&ada.email, PASSWORD), &attacker).await;
-        assert!(
-            matches!(r, Err(AppError::TooManyAttempts { .. })),
-            "{l}: right password during the delay: {r:?}"
-        );
+        assert!(matches!(r, Err(AppError::TooManyAttempts { .. })), "{l}: right password during the delay: {r:?}");
 
         // Another account from another IP is not slowed down.
         identity::sign_in(app, sign_in_input(&bob.email, PASSWORD), &from_ip("198.51.100.7"))
@@ -278,15 +199,8 @@ async fn sessions_work_until_signed_out_or_revoked() {
         assert!(s.token.starts_with(identity::SESSION_TOKEN_PREFIX), "{l}");
         let auth = reload(app, &s.token).await.expect("session live");
         assert_eq!((auth.user.id, auth.session.id), (ada.user_id, s.session_id), "{l}");
-        assert_ne!(
-            auth.session.token_hash,
-            s.token.as_bytes(),
-            "{l}: the token itself is not stored"
-        );
-        let c = identity::session_context(app, &auth, None)
-            .await
-            .unwrap()
-            .expect("context in the current workspace");
+        assert_ne!(auth.session.token_hash, s.token.as_bytes(), "{l}: the token itself is not stored");
+        let c = identity::session_context(app, &auth, None).await.unwrap().expect("context in the current workspace");
         assert_eq!((c.org_id, c.user_id(), c.role), (ada.org_id, ada.user_id, kith_domain::Role::Owner), "{l}");
         assert!(
             identity::session_context(app, &auth, Some(bob.org_id)).await.unwrap().is_none(),
@@ -327,17 +241,11 @@ async fn change_password_signs_out_the_other_sessions() {
             identity::change_password(app, &auth, "not my password", "brand new password").await,
         );
         assert_eq!(fields, ["current_password"], "{l}");
-        let fields = invalid_fields(
-            l,
-            "too short",
-            identity::change_password(app, &auth, PASSWORD, "short").await,
-        );
+        let fields = invalid_fields(l, "too short", identity::change_password(app, &auth, PASSWORD, "short").await);
         assert_eq!(fields, ["new_password"], "{l}");
         assert!(reload(app, &elsewhere).await.is_some(), "{l}: failures change nothing");
 
-        identity::change_password(app, &auth, PASSWORD, "brand new password")
-            .await
-            .expect("change password");
+        identity::change_password(app, &auth, PASSWORD, "brand new password").await.expect("change password");
         assert!(reload(app, &here).await.is_some(), "{l}: current session kept");
         assert!(reload(app, &elsewhere).await.is_none(), "{l}: other session signed out");
 
@@ -360,18 +268,14 @@ async fn password_reset_link_works_once() {
             identity::request_password_reset(app, "nobody@example.com").await.unwrap().is_none(),
             "{l}: unknown address"
         );
-        let (user, token) = identity::request_password_reset(app, "Ada@Example.com")
-            .await
-            .unwrap()
-            .expect("known address");
+        let (user, token) =
+            identity::request_password_reset(app, "Ada@Example.com").await.unwrap().expect("known address");
         assert_eq!(user.id, ada.user_id, "{l}");
 
         let fields = invalid_fields(l, "short", identity::reset_password(app, &token, "short").await);
         assert_eq!(fields, ["password"], "{l}");
 
-        identity::reset_password(app, &token, "a fresh password 1")
-            .await
-            .expect("reset");
+        identity::reset_password(app, &token, "a fresh password 1").await.expect("reset");
         assert!(reload(app, &before).await.is_none(), "{l}: every session signed out");
         identity::sign_in(app, sign_in_input(&ada.email, "a fresh password 1"), &nowhere())
             .await
@@ -388,23 +292,21 @@ async fn password_reset_link_works_once() {
 
 /// Two people sign up at the same moment on a fresh instance in invite mode:
 /// only one of them may become the operator; the other must be refused.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "bug: concurrent first sign-ups on PostgreSQL both see zero users: two operators, and invite mode is bypassed"]
 async fn concurrent_first_sign_ups_make_one_operator() {
     for db in TestDb::all().await {
         let l = db.label;
-        let t = TestApp::new(
-            db,
-            AppSettings {
-                signup: SignupMode::Invite,
-                ..test_settings()
-            },
-        );
+        let t = TestApp::new(db, AppSettings { signup: SignupMode::Invite, ..test_settings() });
         let app = &t.app;
-        let (a, b) = tokio::join!(
-            identity::sign_up(app, sign_up_input("a@example.com", Some("A"), None), &nowhere()),
-            identity::sign_up(app, sign_up_input("b@example.com", Some("B"), None), &nowhere()),
-        );
+        let sign_up = |email: &'static str| {
+            let app = app.clone();
+            tokio::spawn(
+                async move { identity::sign_up(&app, sign_up_input(email, Some("Mine"), None), &nowhere()).await },
+            )
+        };
+        let (a, b) = tokio::join!(sign_up("a@example.com"), sign_up("b@example.com"));
+        let (a, b) = (a.unwrap(), b.unwrap());
         let mut operators = 0;
         for r in [&a, &b] {
             match r {

@@ -21,22 +21,14 @@ async fn signing_up_through_an_invitation_joins_with_its_role() {
             .await
             .expect("invite");
         let secret = secret_of(&invited.link);
-        assert!(
-            invited.link.starts_with(&format!("{}/invite/", app.settings().public_url)),
-            "{l}: {}",
-            invited.link
-        );
+        assert!(invited.link.starts_with(&format!("{}/invite/", app.settings().public_url)), "{l}: {}", invited.link);
         assert!(
             secret.starts_with(invitations::INVITATION_PREFIX) && secret.len() > 40,
             "{l}: the link carries the secret: {}",
             invited.link
         );
         assert_eq!(invited.invitation.email, "new@example.com", "{l}");
-        assert_ne!(
-            invited.invitation.token_hash,
-            secret.as_bytes(),
-            "{l}: only a hash is stored"
-        );
+        assert_ne!(invited.invitation.token_hash, secret.as_bytes(), "{l}: only a hash is stored");
         let open = invitations::list(app, &o, &PageRequest::default()).await.unwrap();
         assert_eq!(open.items.len(), 1, "{l}");
 
@@ -54,9 +46,7 @@ async fn signing_up_through_an_invitation_joins_with_its_role() {
         assert_eq!(done.org_id, owner.org_id, "{l}: joined the inviting workspace");
         let m = members::get(app, &o, done.user_id).await.unwrap();
         assert_eq!(m.role, "admin", "{l}: with the invited role");
-        let mine = workspaces::list_mine(app, done.user_id, &PageRequest::default())
-            .await
-            .unwrap();
+        let mine = workspaces::list_mine(app, done.user_id, &PageRequest::default()).await.unwrap();
         assert_eq!(mine.items.len(), 1, "{l}: no workspace of their own");
         let user = users::get(app.db(), done.user_id).await.unwrap().unwrap();
         assert!(user.email_verified_ms.is_some(), "{l}: the link proved the address");
@@ -65,10 +55,7 @@ async fn signing_up_through_an_invitation_joins_with_its_role() {
         // Spent: no longer open, no preview, cannot be used again.
         let inv = invitations::get(app, &o, invited.invitation.id).await.unwrap();
         assert_eq!(inv.accepted_by, Some(done.user_id), "{l}");
-        assert!(
-            invitations::list(app, &o, &PageRequest::default()).await.unwrap().items.is_empty(),
-            "{l}"
-        );
+        assert!(invitations::list(app, &o, &PageRequest::default()).await.unwrap().items.is_empty(), "{l}");
         let r = invitations::preview(app, &secret).await;
         assert!(matches!(r, Err(AppError::InvitationInvalid)), "{l}: preview after use: {r:?}");
         // Leaving and coming back through the same link does not work.
@@ -78,10 +65,7 @@ async fn signing_up_through_an_invitation_joins_with_its_role() {
         let r = invitations::accept(app, &auth, &secret, &nowhere()).await;
         assert!(matches!(r, Err(AppError::InvitationInvalid)), "{l}: second use: {r:?}");
         assert!(
-            kith_store::members::get(app.db(), owner.org_id, done.user_id)
-                .await
-                .unwrap()
-                .is_none(),
+            kith_store::members::get(app.db(), owner.org_id, done.user_id).await.unwrap().is_none(),
             "{l}: did not rejoin"
         );
 
@@ -99,9 +83,7 @@ async fn a_signed_in_user_accepts_an_invitation_for_their_address() {
         let bob = t.user("bob@example.com").await;
         let eve = t.user("eve@example.com").await;
 
-        let invited = invitations::create(app, &o, &bob.email, Role::Member, &nowhere())
-            .await
-            .unwrap();
+        let invited = invitations::create(app, &o, &bob.email, Role::Member, &nowhere()).await.unwrap();
         let secret = secret_of(&invited.link);
         assert!(invitations::preview(app, &secret).await.unwrap().account_exists, "{l}");
 
@@ -113,26 +95,14 @@ async fn a_signed_in_user_accepts_an_invitation_for_their_address() {
         );
 
         let (_, bob_auth) = signed_in(app, &bob.email, PASSWORD).await;
-        let org = invitations::accept(app, &bob_auth, &secret, &nowhere())
-            .await
-            .expect("bob accepts");
+        let org = invitations::accept(app, &bob_auth, &secret, &nowhere()).await.expect("bob accepts");
         assert_eq!(org, owner.org_id, "{l}");
-        assert_eq!(
-            members::get(app, &o, bob.user_id).await.unwrap().role,
-            "member",
-            "{l}"
-        );
+        assert_eq!(members::get(app, &o, bob.user_id).await.unwrap().role, "member", "{l}");
         let r = invitations::accept(app, &bob_auth, &secret, &nowhere()).await;
-        assert!(
-            matches!(r, Err(AppError::Conflict(ErrorCode::AlreadyMember, _))),
-            "{l}: accepting twice: {r:?}"
-        );
+        assert!(matches!(r, Err(AppError::Conflict(ErrorCode::AlreadyMember, _))), "{l}: accepting twice: {r:?}");
         // Inviting an existing member is refused up front.
         let r = invitations::create(app, &o, &bob.email, Role::Member, &nowhere()).await;
-        assert!(
-            matches!(r, Err(AppError::Conflict(ErrorCode::AlreadyMember, _))),
-            "{l}: {r:?}"
-        );
+        assert!(matches!(r, Err(AppError::Conflict(ErrorCode::AlreadyMember, _))), "{l}: {r:?}");
     }
 }
 
@@ -142,13 +112,9 @@ async fn revoked_invitations_are_refused() {
         let (app, l) = (&t.app, t.label);
         let owner = t.user("owner@example.com").await;
         let o = owner_ctx(app, &owner).await;
-        let invited = invitations::create(app, &o, "x@example.com", Role::Member, &nowhere())
-            .await
-            .unwrap();
+        let invited = invitations::create(app, &o, "x@example.com", Role::Member, &nowhere()).await.unwrap();
         let secret = secret_of(&invited.link);
-        invitations::revoke(app, &o, invited.invitation.id, &nowhere())
-            .await
-            .expect("revoke");
+        invitations::revoke(app, &o, invited.invitation.id, &nowhere()).await.expect("revoke");
         let r = invitations::revoke(app, &o, invited.invitation.id, &nowhere()).await;
         assert!(matches!(r, Err(AppError::NotFound)), "{l}: revoke twice: {r:?}");
 
@@ -167,19 +133,11 @@ async fn revoked_invitations_are_refused() {
 async fn expired_invitations_are_refused() {
     for db in TestDb::all().await {
         let l = db.label;
-        let t = TestApp::new(
-            db,
-            AppSettings {
-                invitation_ttl_ms: 1,
-                ..test_settings()
-            },
-        );
+        let t = TestApp::new(db, AppSettings { invitation_ttl_ms: 1, ..test_settings() });
         let app = &t.app;
         let owner = t.user("owner@example.com").await;
         let o = owner_ctx(app, &owner).await;
-        let invited = invitations::create(app, &o, "late@example.com", Role::Member, &nowhere())
-            .await
-            .unwrap();
+        let invited = invitations::create(app, &o, "late@example.com", Role::Member, &nowhere()).await.unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await;
         let secret = secret_of(&invited.link);
 
@@ -204,18 +162,13 @@ async fn an_invitation_is_bound_to_its_address() {
         let (app, l) = (&t.app, t.label);
         let owner = t.user("owner@example.com").await;
         let o = owner_ctx(app, &owner).await;
-        let invited = invitations::create(app, &o, "x@example.com", Role::Member, &nowhere())
-            .await
-            .unwrap();
+        let invited = invitations::create(app, &o, "x@example.com", Role::Member, &nowhere()).await.unwrap();
         let secret = secret_of(&invited.link);
 
         let r = identity::sign_up(app, sign_up_input("y@example.com", None, Some(&secret)), &nowhere()).await;
         let fields = invalid_fields(l, "sign up as y with x's invitation", r);
         assert_eq!(fields, ["email"], "{l}");
-        assert!(
-            users::find_by_email(app.db(), "y@example.com").await.unwrap().is_none(),
-            "{l}: no account for y"
-        );
+        assert!(users::find_by_email(app.db(), "y@example.com").await.unwrap().is_none(), "{l}: no account for y");
 
         // Still good for x.
         let done = identity::sign_up(app, sign_up_input("X@example.com", None, Some(&secret)), &nowhere())

@@ -28,44 +28,26 @@ async fn a_workspace_cannot_reach_another_workspaces_rows() {
 
         let b_team = teams::create(app, &bc, "B team", &nowhere()).await.unwrap();
         teams::add_member(app, &bc, b_team.id, b_member.user_id, &nowhere()).await.unwrap();
-        let b_inv = invitations::create(app, &bc, "someone@example.com", Role::Member, &nowhere())
-            .await
-            .unwrap();
+        let b_inv = invitations::create(app, &bc, "someone@example.com", Role::Member, &nowhere()).await.unwrap();
         let (b_token, b_secret) = tokens::create(app, &bc, "B token", None, &nowhere()).await.unwrap();
 
         // Teams.
         not_found(l, "teams::get", teams::get(app, &ac, b_team.id).await);
-        not_found(
-            l,
-            "teams::rename",
-            teams::rename(app, &ac, b_team.id, "Taken over", None, &nowhere()).await,
-        );
+        not_found(l, "teams::rename", teams::rename(app, &ac, b_team.id, "Taken over", None, &nowhere()).await);
         not_found(l, "teams::delete", teams::delete(app, &ac, b_team.id, &nowhere()).await);
-        not_found(
-            l,
-            "teams::add_member",
-            teams::add_member(app, &ac, b_team.id, a_member.user_id, &nowhere()).await,
-        );
+        not_found(l, "teams::add_member", teams::add_member(app, &ac, b_team.id, a_member.user_id, &nowhere()).await);
         not_found(
             l,
             "teams::remove_member",
             teams::remove_member(app, &ac, b_team.id, b_member.user_id, &nowhere()).await,
         );
-        not_found(
-            l,
-            "teams::list_members",
-            teams::list_members(app, &ac, b_team.id, &PageRequest::default()).await,
-        );
+        not_found(l, "teams::list_members", teams::list_members(app, &ac, b_team.id, &PageRequest::default()).await);
         let a_teams = teams::list(app, &ac, &PageRequest::default()).await.unwrap();
         assert!(a_teams.items.is_empty(), "{l}: A lists no team of B");
 
         // Invitations.
         not_found(l, "invitations::get", invitations::get(app, &ac, b_inv.invitation.id).await);
-        not_found(
-            l,
-            "invitations::revoke",
-            invitations::revoke(app, &ac, b_inv.invitation.id, &nowhere()).await,
-        );
+        not_found(l, "invitations::revoke", invitations::revoke(app, &ac, b_inv.invitation.id, &nowhere()).await);
         assert!(
             invitations::list(app, &ac, &PageRequest::default()).await.unwrap().items.is_empty(),
             "{l}: A lists no invitation of B"
@@ -88,11 +70,7 @@ async fn a_workspace_cannot_reach_another_workspaces_rows() {
 
         // The workspace itself.
         not_found(l, "workspaces::get", workspaces::get(app, &ac, b.org_id).await);
-        not_found(
-            l,
-            "workspaces::rename",
-            workspaces::rename(app, &ac, b.org_id, "Mine now", None, &nowhere()).await,
-        );
+        not_found(l, "workspaces::rename", workspaces::rename(app, &ac, b.org_id, "Mine now", None, &nowhere()).await);
 
         // Tokens.
         not_found(l, "tokens::revoke", tokens::revoke(app, &ac, b_token.id, &nowhere()).await);
@@ -103,11 +81,7 @@ async fn a_workspace_cannot_reach_another_workspaces_rows() {
 
         // Sessions cannot wander into B either.
         let (_, a_auth) = signed_in(app, &a.email, PASSWORD).await;
-        not_found(
-            l,
-            "identity::switch_workspace",
-            identity::switch_workspace(app, &a_auth, b.org_id).await,
-        );
+        not_found(l, "identity::switch_workspace", identity::switch_workspace(app, &a_auth, b.org_id).await);
         assert!(
             identity::session_context(app, &a_auth, Some(b.org_id)).await.unwrap().is_none(),
             "{l}: no context in B for A's user"

@@ -8,10 +8,7 @@ use kith_testkit::TestApp;
 use uuid::Uuid;
 
 async fn role_of(app: &kith_app::App, org_id: Uuid, user_id: Uuid) -> Option<String> {
-    kith_store::members::get(app.db(), org_id, user_id)
-        .await
-        .unwrap()
-        .map(|m| m.role)
+    kith_store::members::get(app.db(), org_id, user_id).await.unwrap().map(|m| m.role)
 }
 
 async fn owners(app: &kith_app::App, org_id: Uuid) -> usize {
@@ -48,26 +45,11 @@ async fn admins_manage_roles_below_owner_only() {
 
         // Up to admin is fine, with optimistic versions.
         let before = members::get(app, &a, member.user_id).await.unwrap();
-        let r = members::change_role(
-            app,
-            &a,
-            member.user_id,
-            Role::Admin,
-            Some(before.version + 7),
-            &nowhere(),
-        )
-        .await;
+        let r = members::change_role(app, &a, member.user_id, Role::Admin, Some(before.version + 7), &nowhere()).await;
         assert!(matches!(r, Err(AppError::StaleVersion)), "{l}: stale version: {r:?}");
-        let after = members::change_role(
-            app,
-            &a,
-            member.user_id,
-            Role::Admin,
-            Some(before.version),
-            &nowhere(),
-        )
-        .await
-        .expect("admin promotes a member to admin");
+        let after = members::change_role(app, &a, member.user_id, Role::Admin, Some(before.version), &nowhere())
+            .await
+            .expect("admin promotes a member to admin");
         assert_eq!((after.role.as_str(), after.version), ("admin", before.version + 1), "{l}");
 
         // Only an owner makes an owner.
@@ -106,9 +88,7 @@ async fn members_and_viewers_cannot_manage_members() {
         assert_eq!(role_of(app, o.org_id, viewer.user_id).await.as_deref(), Some("viewer"), "{l}");
 
         // Anyone may leave.
-        members::remove(app, &m, member.user_id, &nowhere())
-            .await
-            .expect("a member leaves");
+        members::remove(app, &m, member.user_id, &nowhere()).await.expect("a member leaves");
         assert!(role_of(app, o.org_id, member.user_id).await.is_none(), "{l}: left");
     }
 }
@@ -121,19 +101,11 @@ async fn the_last_owner_stays_until_another_owner_exists() {
         let o1 = owner_ctx(app, &first).await;
 
         let r = members::change_role(app, &o1, first.user_id, Role::Admin, None, &nowhere()).await;
-        assert!(
-            matches!(r, Err(AppError::Conflict(ErrorCode::LastOwner, _))),
-            "{l}: last owner demotes self: {r:?}"
-        );
+        assert!(matches!(r, Err(AppError::Conflict(ErrorCode::LastOwner, _))), "{l}: last owner demotes self: {r:?}");
         let r = members::remove(app, &o1, first.user_id, &nowhere()).await;
-        assert!(
-            matches!(r, Err(AppError::Conflict(ErrorCode::LastOwner, _))),
-            "{l}: last owner leaves: {r:?}"
-        );
+        assert!(matches!(r, Err(AppError::Conflict(ErrorCode::LastOwner, _))), "{l}: last owner leaves: {r:?}");
         // Promoting the last owner to owner again is no demotion.
-        members::change_role(app, &o1, first.user_id, Role::Owner, None, &nowhere())
-            .await
-            .expect("owner to owner");
+        members::change_role(app, &o1, first.user_id, Role::Owner, None, &nowhere()).await.expect("owner to owner");
         assert_eq!(owners(app, o1.org_id).await, 1, "{l}");
 
         let second = join(app, &o1, "second@example.com", Role::Owner).await;
@@ -150,9 +122,7 @@ async fn the_last_owner_stays_until_another_owner_exists() {
             "{l}: now the second is the last owner: {r:?}"
         );
         let former = ctx(app, o1.org_id, first.user_id).await;
-        members::remove(app, &former, first.user_id, &nowhere())
-            .await
-            .expect("the former owner (now admin) leaves");
+        members::remove(app, &former, first.user_id, &nowhere()).await.expect("the former owner (now admin) leaves");
         assert_eq!(owners(app, o1.org_id).await, 1, "{l}");
     }
 }
@@ -165,13 +135,9 @@ async fn a_viewer_scoped_token_of_an_owner_cannot_manage_members() {
         let o = owner_ctx(app, &owner).await;
         let member = join(app, &o, "member@example.com", Role::Member).await;
 
-        let (_, secret) = tokens::create(app, &o, "read only", Some(Role::Viewer), &nowhere())
-            .await
-            .expect("create scoped token");
-        let tc = tokens::authenticate(app, &secret)
-            .await
-            .unwrap()
-            .expect("token authenticates");
+        let (_, secret) =
+            tokens::create(app, &o, "read only", Some(Role::Viewer), &nowhere()).await.expect("create scoped token");
+        let tc = tokens::authenticate(app, &secret).await.unwrap().expect("token authenticates");
         assert_eq!(tc.role, Role::Owner, "{l}: the member's role");
         assert!(
             matches!(tc.actor.credential, Credential::Token { scope: Role::Viewer, .. }),
@@ -186,9 +152,7 @@ async fn a_viewer_scoped_token_of_an_owner_cannot_manage_members() {
         assert!(matches!(r, Err(AppError::Forbidden)), "{l}: remove: {r:?}");
         let r = kith_app::invitations::create(app, &tc, "x@example.com", Role::Viewer, &nowhere()).await;
         assert!(matches!(r, Err(AppError::Forbidden)), "{l}: invite: {r:?}");
-        members::list(app, &tc, &PageRequest::default())
-            .await
-            .expect("a viewer token reads members");
+        members::list(app, &tc, &PageRequest::default()).await.expect("a viewer token reads members");
         assert_eq!(role_of(app, o.org_id, member.user_id).await.as_deref(), Some("member"), "{l}");
 
         // The same owner through an unscoped token may.
@@ -215,12 +179,12 @@ async fn two_owners_demoting_each_other_at_once_leave_one_owner() {
             let (app1, app2) = (app.clone(), app.clone());
             let (ac1, bc1) = (ac.clone(), bc.clone());
             let (r1, r2) = tokio::join!(
-                tokio::spawn(async move {
-                    members::change_role(&app1, &ac1, b_id, Role::Admin, None, &nowhere()).await
-                }),
-                tokio::spawn(async move {
-                    members::change_role(&app2, &bc1, a_id, Role::Admin, None, &nowhere()).await
-                }),
+                tokio::spawn(
+                    async move { members::change_role(&app1, &ac1, b_id, Role::Admin, None, &nowhere()).await }
+                ),
+                tokio::spawn(
+                    async move { members::change_role(&app2, &bc1, a_id, Role::Admin, None, &nowhere()).await }
+                ),
             );
             let (r1, r2) = (r1.unwrap(), r2.unwrap());
             let ok = r1.is_ok() as usize + r2.is_ok() as usize;

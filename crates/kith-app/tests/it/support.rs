@@ -2,7 +2,7 @@
 
 use kith_app::audit::Origin;
 use kith_app::identity::{self, SessionAuth, SignIn, SignUp};
-use kith_app::{invitations, App, AppError, ErrorCode};
+use kith_app::{invitations, App, AppError};
 use kith_domain::{new_id, Actor, Context, Credential, Role};
 use kith_testkit::{Account, TestApp};
 use std::future::Future;
@@ -16,10 +16,7 @@ pub fn nowhere() -> Origin {
 }
 
 pub fn from_ip(ip: &str) -> Origin {
-    Origin {
-        ip: Some(ip.into()),
-        user_agent: Some("kith-tests/1.0".into()),
-    }
+    Origin { ip: Some(ip.into()), user_agent: Some("kith-tests/1.0".into()) }
 }
 
 /// The context a signed-in browser session of `user_id` would carry in
@@ -31,10 +28,7 @@ pub async fn ctx(app: &App, org_id: Uuid, user_id: Uuid) -> Context {
         .expect("the user is a member of the workspace");
     Context {
         org_id,
-        actor: Actor {
-            user_id,
-            credential: Credential::Session(new_id()),
-        },
+        actor: Actor { user_id, credential: Credential::Session(new_id()) },
         role: Role::parse(&m.role).expect("known role"),
     }
 }
@@ -62,42 +56,27 @@ pub fn secret_of(link: &str) -> String {
 /// Invite `email` into the inviter's workspace with `role` and sign them up
 /// through the link; returns the new account (its `org_id` is the inviter's).
 pub async fn join(app: &App, inviter: &Context, email: &str, role: Role) -> Account {
-    let invited = invitations::create(app, inviter, email, role, &nowhere())
-        .await
-        .expect("create invitation");
+    let invited = invitations::create(app, inviter, email, role, &nowhere()).await.expect("create invitation");
     let secret = secret_of(&invited.link);
     let done = identity::sign_up(app, sign_up_input(email, None, Some(&secret)), &nowhere())
         .await
         .expect("sign up through the invitation");
     assert_eq!(done.org_id, inviter.org_id, "joined the inviting workspace");
-    Account {
-        user_id: done.user_id,
-        org_id: done.org_id,
-        email: email.into(),
-    }
+    Account { user_id: done.user_id, org_id: done.org_id, email: email.into() }
 }
 
 /// Sign in and look the session up again, as the next request would.
 pub async fn signed_in(app: &App, email: &str, password: &str) -> (String, SessionAuth) {
-    let s = identity::sign_in(
-        app,
-        SignIn {
-            email: email.into(),
-            password: password.into(),
-        },
-        &nowhere(),
-    )
-    .await
-    .expect("sign in");
+    let s = identity::sign_in(app, SignIn { email: email.into(), password: password.into() }, &nowhere())
+        .await
+        .expect("sign in");
     let auth = reload(app, &s.token).await.expect("new session is live");
     (s.token, auth)
 }
 
 /// The session behind a token, if it is still live.
 pub async fn reload(app: &App, token: &str) -> Option<SessionAuth> {
-    identity::authenticate_session(app, token)
-        .await
-        .expect("authenticate session")
+    identity::authenticate_session(app, token).await.expect("authenticate session")
 }
 
 /// The error of a call that must fail.
@@ -107,13 +86,6 @@ pub fn expect_err<T>(label: &str, what: &str, r: Result<T, AppError>) -> AppErro
         Ok(_) => panic!("{label}: {what}: expected an error, got Ok"),
         Err(e) => e,
     }
-}
-
-/// Assert that a call failed with `code`.
-#[track_caller]
-pub fn assert_code<T>(label: &str, what: &str, r: Result<T, AppError>, code: ErrorCode) {
-    let e = expect_err(label, what, r);
-    assert_eq!(e.code(), code, "{label}: {what}: got {e:?}");
 }
 
 /// The names of the invalid fields of a call that must fail validation.
@@ -131,11 +103,7 @@ where
     F: Fn(TestApp) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let handles: Vec<_> = TestApp::all()
-        .await
-        .into_iter()
-        .map(|t| tokio::spawn(body(t)))
-        .collect();
+    let handles: Vec<_> = TestApp::all().await.into_iter().map(|t| tokio::spawn(body(t))).collect();
     for h in handles {
         if let Err(e) = h.await {
             std::panic::resume_unwind(e.into_panic());

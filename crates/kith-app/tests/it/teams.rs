@@ -32,9 +32,8 @@ async fn create_and_rename_with_versions() {
             "{l}: a stale rename changes nothing"
         );
 
-        let again = teams::rename(app, &o, team.id, "Inside sales", None, &nowhere())
-            .await
-            .expect("rename without a version");
+        let again =
+            teams::rename(app, &o, team.id, "Inside sales", None, &nowhere()).await.expect("rename without a version");
         assert_eq!(again.version, 3, "{l}");
 
         let r = teams::rename(app, &o, Uuid::now_v7(), "Ghosts", Some(1), &nowhere()).await;
@@ -57,10 +56,7 @@ async fn team_names_are_unique_per_workspace() {
 
         teams::create(app, &ac, "Sales", &nowhere()).await.unwrap();
         let r = teams::create(app, &ac, "Sales", &nowhere()).await;
-        assert!(
-            matches!(r, Err(AppError::Conflict(ErrorCode::AlreadyExists, _))),
-            "{l}: duplicate create: {r:?}"
-        );
+        assert!(matches!(r, Err(AppError::Conflict(ErrorCode::AlreadyExists, _))), "{l}: duplicate create: {r:?}");
         let support = teams::create(app, &ac, "Support", &nowhere()).await.unwrap();
         let r = teams::rename(app, &ac, support.id, "Sales", None, &nowhere()).await;
         assert!(
@@ -70,9 +66,7 @@ async fn team_names_are_unique_per_workspace() {
         assert_eq!(teams::get(app, &ac, support.id).await.unwrap().name, "Support", "{l}");
 
         // Another workspace has its own names.
-        teams::create(app, &bc, "Sales", &nowhere())
-            .await
-            .expect("same name in another workspace");
+        teams::create(app, &bc, "Sales", &nowhere()).await.expect("same name in another workspace");
     }
 }
 
@@ -95,12 +89,8 @@ async fn only_workspace_members_join_teams() {
         assert_eq!(fields, ["user_id"], "{l}");
 
         teams::add_member(app, &o, team.id, member.user_id, &nowhere()).await.expect("add");
-        teams::add_member(app, &o, team.id, member.user_id, &nowhere())
-            .await
-            .expect("adding twice is harmless");
-        let listed = teams::list_members(app, &m, team.id, &PageRequest::default())
-            .await
-            .expect("members read teams");
+        teams::add_member(app, &o, team.id, member.user_id, &nowhere()).await.expect("adding twice is harmless");
+        let listed = teams::list_members(app, &m, team.id, &PageRequest::default()).await.expect("members read teams");
         let ids: Vec<Uuid> = listed.items.iter().map(|r| r.user_id).collect();
         assert_eq!(ids, [member.user_id], "{l}");
 
@@ -111,19 +101,10 @@ async fn only_workspace_members_join_teams() {
         let r = teams::add_member(app, &o, Uuid::now_v7(), member.user_id, &nowhere()).await;
         assert!(matches!(r, Err(AppError::NotFound)), "{l}: missing team: {r:?}");
 
-        teams::remove_member(app, &o, team.id, member.user_id, &nowhere())
-            .await
-            .expect("remove");
+        teams::remove_member(app, &o, team.id, member.user_id, &nowhere()).await.expect("remove");
         let r = teams::remove_member(app, &o, team.id, member.user_id, &nowhere()).await;
         assert!(matches!(r, Err(AppError::NotFound)), "{l}: removed twice: {r:?}");
-        assert!(
-            teams::list_members(app, &o, team.id, &PageRequest::default())
-                .await
-                .unwrap()
-                .items
-                .is_empty(),
-            "{l}"
-        );
+        assert!(teams::list_members(app, &o, team.id, &PageRequest::default()).await.unwrap().items.is_empty(), "{l}");
     }
 }
 

@@ -39,10 +39,7 @@ async fn tokens_authenticate_until_revoked_and_scopes_only_narrow() {
         assert!(matches!(r, Err(AppError::NotFound)), "{l}: only its holder revokes it: {r:?}");
         tokens::revoke(app, &m, row.id, &nowhere()).await.expect("revoke");
         assert!(tokens::authenticate(app, &secret).await.unwrap().is_none(), "{l}: revoked");
-        assert!(
-            tokens::authenticate(app, "kith_pat_made-up").await.unwrap().is_none(),
-            "{l}: unknown"
-        );
+        assert!(tokens::authenticate(app, "kith_pat_made-up").await.unwrap().is_none(), "{l}: unknown");
 
         // A member who leaves takes their tokens along.
         let (_, second) = tokens::create(app, &m, "second", None, &nowhere()).await.unwrap();
@@ -61,9 +58,7 @@ async fn a_scoped_token_cannot_mint_a_wider_token() {
         let (app, l) = (&t.app, t.label);
         let owner = t.user("owner@example.com").await;
         let o = owner_ctx(app, &owner).await;
-        let (_, narrow) = tokens::create(app, &o, "narrow", Some(Role::Member), &nowhere())
-            .await
-            .unwrap();
+        let (_, narrow) = tokens::create(app, &o, "narrow", Some(Role::Member), &nowhere()).await.unwrap();
         let nc = tokens::authenticate(app, &narrow).await.unwrap().unwrap();
         assert_eq!(nc.effective_role(), Role::Member, "{l}");
 

@@ -18,13 +18,8 @@ fn now_secs() -> u64 {
 /// A six-digit code that matches none of the steps around now.
 fn wrong_code(secret: &[u8]) -> String {
     let now = now_secs();
-    let near: Vec<String> = (0..5)
-        .map(|i| totp::code_at(secret, now - 60 + i * 30))
-        .collect();
-    (0..10u32)
-        .map(|i| format!("{:06}", 123_450 + i))
-        .find(|c| !near.contains(c))
-        .expect("some code is wrong")
+    let near: Vec<String> = (0..5).map(|i| totp::code_at(secret, now - 60 + i * 30)).collect();
+    (0..10u32).map(|i| format!("{:06}", 123_450 + i)).find(|c| !near.contains(c)).expect("some code is wrong")
 }
 
 #[tokio::test]
@@ -36,8 +31,7 @@ async fn totp_enrolment_then_sign_in_needs_the_second_step() {
 
         let enrol = identity::begin_totp(app, &auth.user).await.expect("begin");
         assert!(
-            enrol.otpauth_uri.starts_with("otpauth://totp/")
-                && enrol.otpauth_uri.contains(&enrol.secret_base32),
+            enrol.otpauth_uri.starts_with("otpauth://totp/") && enrol.otpauth_uri.contains(&enrol.secret_base32),
             "{l}: {}",
             enrol.otpauth_uri
         );
@@ -52,9 +46,7 @@ async fn totp_enrolment_then_sign_in_needs_the_second_step() {
         );
 
         let code = totp::code_at(&secret, now_secs());
-        let recovery = identity::confirm_totp(app, ada.user_id, &code)
-            .await
-            .expect("confirm");
+        let recovery = identity::confirm_totp(app, ada.user_id, &code).await.expect("confirm");
         assert_eq!(recovery.len(), 10, "{l}: ten recovery codes");
         let mut unique = recovery.clone();
         unique.sort();
@@ -64,18 +56,12 @@ async fn totp_enrolment_then_sign_in_needs_the_second_step() {
         let user = users::get(app.db(), ada.user_id).await.unwrap().unwrap();
         assert!(user.totp_enabled, "{l}");
         let r = identity::begin_totp(app, &user).await;
-        assert!(
-            matches!(r, Err(AppError::Conflict(ErrorCode::AlreadyExists, _))),
-            "{l}: enrolling twice: {r:?}"
-        );
+        assert!(matches!(r, Err(AppError::Conflict(ErrorCode::AlreadyExists, _))), "{l}: enrolling twice: {r:?}");
 
         // A new sign-in now owes the second step.
         let s = identity::sign_in(
             app,
-            identity::SignIn {
-                email: ada.email.clone(),
-                password: PASSWORD.into(),
-            },
+            identity::SignIn { email: ada.email.clone(), password: PASSWORD.into() },
             &nowhere(),
         )
         .await
@@ -100,10 +86,7 @@ async fn totp_enrolment_then_sign_in_needs_the_second_step() {
             .unwrap_or_else(|e| panic!("{l}: recovery code: {e:?}"));
         let done = reload(app, &s.token).await.unwrap();
         assert!(!done.session.mfa_pending, "{l}");
-        let c = identity::session_context(app, &done, None)
-            .await
-            .expect("full session")
-            .expect("has a workspace");
+        let c = identity::session_context(app, &done, None).await.expect("full session").expect("has a workspace");
         assert_eq!(c.org_id, ada.org_id, "{l}");
         assert_eq!(users::unused_recovery_codes(app.db(), ada.user_id).await.unwrap(), 9, "{l}");
 
@@ -140,21 +123,13 @@ async fn totp_secret_is_sealed_at_rest() {
         let enrol = identity::begin_totp(app, &user).await.unwrap();
         let secret = totp::base32_decode(&enrol.secret_base32).unwrap();
 
-        let stored = users::get(app.db(), ada.user_id)
-            .await
-            .unwrap()
-            .unwrap()
-            .totp_secret
-            .expect("secret stored");
+        let stored = users::get(app.db(), ada.user_id).await.unwrap().unwrap().totp_secret.expect("secret stored");
         assert!(
             !stored.windows(secret.len()).any(|w| w == secret.as_slice()),
             "{l}: raw secret bytes are not in the column"
         );
         let b32 = enrol.secret_base32.as_bytes();
-        assert!(
-            !stored.windows(b32.len()).any(|w| w == b32),
-            "{l}: base32 secret is not in the column"
-        );
+        assert!(!stored.windows(b32.len()).any(|w| w == b32), "{l}: base32 secret is not in the column");
         kith_crypto::sealed_key_version(&stored).expect("has a sealed-value header");
 
         let keyring = app.keyring();
@@ -163,19 +138,10 @@ async fn totp_secret_is_sealed_at_rest() {
             secret,
             "{l}: opens for its user"
         );
-        assert!(
-            keyring.open_user_secret(bob.user_id, "totp_secret", &stored).is_err(),
-            "{l}: bound to its user"
-        );
-        assert!(
-            keyring.open_user_secret(ada.user_id, "other_column", &stored).is_err(),
-            "{l}: bound to its column"
-        );
-        let stranger = App::new(
-            app.db().clone(),
-            Keyring::new(MasterKeys::single(SecretKey::generate())),
-            test_settings(),
-        );
+        assert!(keyring.open_user_secret(bob.user_id, "totp_secret", &stored).is_err(), "{l}: bound to its user");
+        assert!(keyring.open_user_secret(ada.user_id, "other_column", &stored).is_err(), "{l}: bound to its column");
+        let stranger =
+            App::new(app.db().clone(), Keyring::new(MasterKeys::single(SecretKey::generate())), test_settings());
         assert!(
             stranger.keyring().open_user_secret(ada.user_id, "totp_secret", &stored).is_err(),
             "{l}: another master key cannot open it"

@@ -2,6 +2,7 @@
 //! over HTTP, on SQLite and (when configured) PostgreSQL.
 
 mod api;
+mod browser;
 mod helpers;
 mod isolation;
 mod ops;

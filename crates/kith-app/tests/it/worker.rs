@@ -1,0 +1,294 @@
+//! The background worker: retries with backoff, dead jobs, unknown kinds,
+//! schedules fired once across workers, and jobs claimed once.
+
+use crate::support::*;
+use kith_app::worker::{self, Registry, Worker};
+use kith_app::{App, AppError};
+use kith_domain::new_id;
+use kith_domain::time::now_ms;
+use kith_store::jobs::{self, JobRow, NewJob, ScheduleRow};
+use kith_testkit::TestApp;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// What a handler saw on each run: the attempt number and the payload.
+type Seen = Arc<Mutex<Vec<(i64, Vec<u8>)>>>;
+
+/// Enqueue a job directly, ready now.
+async fn enqueue(app: &App, kind: &str, payload: &[u8], max_attempts: i64) -> Uuid {
+    let id = new_id();
+    let mut tx = app.db().begin().await.unwrap();
+    jobs::enqueue(
+        &mut tx,
+        &NewJob { id, kind: kind.into(), org_id: None, payload: payload.to_vec(), run_at_ms: 0, max_attempts },
+        now_ms(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+async fn job(app: &App, id: Uuid) -> Option<JobRow> {
+    jobs::get(app.db(), id).await.unwrap()
+}
+
+/// Wait until a queued job is due.
+async fn wait_until_due(app: &App, id: Uuid) {
+    if let Some(j) = job(app, id).await {
+        let wait = j.run_at_ms - now_ms() + 30;
+        if wait > 0 {
+            tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+        }
+    }
+}
+
+/// Wait until a queued job is due, then run one batch.
+async fn run_when_due(w: &Worker, app: &App, id: Uuid) -> usize {
+    wait_until_due(app, id).await;
+    w.run_once().await.unwrap()
+}
+
+/// Delay after failure number `attempt`: 2^attempt s ± 25 %, counted from
+/// `started_at` (just before the failed run; the run's own time is allowed for).
+fn assert_backoff(label: &str, started_at: i64, run_at: i64, attempt: u32) {
+    let base = 1000i64 << attempt;
+    let delay = run_at - started_at;
+    assert!(
+        delay >= base - base / 4 && delay <= base + base / 4 + 500,
+        "{label}: after failure {attempt} the job waits {delay} ms (expected {base} ms ± 25 %)"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_job_is_retried_with_backoff_until_it_succeeds() {
+    each_backend_concurrently(|t: TestApp| async move {
+        // Own all of `t` (its database folder too), not only the fields used.
+        let t = t;
+        let (app, l) = (&t.app, t.label);
+        let seen: Seen = Arc::default();
+        let mut registry = Registry::default();
+        let s = seen.clone();
+        registry.register("test.flaky", move |_app, job| {
+            let s = s.clone();
+            async move {
+                let mut seen = s.lock().unwrap();
+                seen.push((job.attempts, job.payload.clone()));
+                if seen.len() < 3 {
+                    Err(format!("failure {}", seen.len()))
+                } else {
+                    Ok(())
+                }
+            }
+        });
+        let w = Worker::new(app.clone(), registry);
+        let id = enqueue(app, "test.flaky", b"{\"n\":1}", 5).await;
+
+        for failure in 1..=2u32 {
+            wait_until_due(app, id).await;
+            let before = now_ms();
+            let ran = w.run_once().await.unwrap();
+            assert_eq!(ran, 1, "{l}: run {failure}");
+            let j = job(app, id).await.expect("job kept for retry");
+            assert_eq!(j.status, "queued", "{l}");
+            assert_eq!(j.attempts, failure as i64, "{l}");
+            assert_eq!(j.last_error.as_deref(), Some(format!("failure {failure}").as_str()), "{l}");
+            assert_backoff(l, before, j.run_at_ms, failure);
+            assert_eq!(w.run_once().await.unwrap(), 0, "{l}: not due before its backoff");
+        }
+        assert_eq!(run_when_due(&w, app, id).await, 1, "{l}: third run");
+        assert!(job(app, id).await.is_none(), "{l}: a finished job is gone");
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(
+            seen,
+            vec![(1, b"{\"n\":1}".to_vec()), (2, b"{\"n\":1}".to_vec()), (3, b"{\"n\":1}".to_vec())],
+            "{l}: three runs with attempts counted and the payload intact"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_job_out_of_attempts_is_dead_until_replayed() {
+    for t in TestApp::all().await {
+        let (app, l) = (&t.app, t.label);
+        let runs = Arc::new(AtomicUsize::new(0));
+        let mut registry = Registry::default();
+        let r = runs.clone();
+        registry.register("test.broken", move |_app, _job| {
+            let r = r.clone();
+            async move {
+                r.fetch_add(1, Ordering::SeqCst);
+                Err("always broken".to_string())
+            }
+        });
+        let w = Worker::new(app.clone(), registry);
+        let id = enqueue(app, "test.broken", b"{}", 1).await;
+
+        assert_eq!(w.run_once().await.unwrap(), 1, "{l}");
+        let j = job(app, id).await.expect("dead jobs are kept");
+        assert_eq!((j.status.as_str(), j.attempts, j.last_error.as_deref()), ("dead", 1, Some("always broken")), "{l}");
+        assert!(jobs::list_dead(app.db(), 10).await.unwrap().iter().any(|d| d.id == id), "{l}: listed as dead");
+        assert_eq!(w.run_once().await.unwrap(), 0, "{l}: a dead job is not run");
+        assert_eq!(runs.load(Ordering::SeqCst), 1, "{l}");
+
+        assert!(jobs::replay(app.db(), id, now_ms()).await.unwrap(), "{l}: replay");
+        assert_eq!(w.run_once().await.unwrap(), 1, "{l}: replayed job runs");
+        assert_eq!(runs.load(Ordering::SeqCst), 2, "{l}");
+        assert_eq!(job(app, id).await.unwrap().status, "dead", "{l}: and dies again");
+    }
+}
+
+#[tokio::test]
+async fn a_job_of_unknown_kind_is_retried_then_dead() {
+    each_backend_concurrently(|t: TestApp| async move {
+        // Own all of `t` (its database folder too), not only the fields used.
+        let t = t;
+        let (app, l) = (&t.app, t.label);
+        let w = Worker::new(app.clone(), Registry::default());
+        let id = enqueue(app, "test.nobody-handles-this", b"{}", 2).await;
+
+        let before = now_ms();
+        assert_eq!(w.run_once().await.unwrap(), 1, "{l}");
+        let j = job(app, id).await.unwrap();
+        assert_eq!((j.status.as_str(), j.attempts), ("queued", 1), "{l}: retried first");
+        assert!(j.last_error.as_deref().unwrap_or("").contains("no handler"), "{l}: {:?}", j.last_error);
+        assert_backoff(l, before, j.run_at_ms, 1);
+
+        assert_eq!(run_when_due(&w, app, id).await, 1, "{l}");
+        let j = job(app, id).await.unwrap();
+        assert_eq!((j.status.as_str(), j.attempts), ("dead", 2), "{l}: then dead");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn enqueued_jobs_exist_only_if_their_transaction_commits() {
+    for t in TestApp::all().await {
+        let (app, l) = (&t.app, t.label);
+        let payload = serde_json::json!({"contact": 42});
+
+        let mut tx = app.db().begin().await.unwrap();
+        let dropped = worker::enqueue(&mut tx, "test.rolled-back", None, &payload, 0).await.unwrap();
+        tx.rollback().await.unwrap();
+        assert!(job(app, dropped).await.is_none(), "{l}: rolled back with its change");
+
+        let mut tx = app.db().begin().await.unwrap();
+        let kept = worker::enqueue(&mut tx, "test.kept", None, &payload, 0).await.unwrap();
+        tx.commit().await.unwrap();
+        let j = job(app, kept).await.expect("committed");
+        assert_eq!((j.status.as_str(), j.attempts, j.max_attempts), ("queued", 0, worker::DEFAULT_MAX_ATTEMPTS), "{l}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_workers_run_each_job_once() {
+    for t in TestApp::all().await {
+        let (app, l) = (&t.app, t.label);
+        let runs: Arc<Mutex<HashMap<Uuid, usize>>> = Arc::default();
+        let mut registry = Registry::default();
+        let r = runs.clone();
+        registry.register("test.count", move |_app, job| {
+            let r = r.clone();
+            async move {
+                *r.lock().unwrap().entry(job.id).or_default() += 1;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                Ok(())
+            }
+        });
+        let mut ids = Vec::new();
+        for _ in 0..30 {
+            ids.push(enqueue(app, "test.count", b"{}", 3).await);
+        }
+        let workers: Vec<Arc<Worker>> = (0..3).map(|_| Arc::new(Worker::new(app.clone(), registry.clone()))).collect();
+        let handles: Vec<_> = workers
+            .iter()
+            .map(|w| {
+                let w = w.clone();
+                tokio::spawn(async move {
+                    let mut total = 0;
+                    loop {
+                        let n = w.run_once().await.unwrap();
+                        if n == 0 {
+                            break total;
+                        }
+                        total += n;
+                    }
+                })
+            })
+            .collect();
+        let mut total = 0;
+        for h in handles {
+            total += h.await.unwrap();
+        }
+        let runs = runs.lock().unwrap().clone();
+        assert_eq!(total, 30, "{l}: thirty claims in all");
+        assert_eq!(runs.len(), 30, "{l}: every job ran");
+        assert!(runs.values().all(|&n| n == 1), "{l}: none ran twice: {runs:?}");
+        for id in ids {
+            assert!(job(app, id).await.is_none(), "{l}: done jobs are gone");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_due_schedule_is_enqueued_once_across_workers() {
+    // A run fired near a minute boundary would make the next one due at
+    // once; start clear of the boundary.
+    let into_minute = now_ms() % 60_000;
+    if into_minute > 50_000 {
+        tokio::time::sleep(Duration::from_millis((60_000 - into_minute + 200) as u64)).await;
+    }
+    for t in TestApp::all().await {
+        let (app, l) = (&t.app, t.label);
+        let runs = Arc::new(AtomicUsize::new(0));
+        let mut registry = Registry::default();
+        let r = runs.clone();
+        registry.register("test.tick", move |_app, job| {
+            let r = r.clone();
+            async move {
+                assert_eq!(job.payload, b"{\"what\":\"tick\"}");
+                r.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            }
+        });
+        let payload = serde_json::json!({"what": "tick"});
+
+        let r = worker::schedule(app, "ticker", "test.tick", "not a cron", &payload).await;
+        assert!(matches!(&r, Err(AppError::Validation(f)) if f[0].field == "cron"), "{l}: {r:?}");
+        worker::schedule(app, "ticker", "test.tick", "0 3 * * *", &payload).await.expect("schedule");
+        let w1 = Worker::new(app.clone(), registry.clone());
+        let w2 = Worker::new(app.clone(), registry.clone());
+        assert_eq!(w1.run_once().await.unwrap(), 0, "{l}: not due yet");
+        assert!(jobs::due_schedules(app.db(), now_ms()).await.unwrap().is_empty(), "{l}");
+
+        // Make it due now (a changed cron text takes the given next run).
+        let mut tx = app.db().begin().await.unwrap();
+        jobs::upsert_schedule(
+            &mut tx,
+            &ScheduleRow {
+                name: "ticker".into(),
+                kind: "test.tick".into(),
+                cron: "* * * * *".into(),
+                payload: serde_json::to_vec(&payload).unwrap(),
+                next_run_ms: now_ms() - 60_000,
+            },
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(jobs::due_schedules(app.db(), now_ms()).await.unwrap().len(), 1, "{l}");
+
+        let (a, b) = tokio::join!(w1.run_once(), w2.run_once());
+        let ran = a.unwrap() + b.unwrap();
+        let (a, b) = tokio::join!(w1.run_once(), w2.run_once());
+        let ran = ran + a.unwrap() + b.unwrap();
+        assert_eq!(ran, 1, "{l}: one job ran");
+        assert_eq!(runs.load(Ordering::SeqCst), 1, "{l}: the schedule fired once");
+        let due = jobs::due_schedules(app.db(), now_ms()).await.unwrap();
+        assert!(due.is_empty(), "{l}: next run moved into the future");
+    }
+}
