@@ -28,6 +28,7 @@ pub enum ErrorCode {
     IdempotencyInProgress,
     PayloadTooLarge,
     UnsupportedMediaType,
+    MethodNotAllowed,
     Internal,
 }
 
@@ -55,12 +56,13 @@ impl ErrorCode {
             ErrorCode::IdempotencyInProgress => "idempotency_in_progress",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::Internal => "internal",
         }
     }
 
     /// Every code, for the documentation table and its test.
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 23] = [
         ErrorCode::ValidationFailed,
         ErrorCode::NotFound,
         ErrorCode::Forbidden,
@@ -82,6 +84,7 @@ impl ErrorCode {
         ErrorCode::IdempotencyInProgress,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
+        ErrorCode::MethodNotAllowed,
         ErrorCode::Internal,
     ];
 }

@@ -99,6 +99,7 @@ async fn create_account(app: &App, input: SignUp, origin: &Origin, by_operator: 
     let now = now_ms();
 
     let mut tx = app.db().begin().await?;
+    users::lock_for_signup(&mut tx).await?;
     let first_user = users::count(&mut tx).await? == 0;
     if !by_operator && !first_user && invitation.is_none() && app.settings().signup == SignupMode::Invite {
         return Err(AppError::SignupClosed);

@@ -45,7 +45,13 @@ pub async fn create(
         return Err(AppError::Forbidden);
     }
     let name = clean_name(name, 80).map_err(|m| AppError::field("name", m))?;
-    let stored_scope = match scope {
+    // A token minting a token passes on its own limit: "your role" from a
+    // member-scoped token means member, never the owner behind it.
+    let inherited = match ctx.actor.credential {
+        Credential::Token { scope, .. } if scope < Role::Owner => Some(scope.min(ctx.role)),
+        _ => None,
+    };
+    let stored_scope = match scope.or(inherited) {
         None => SCOPE_INHERIT.to_string(),
         Some(role) if role <= ctx.effective_role() => format!("role:{}", role.as_str()),
         Some(_) => return Err(AppError::field("scope", "cannot exceed your own role")),
@@ -121,13 +127,10 @@ pub async fn authenticate(app: &App, secret: &str) -> Result<Option<Context>> {
     if !secret.starts_with(TOKEN_PREFIX) {
         return Ok(None);
     }
-    let Some(token) = rows::find_active(app.db(), &kith_crypto::token_hash(secret)).await? else {
+    let Some((token, role)) = rows::find_active_with_role(app.db(), &kith_crypto::token_hash(secret)).await? else {
         return Ok(None);
     };
-    let Some(m) = members::get(app.db(), token.org_id, token.user_id).await? else {
-        return Ok(None);
-    };
-    let role = Role::parse(&m.role).ok_or_else(|| AppError::Internal(format!("unknown role {}", m.role)))?;
+    let role = Role::parse(&role).ok_or_else(|| AppError::Internal(format!("unknown role {role}")))?;
     let scope = parse_scope(&token.scopes).unwrap_or(Role::Viewer);
     let now = now_ms();
     if token.last_used_ms.is_none_or(|t| now - t > 60_000) {

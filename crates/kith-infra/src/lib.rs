@@ -1,4 +1,5 @@
-//! kith-infra: adapters to the outside world — outbound HTTP, and later object
-//! storage, mail, event bus, clock. Never touches the database.
+//! kith-infra: adapters to the outside world — outbound HTTP and SMTP mail, and
+//! later object storage, event bus, clock. Never touches the database.
 
+pub mod mail;
 pub mod outbound;

@@ -28,3 +28,12 @@ pub fn claim_jobs_sql(backend: Backend) -> &'static str {
         }
     }
 }
+
+/// Serialize sign-ups for the rest of the transaction, so "is this the first
+/// user?" has one answer. SQLite's single writer does that already.
+pub fn lock_users_sql(backend: Backend) -> Option<&'static str> {
+    match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE"),
+    }
+}

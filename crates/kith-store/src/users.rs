@@ -49,6 +49,14 @@ pub async fn find_by_email_tx(tx: &mut Tx, email: &str) -> Result<Option<UserRow
     Ok(on_tx!(tx, |c| sqlx::query_as::<_, UserRow>(BY_EMAIL).bind(email).fetch_optional(c).await?))
 }
 
+/// Take the sign-up lock (see [`crate::dialect::lock_users_sql`]).
+pub async fn lock_for_signup(tx: &mut Tx) -> Result<()> {
+    if let Some(sql) = crate::dialect::lock_users_sql(tx.backend()) {
+        on_tx!(tx, |c| sqlx::query(sql).execute(c).await?.rows_affected());
+    }
+    Ok(())
+}
+
 pub async fn count(tx: &mut Tx) -> Result<i64> {
     Ok(on_tx!(tx, |c| sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users").fetch_one(c).await?))
 }
@@ -147,4 +155,38 @@ pub async fn replace_totp_secret(tx: &mut Tx, id: Uuid, sealed: &[u8]) -> Result
         .await?
         .rows_affected());
     Ok(())
+}
+
+/// A member and their workspace in one read (`GET /me`).
+pub async fn get_with_workspace(
+    db: &Db,
+    user_id: Uuid,
+    org_id: Uuid,
+) -> Result<Option<(UserRow, crate::workspaces::WorkspaceRow)>> {
+    #[derive(sqlx::FromRow)]
+    struct Joined {
+        #[sqlx(flatten)]
+        user: UserRow,
+        w_id: Uuid,
+        w_name: String,
+        w_version: i64,
+        w_created_ms: i64,
+        w_updated_ms: i64,
+    }
+    const SQL: &str = "SELECT u.id, u.email, u.name, u.password_hash, u.is_operator, u.email_verified_ms, u.totp_secret, u.totp_enabled,
+                              u.totp_last_step, u.created_ms, u.updated_ms,
+                              w.id AS w_id, w.name AS w_name, w.version AS w_version, w.created_ms AS w_created_ms, w.updated_ms AS w_updated_ms
+                       FROM memberships m JOIN users u ON u.id = m.user_id JOIN workspaces w ON w.id = m.org_id
+                       WHERE m.user_id = $1 AND m.org_id = $2";
+    let row = on_read!(db, |p| sqlx::query_as::<_, Joined>(SQL).bind(user_id).bind(org_id).fetch_optional(p).await?);
+    Ok(row.map(|j| {
+        let w = crate::workspaces::WorkspaceRow {
+            id: j.w_id,
+            name: j.w_name,
+            version: j.w_version,
+            created_ms: j.w_created_ms,
+            updated_ms: j.w_updated_ms,
+        };
+        (j.user, w)
+    }))
 }

@@ -119,6 +119,31 @@ pub async fn raw_execute(raw_url: &str, sql: &str) -> u64 {
     }
 }
 
+impl Drop for TestDb {
+    /// Drop a test's PostgreSQL database when the test is done (FORCE ends the
+    /// pool's connections), on a thread of its own since Drop cannot await.
+    fn drop(&mut self) {
+        let (Some(base), true) = (std::env::var("KITH_TEST_POSTGRES_URL").ok(), self.label == "postgres") else {
+            return;
+        };
+        let Some(name) = self.raw_url.rsplit('/').next().map(|n| n.split('?').next().unwrap_or(n).to_string()) else {
+            return;
+        };
+        if !name.starts_with("kith_t_") {
+            return;
+        }
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            rt.block_on(async {
+                use sqlx::Connection;
+                let mut c = sqlx::PgConnection::connect(&base).await.ok()?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut c).await.ok()
+            })
+        })
+        .join();
+    }
+}
+
 /// Create a new, empty PostgreSQL database and return its URL.
 pub async fn postgres_url() -> Option<String> {
     let base = std::env::var("KITH_TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty())?;

@@ -293,7 +293,6 @@ async fn password_reset_link_works_once() {
 /// Two people sign up at the same moment on a fresh instance in invite mode:
 /// only one of them may become the operator; the other must be refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: concurrent first sign-ups on PostgreSQL both see zero users: two operators, and invite mode is bypassed"]
 async fn concurrent_first_sign_ups_make_one_operator() {
     for db in TestDb::all().await {
         let l = db.label;

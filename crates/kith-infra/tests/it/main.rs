@@ -1,5 +1,6 @@
 //! Integration tests for kith-infra (one test binary per crate).
 
+mod mail;
 mod outbound_addresses;
 mod outbound_fetch;
 mod outbound_redirects;

@@ -45,5 +45,8 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/openapi.json", get(openapi::document))
         .merge(authed)
         .fallback(|| async { ApiError::new(kith_app::ErrorCode::NotFound, "no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(kith_app::ErrorCode::MethodNotAllowed, "this endpoint does not take that method")
+        })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }

@@ -142,6 +142,8 @@ async fn bad_input_gets_stable_codes() {
     assert_eq!((st, code(&b)), (404, "not_found"));
     let (st, b) = json(c.get(s.url("/api/v1/nothing-here")).bearer_auth(&t).send().await.unwrap()).await;
     assert_eq!((st, code(&b)), (404, "not_found"));
+    let (st, b) = json(c.put(s.url("/api/v1/me")).bearer_auth(&t).send().await.unwrap()).await;
+    assert_eq!((st, code(&b)), (405, "method_not_allowed"));
     // Nothing was half-written by any of the above.
     let (_, list) = json(c.get(s.url("/api/v1/teams")).bearer_auth(&t).send().await.unwrap()).await;
     assert_eq!(list["data"].as_array().unwrap().len(), 0);

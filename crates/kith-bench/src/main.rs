@@ -1,0 +1,310 @@
+//! `kith-bench`: Kith's load and scale measurements (docs/benchmarks.md).
+//! Each scenario runs end to end with the raw engine's or framework's figure
+//! for the same work measured in the same run. Prints Markdown to stdout and
+//! progress to stderr. Never part of the shipped binary; never a timed test.
+//!
+//! ```sh
+//! export CARGO_TARGET_DIR=/work/target-bench
+//! cargo build --release -p kith
+//! KITH_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres cargo run --release -p kith-bench -- all
+//! ```
+
+mod load;
+mod me;
+mod process;
+mod startup;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use me::{Backend, Run, Target};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "kith-bench", about = "Kith's load and scale measurements; prints Markdown tables.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// The release `kith` binary (default: `kith` beside this program).
+    #[arg(long, global = true)]
+    kith_bin: Option<PathBuf>,
+    /// Concurrent keep-alive connections of the load generator.
+    #[arg(long, global = true, default_value_t = 64)]
+    connections: usize,
+    /// Seconds of load before measuring.
+    #[arg(long, global = true, default_value_t = 2)]
+    warmup: u64,
+    /// Seconds measured.
+    #[arg(long, global = true, default_value_t = 10)]
+    duration: u64,
+    /// Start-ups per scenario (the median is reported).
+    #[arg(long, global = true, default_value_t = 5)]
+    runs: usize,
+    /// Audit rows in the large start-up scenario.
+    #[arg(long, global = true, default_value_t = 1_000_000)]
+    audit_rows: u64,
+}
+
+#[derive(Subcommand, Clone, Copy, PartialEq, Eq)]
+enum Command {
+    /// GET /api/v1/me under load: Kith beside a bare axum token lookup (SQLite, and PostgreSQL
+    /// when KITH_TEST_POSTGRES_URL is set), then the release `kith serve` process and its memory.
+    Me,
+    /// Cold start to ready (fresh, restart, 1M audit rows), idle memory, binary size.
+    Startup,
+    /// Both.
+    All,
+}
+
+/// The /me goal: Kith at least this share of the bare lookup's throughput.
+const ME_GOAL_PERCENT: f64 = 70.0;
+/// The memory goal for an idle or just-loaded `kith serve`.
+const RSS_GOAL_MB: f64 = 30.0;
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let kith_bin = process::locate_kith(cli.kith_bin.as_deref())?;
+    let opts = me::Options {
+        connections: cli.connections,
+        warmup: Duration::from_secs(cli.warmup),
+        duration: Duration::from_secs(cli.duration),
+    };
+    let mut out = String::new();
+    out += &header(&cli);
+
+    let mut process_run = None;
+    if matches!(cli.command, Command::Me | Command::All) {
+        eprintln!("GET /api/v1/me, in process");
+        let mut runs = me::in_process(Backend::Sqlite, &opts, true)?;
+        if std::env::var("KITH_TEST_POSTGRES_URL").is_ok_and(|v| !v.is_empty()) {
+            runs.extend(me::in_process(Backend::Postgres, &opts, false)?);
+        } else {
+            eprintln!("  KITH_TEST_POSTGRES_URL is not set: PostgreSQL skipped");
+        }
+        eprintln!("GET /api/v1/me, release process");
+        let pr = me::process_run(&kith_bin, &opts)?;
+        out += &me_tables(&runs, &pr);
+        process_run = Some(pr);
+    }
+    let mut starts = None;
+    if matches!(cli.command, Command::Startup | Command::All) {
+        eprintln!("cold start");
+        let report = startup::run(&kith_bin, cli.runs, cli.audit_rows)?;
+        out += &startup_table(&report, cli.runs);
+        starts = Some(report);
+    }
+    out += &footprint(&kith_bin, starts.as_ref(), process_run.as_ref())?;
+    print!("{out}");
+    Ok(())
+}
+
+fn header(cli: &Cli) -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, m)| m.trim().to_string()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_kib: u64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|r| r.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    format!(
+        "# Kith benchmarks\n\n\
+         | | |\n|---|---|\n\
+         | date (UTC) | {} |\n\
+         | machine | {cores} CPUs ({model}), {:.1} GiB RAM, Linux {} |\n\
+         | load | kith-bench's own generator: {} keep-alive HTTP/1.1 connections, {} s warm-up, {} s measured; server and generator share the same cores |\n\n",
+        utc_now(),
+        mem_kib as f64 / 1024.0 / 1024.0,
+        kernel.trim(),
+        cli.connections,
+        cli.warmup,
+        cli.duration,
+    )
+}
+
+fn ms(us: u32) -> String {
+    format!("{:.2}", us as f64 / 1000.0)
+}
+
+fn run_cells(r: &Run) -> String {
+    let l = &r.result.latency;
+    let cores = |d: Duration| d.as_secs_f64() / r.result.window.as_secs_f64();
+    format!(
+        "{:.0} | {} | {} | {} | {:.0} | {:.2} / {:.2} | {}",
+        r.result.requests_per_second(),
+        ms(l.percentile(50.0)),
+        ms(l.percentile(99.0)),
+        ms(l.max()),
+        r.server_cpu_per_request_us(),
+        cores(r.server_cpu),
+        cores(r.load_cpu),
+        l.len(),
+    )
+}
+
+fn me_tables(runs: &[Run], pr: &me::ProcessRun) -> String {
+    let mut s = String::from(
+        "## GET /api/v1/me, in one process, one run\n\n\
+         | target | database | req/s | p50 ms | p99 ms | max ms | server CPU µs/req | cores used: server / generator | requests |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in runs {
+        let target = match r.target {
+            Target::Hello => "axum, small JSON, no database (framework ceiling)",
+            Target::Bare => "bare axum: SHA-256 + `tokens::find_active`",
+            Target::Kith => "Kith: `kith_web::serve`, whole router",
+        };
+        let db = r.backend.map(Backend::label).unwrap_or("—");
+        s += &format!("| {target} | {db} | {} |\n", run_cells(r));
+    }
+    s += "\n| database | Kith / bare (req/s) | goal | met |\n|---|---|---|---|\n";
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let find = |t| runs.iter().find(|r| r.target == t && r.backend == Some(backend));
+        if let (Some(k), Some(b)) = (find(Target::Kith), find(Target::Bare)) {
+            let pct = 100.0 * k.result.requests_per_second() / b.result.requests_per_second();
+            s += &format!(
+                "| {} | {pct:.0} % | ≥ {ME_GOAL_PERCENT:.0} % | {} |\n",
+                backend.label(),
+                yes_no(pct >= ME_GOAL_PERCENT)
+            );
+        }
+    }
+    let bare = runs.iter().find(|r| r.target == Target::Bare && r.backend == Some(Backend::Sqlite));
+    let vs_bare = bare
+        .map(|b| format!("{:.0} %", 100.0 * pr.run.result.requests_per_second() / b.result.requests_per_second()))
+        .unwrap_or_else(|| "—".into());
+    s += &format!(
+        "\n## GET /api/v1/me against the release `kith serve` (SQLite, default logging to a file, 2 workers)\n\n\
+         | req/s | p50 ms | p99 ms | max ms | server CPU µs/req | cores used: server / generator | requests | vs bare (SQLite, above) | log written |\n\
+         |---|---|---|---|---|---|---|---|---|\n\
+         | {} | {vs_bare} | {:.0} MiB |\n\n",
+        run_cells(&pr.run),
+        pr.log_bytes as f64 / 1048576.0
+    );
+    s
+}
+
+fn startup_table(r: &startup::StartupReport, runs: usize) -> String {
+    let mut s = format!(
+        "## Cold start: spawn `kith serve` → `/readyz` 200 (median of {runs})\n\n\
+         | data folder | median ms | min ms | max ms | RSS 2 s after ready (median) |\n|---|---|---|---|---|\n"
+    );
+    for st in &r.runs {
+        let label = match st.scenario {
+            startup::Scenario::Fresh => "fresh (does not exist yet)".to_string(),
+            startup::Scenario::Restart => "existing, one account".to_string(),
+            startup::Scenario::Audit => format!("existing, {} audit rows", r.seeding.rows),
+        };
+        let mut t: Vec<f64> = st.ready.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+        t.sort_by(f64::total_cmp);
+        s += &format!(
+            "| {label} | {:.1} | {:.1} | {:.1} | {:.1} MiB |\n",
+            median(&t),
+            t.first().copied().unwrap_or(0.0),
+            t.last().copied().unwrap_or(0.0),
+            median_kib(&st.rss_kib) / 1024.0
+        );
+    }
+    s += &format!(
+        "\nSeeding {} audit rows (+ as many `audit_details`), client-side batched SQL: {:.1} s ({:.0} rows/s), database file {:.0} MiB.\n\n",
+        r.seeding.rows,
+        r.seeding.took.as_secs_f64(),
+        2.0 * r.seeding.rows as f64 / r.seeding.took.as_secs_f64(),
+        r.seeding.db_bytes as f64 / 1048576.0
+    );
+    s
+}
+
+fn footprint(
+    kith_bin: &std::path::Path,
+    starts: Option<&startup::StartupReport>,
+    pr: Option<&me::ProcessRun>,
+) -> Result<String> {
+    let mut s = String::from("## Footprint of `kith serve`\n\n| figure | value | goal | met |\n|---|---|---|---|\n");
+    let mb = |kib: f64| kib * 1024.0 / 1e6;
+    let mut row = |what: &str, kib: f64| {
+        s.push_str(&format!(
+            "| {what} | {:.1} MB ({:.1} MiB) | < {RSS_GOAL_MB:.0} MB | {} |\n",
+            mb(kib),
+            kib / 1024.0,
+            yes_no(mb(kib) < RSS_GOAL_MB)
+        ));
+    };
+    if let Some(r) = starts {
+        for st in &r.runs {
+            if st.scenario == startup::Scenario::Fresh {
+                row("RSS idle, 2 s after a fresh start (median)", median_kib(&st.rss_kib));
+            }
+        }
+    }
+    if let Some(p) = pr {
+        row("RSS idle, one account, before load", p.rss_idle_kib as f64);
+        row("RSS 2 s after the /me load run", p.rss_after_kib as f64);
+        row("peak RSS (VmHWM) over the /me load run", p.peak_kib as f64);
+    }
+    let bytes = std::fs::read(kith_bin)?;
+    let stripped = !bytes.windows(8).any(|w| w == b".symtab\0");
+    s += &format!(
+        "| release binary `{}` | {:.1} MB ({:.2} MiB, {} bytes), {} | — | — |\n\n",
+        kith_bin.file_name().and_then(|n| n.to_str()).unwrap_or("kith"),
+        bytes.len() as f64 / 1e6,
+        bytes.len() as f64 / 1048576.0,
+        bytes.len(),
+        if stripped { "stripped (no .symtab)" } else { "NOT stripped (.symtab present)" }
+    );
+    Ok(s)
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "**no**"
+    }
+}
+
+/// Median of sorted values.
+fn median(sorted: &[f64]) -> f64 {
+    match sorted.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+fn median_kib(v: &[u64]) -> f64 {
+    let mut f: Vec<f64> = v.iter().map(|&k| k as f64).collect();
+    f.sort_by(f64::total_cmp);
+    median(&f)
+}
+
+/// Today's date in UTC, `YYYY-MM-DD HH:MM` (civil-from-days, no date crate).
+fn utc_now() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", rem / 3600, rem % 3600 / 60)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn median_of_odd_and_even() {
+        assert_eq!(super::median(&[1.0, 2.0, 9.0]), 2.0);
+        assert_eq!(super::median(&[1.0, 2.0, 4.0, 9.0]), 3.0);
+        assert_eq!(super::median(&[]), 0.0);
+    }
+}

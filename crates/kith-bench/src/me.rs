@@ -1,0 +1,333 @@
+//! `GET /api/v1/me` under load: the real Kith router beside a bare axum
+//! handler doing the same token lookup on the same database, in one process
+//! and one run; then the release `kith serve` process for what it costs with
+//! its default logging and workers, and its memory.
+
+use crate::load::{self, LoadResult, LoadSpec};
+use crate::process;
+use anyhow::{bail, Context as _, Result};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use kith_app::identity::{create_account_as_operator, SignUp};
+use kith_app::{App, AppSettings, Keyring, MasterKeys};
+use kith_store::Db;
+use kith_testkit::TestDb;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+use tokio::runtime::Runtime;
+use tokio::sync::oneshot;
+
+/// Thread-name prefixes: the server's runtime and the load generator's.
+const SERVER_THREADS: &str = "kith-srv";
+const LOAD_THREADS: &str = "kith-load";
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub connections: usize,
+    pub warmup: Duration,
+    pub duration: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn label(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// axum returning a small JSON, no database: the framework + generator ceiling.
+    Hello,
+    /// axum + SHA-256 + `kith_store::tokens::find_active`: the engine's figure for the token lookup.
+    Bare,
+    /// `kith_web::serve(router)` with the whole /me path.
+    Kith,
+}
+
+/// One measured load run.
+pub struct Run {
+    pub target: Target,
+    pub backend: Option<Backend>,
+    pub result: LoadResult,
+    /// CPU the server side used inside the window (process CPU minus the load generator's threads).
+    pub server_cpu: Duration,
+    pub load_cpu: Duration,
+}
+
+impl Run {
+    /// Server CPU per answered request, in microseconds.
+    pub fn server_cpu_per_request_us(&self) -> f64 {
+        self.server_cpu.as_secs_f64() * 1e6 / self.result.ok.max(1) as f64
+    }
+}
+
+/// The in-process comparison on one backend. `with_hello` adds the
+/// database-free axum row (done once, on the SQLite pass).
+pub fn in_process(backend: Backend, opts: &Options, with_hello: bool) -> Result<Vec<Run>> {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let server_rt = runtime(SERVER_THREADS, cores)?;
+    let load_rt = runtime(LOAD_THREADS, cores)?;
+    let Some(servers) = server_rt.block_on(Servers::start(backend))? else {
+        bail!("no database for {}", backend.label());
+    };
+    let mut runs = Vec::new();
+    let result = (|| -> Result<()> {
+        load_rt.block_on(servers.check())?;
+        let mut targets = vec![Target::Bare, Target::Kith];
+        if with_hello {
+            targets.insert(0, Target::Hello);
+        }
+        for target in targets {
+            let (addr, path, bearer) = match target {
+                Target::Hello => (servers.hello, "/hello", None),
+                Target::Bare => (servers.bare, "/api/v1/me", Some(servers.token.clone())),
+                Target::Kith => (servers.kith, "/api/v1/me", Some(servers.token.clone())),
+            };
+            let spec = LoadSpec {
+                addr,
+                path: path.into(),
+                bearer,
+                connections: opts.connections,
+                warmup: opts.warmup,
+                duration: opts.duration,
+            };
+            eprintln!(
+                "  {} {:?}: {} connections, {:?} warm-up + {:?}",
+                backend.label(),
+                target,
+                spec.connections,
+                spec.warmup,
+                spec.duration
+            );
+            let (result, (total_cpu, load_cpu)) = load_rt.block_on(measure(&spec, || {
+                Ok((process::cpu_time(std::process::id())?, process::own_threads_cpu_time(LOAD_THREADS)?))
+            }))?;
+            let backend = (target != Target::Hello).then_some(backend);
+            runs.push(Run { target, backend, result, server_cpu: total_cpu.saturating_sub(load_cpu), load_cpu });
+        }
+        Ok(())
+    })();
+    server_rt.block_on(servers.stop())?;
+    server_rt.shutdown_timeout(Duration::from_secs(5));
+    load_rt.shutdown_timeout(Duration::from_secs(5));
+    result.map(|()| runs)
+}
+
+fn runtime(name: &str, workers: usize) -> Result<Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(workers).thread_name(name).enable_all().build()?)
+}
+
+/// Run the load; sample `cpu` (two CPU clocks) at the window's start and end.
+async fn measure(
+    spec: &LoadSpec,
+    cpu: impl Fn() -> Result<(Duration, Duration)>,
+) -> Result<(LoadResult, (Duration, Duration))> {
+    let sampler = async {
+        tokio::time::sleep(spec.warmup).await;
+        let a = cpu()?;
+        tokio::time::sleep(spec.duration).await;
+        let b = cpu()?;
+        Ok::<_, anyhow::Error>((b.0.saturating_sub(a.0), b.1.saturating_sub(a.1)))
+    };
+    let (result, cpu) = tokio::join!(load::run(spec), sampler);
+    let result = result?;
+    if result.errors > 0 {
+        bail!("{} requests failed while loading {}{}", result.errors, spec.addr, spec.path);
+    }
+    Ok((result, cpu?))
+}
+
+/// The three servers of one backend, on the server runtime.
+struct Servers {
+    db: TestDb,
+    user_id: uuid::Uuid,
+    org_id: uuid::Uuid,
+    token: String,
+    hello: SocketAddr,
+    bare: SocketAddr,
+    kith: SocketAddr,
+    stops: Vec<oneshot::Sender<()>>,
+}
+
+impl Servers {
+    async fn start(backend: Backend) -> Result<Option<Servers>> {
+        let db = match backend {
+            Backend::Sqlite => TestDb::sqlite().await,
+            Backend::Postgres => match TestDb::postgres().await {
+                Some(db) => db,
+                None => return Ok(None),
+            },
+        };
+        let app = App::new(
+            db.db.clone(),
+            Keyring::new(MasterKeys::single(kith_crypto::SecretKey::generate())),
+            AppSettings::default(),
+        );
+        let signup = SignUp {
+            email: process::EMAIL.into(),
+            name: "Bench".into(),
+            password: "correct horse battery staple bench".into(),
+            workspace_name: Some("Bench".into()),
+            invitation: None,
+        };
+        let done =
+            create_account_as_operator(&app, signup).await.map_err(|e| anyhow::anyhow!("create account: {e}"))?;
+        let (_, token) = kith_app::tokens::create_for_member(&app, done.org_id, process::EMAIL, "bench")
+            .await
+            .map_err(|e| anyhow::anyhow!("create token: {e}"))?;
+
+        let mut stops = Vec::new();
+        let listen = || async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let (tx, rx) = oneshot::channel::<()>();
+            Ok::<_, anyhow::Error>((listener, tx, async move {
+                let _ = rx.await;
+            }))
+        };
+
+        let (l, tx, stop) = listen().await?;
+        let hello = l.local_addr()?;
+        stops.push(tx);
+        let router = Router::new().route("/hello", get(|| async { Json(serde_json::json!({"status": "ok"})) }));
+        tokio::spawn(async move { axum::serve(l, router).with_graceful_shutdown(stop).await });
+
+        let (l, tx, stop) = listen().await?;
+        let bare = l.local_addr()?;
+        stops.push(tx);
+        let router = Router::new().route("/api/v1/me", get(bare_me)).with_state(db.db.clone());
+        tokio::spawn(async move { axum::serve(l, router).with_graceful_shutdown(stop).await });
+
+        let (l, tx, stop) = listen().await?;
+        let kith = l.local_addr()?;
+        stops.push(tx);
+        let state = kith_web::WebState::new(app, kith_web::WebConfig { api_rate_per_second: 0, ..Default::default() });
+        tokio::spawn(kith_web::serve(l, state, stop));
+
+        Ok(Some(Servers { db, user_id: done.user_id, org_id: done.org_id, token, hello, bare, kith, stops }))
+    }
+
+    /// Each target answers 200 with what it should, before anything is timed.
+    async fn check(&self) -> Result<()> {
+        load::expect_ok(self.hello, "/hello", None).await?;
+        let bare = load::expect_ok(self.bare, "/api/v1/me", Some(&self.token)).await?;
+        let kith = load::expect_ok(self.kith, "/api/v1/me", Some(&self.token)).await?;
+        if !bare.contains(&self.org_id.to_string()) || !kith.contains(&self.user_id.to_string()) {
+            bail!("unexpected /me bodies: bare {bare}, kith {kith}");
+        }
+        let (status, _) = load::probe(self.bare, "/api/v1/me", Some("kith_pat_wrong")).await?;
+        if status != StatusCode::UNAUTHORIZED {
+            bail!("the bare handler accepted a wrong token ({status})");
+        }
+        Ok(())
+    }
+
+    async fn stop(self) -> Result<()> {
+        for s in self.stops {
+            let _ = s.send(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        self.db.db.close().await;
+        if self.db.raw_url.starts_with("postgres") {
+            drop_postgres_database(&self.db.raw_url).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The bare figure: what any token-authenticated endpoint must at least do —
+/// hash the presented token and find it with one indexed read.
+async fn bare_me(State(db): State<Db>, headers: HeaderMap) -> Response {
+    let Some(secret) =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    match kith_store::tokens::find_active(&db, &kith_crypto::token_hash(secret)).await {
+        Ok(Some(t)) => {
+            Json(serde_json::json!({"user_id": t.user_id, "org_id": t.org_id, "token": t.name})).into_response()
+        }
+        Ok(None) => StatusCode::UNAUTHORIZED.into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// Remove the database `kith_testkit` made for this run.
+async fn drop_postgres_database(url: &str) -> Result<()> {
+    let name = url.split('?').next().and_then(|u| u.rsplit('/').next()).context("database name")?;
+    if !name.starts_with("kith_t_") {
+        bail!("refusing to drop {name}: not a test database");
+    }
+    let base = std::env::var("KITH_TEST_POSTGRES_URL")?;
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&base).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await?;
+    Ok(())
+}
+
+/// The release binary under the same load: default logging (info, one line
+/// per request, to a file), two background workers, rate limit off.
+pub struct ProcessRun {
+    pub run: Run,
+    pub rss_idle_kib: u64,
+    pub rss_after_kib: u64,
+    pub peak_kib: u64,
+    pub log_bytes: u64,
+}
+
+pub fn process_run(kith_bin: &Path, opts: &Options) -> Result<ProcessRun> {
+    let scratch = process::Scratch::new("me")?;
+    let data = scratch.path().join("data");
+    let seeded = process::seed_account(kith_bin, &data)?;
+    let log = scratch.path().join("serve.log");
+    let mut server = process::spawn_serve(kith_bin, &data, &log, &[("KITH_API_RATE_LIMIT", "0")])?;
+    let outcome = (|| -> Result<ProcessRun> {
+        server.wait_ready(Duration::from_secs(30))?;
+        std::thread::sleep(Duration::from_secs(2));
+        let (rss_idle_kib, _) = process::memory_kib(server.pid())?;
+        let load_rt = runtime(LOAD_THREADS, std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))?;
+        let spec = LoadSpec {
+            addr: server.addr,
+            path: "/api/v1/me".into(),
+            bearer: Some(seeded.token.clone()),
+            connections: opts.connections,
+            warmup: opts.warmup,
+            duration: opts.duration,
+        };
+        eprintln!(
+            "  kith serve (release process): {} connections, {:?} warm-up + {:?}",
+            spec.connections, spec.warmup, spec.duration
+        );
+        let pid = server.pid();
+        let (result, (server_cpu, load_cpu)) = load_rt.block_on(async {
+            let body = load::expect_ok(spec.addr, &spec.path, spec.bearer.as_deref()).await?;
+            if !body.contains(&seeded.user_id.to_string()) {
+                bail!("unexpected /me body from kith serve: {body}");
+            }
+            measure(&spec, || Ok((process::cpu_time(pid)?, process::own_threads_cpu_time(LOAD_THREADS)?))).await
+        })?;
+        load_rt.shutdown_timeout(Duration::from_secs(5));
+        std::thread::sleep(Duration::from_secs(2));
+        let (rss_after_kib, peak_kib) = process::memory_kib(server.pid())?;
+        Ok(ProcessRun {
+            run: Run { target: Target::Kith, backend: Some(Backend::Sqlite), result, server_cpu, load_cpu },
+            rss_idle_kib,
+            rss_after_kib,
+            peak_kib,
+            log_bytes: std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0),
+        })
+    })();
+    server.stop()?;
+    outcome
+}
