@@ -5,6 +5,7 @@
 //! Never used by the shipped binary.
 
 pub mod app;
+pub mod smtp;
 
 pub use app::{spawn_all, spawn_app, spawn_with, Account, TestApp, TestServer};
 use kith_store::{Db, DbOptions};
