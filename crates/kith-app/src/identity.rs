@@ -133,6 +133,9 @@ async fn create_account(app: &App, input: SignUp, origin: &Origin, by_operator: 
         }
         None => create_workspace_in(app, &mut tx, user.id, &workspace_name.expect("validated"), origin, now).await?,
     };
+    if user.email_verified_ms.is_none() {
+        queue_verification(app, &mut tx, &user, now).await?;
+    }
     tx.commit().await?;
     tracing::info!(user_id = %user.id, org_id = %org_id, operator = first_user, "account created");
     Ok(SignedUp { user_id: user.id, org_id })
@@ -441,19 +444,29 @@ pub async fn update_profile(app: &App, user_id: Uuid, name: &str) -> Result<()> 
     Ok(())
 }
 
-/// Make a password-reset secret for an address. `None` for an unknown address
-/// (the caller answers the same either way, so addresses cannot be probed).
-pub async fn request_password_reset(app: &App, email: &str) -> Result<Option<(UserRow, String)>> {
-    let Some(email) = normalize_email(email) else {
-        return Ok(None);
-    };
-    let Some(user) = users::find_by_email(app.db(), &email).await? else {
+/// Make a password-reset secret for an address and, with SMTP, e-mail its
+/// link. `None` for an unknown address (the caller answers the same either
+/// way, so addresses cannot be probed). Throttled per address and IP.
+pub async fn request_password_reset(app: &App, email: &str, origin: &Origin) -> Result<Option<(UserRow, String)>> {
+    let Some(email) = normalize_email(email) else { return Ok(None) };
+    let now = now_ms();
+    let keys = throttle::keys("reset", &email, origin.ip.as_deref());
+    throttle::check(app.db(), &keys, now).await?;
+    let user = users::find_by_email(app.db(), &email).await?;
+    let mut tx = app.db().begin().await?;
+    throttle::fail(&mut tx, &keys, now).await?;
+    let Some(user) = user else {
+        tx.commit().await?;
         return Ok(None);
     };
     let token = kith_crypto::random_token("kith_rst");
-    let now = now_ms();
-    let mut tx = app.db().begin().await?;
     one_time::insert(&mut tx, &kith_crypto::token_hash(&token), RESET_PURPOSE, user.id, now, now + HOUR_MS).await?;
+    let link = format!("{}/reset-password/{}", app.settings().public_url.trim_end_matches('/'), token);
+    let text = format!(
+        "Hello {},\n\nSomeone asked to reset the password of your Kith account. To choose a new one, open:\n{}\n\nThe link works once, for an hour. If it was not you, ignore this e-mail: your password stays as it is.\n",
+        user.name, link
+    );
+    crate::mail::queue(app, &mut tx, &user.email, "Reset your Kith password", &text).await?;
     tx.commit().await?;
     Ok(Some((user, token)))
 }
@@ -486,15 +499,36 @@ pub async fn admin_reset_password(app: &App, email: &str, new: &str) -> Result<U
     Ok(user.id)
 }
 
-/// A secret to verify an e-mail address (sent when SMTP is configured).
-pub async fn email_verification_token(app: &App, user_id: Uuid) -> Result<String> {
+/// E-mail a link that proves the address (only when SMTP is configured).
+async fn queue_verification(app: &App, tx: &mut Tx, user: &UserRow, now: i64) -> Result<bool> {
+    if app.mailer().is_none() {
+        return Ok(false);
+    }
     let token = kith_crypto::random_token("kith_vfy");
+    one_time::insert(tx, &kith_crypto::token_hash(&token), VERIFY_PURPOSE, user.id, now, now + 24 * HOUR_MS).await?;
+    let link = format!("{}/verify-email/{}", app.settings().public_url.trim_end_matches('/'), token);
+    let text = format!(
+        "Hello {},\n\nConfirm that this is your e-mail address for Kith:\n{}\n\nThe link works once, for 24 hours.\n",
+        user.name, link
+    );
+    crate::mail::queue(app, tx, &user.email, "Confirm your e-mail address", &text).await
+}
+
+/// Send the verification e-mail again; false when there is no SMTP or nothing to verify.
+pub async fn resend_verification(app: &App, user_id: Uuid, origin: &Origin) -> Result<bool> {
+    let user = users::get(app.db(), user_id).await?.ok_or(AppError::NotFound)?;
+    if user.email_verified_ms.is_some() {
+        return Ok(false);
+    }
     let now = now_ms();
+    let keys = throttle::keys("verify-mail", &user.email, origin.ip.as_deref());
+    throttle::check(app.db(), &keys, now).await?;
     let mut tx = app.db().begin().await?;
-    one_time::insert(&mut tx, &kith_crypto::token_hash(&token), VERIFY_PURPOSE, user_id, now, now + 24 * HOUR_MS)
-        .await?;
+    // Every send counts, so repeated clicks slow down instead of flooding an inbox.
+    throttle::fail(&mut tx, &keys, now).await?;
+    let queued = queue_verification(app, &mut tx, &user, now).await?;
     tx.commit().await?;
-    Ok(token)
+    Ok(queued)
 }
 
 pub async fn verify_email(app: &App, token: &str) -> Result<Uuid> {

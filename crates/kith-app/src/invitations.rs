@@ -20,6 +20,8 @@ pub const INVITATION_PREFIX: &str = "kith_inv";
 pub struct Invited {
     pub invitation: InvitationRow,
     pub link: String,
+    /// An e-mail with the link was queued (SMTP is configured).
+    pub emailed: bool,
 }
 
 pub async fn create(app: &App, ctx: &Context, email: &str, role: Role, origin: &Origin) -> Result<Invited> {
@@ -35,7 +37,10 @@ pub async fn create(app: &App, ctx: &Context, email: &str, role: Role, origin: &
             return Err(AppError::Conflict(ErrorCode::AlreadyMember, "this person is already a member"));
         }
     }
+    let inviter = users::get(app.db(), ctx.user_id()).await?.ok_or(AppError::NotFound)?;
+    let workspace = workspaces::get(app.db(), ctx.org_id).await?.ok_or(AppError::NotFound)?;
     let secret = kith_crypto::random_token(INVITATION_PREFIX);
+    let link = format!("{}/invite/{}", app.settings().public_url.trim_end_matches('/'), secret);
     let now = now_ms();
     let invitation = InvitationRow {
         id: new_id(),
@@ -55,9 +60,19 @@ pub async fn create(app: &App, ctx: &Context, email: &str, role: Role, origin: &
     let event = AuditEvent::new("member.invited", "invitation", invitation.id)
         .with_detail(format!("{} as {}", invitation.email, invitation.role));
     audit::record(&mut tx, ctx.org_id, Some(ctx.user_id()), event, origin, now).await?;
+    let subject = format!("{} invited you to {} on Kith", inviter.name, workspace.name);
+    let text = format!(
+        "{} ({}) invited you to join {} on Kith as {}.\n\nAccept the invitation:\n{}\n\nThe link works once and expires in {} days. If you did not expect this, ignore this e-mail.\n",
+        inviter.name,
+        inviter.email,
+        workspace.name,
+        invitation.role,
+        link,
+        app.settings().invitation_ttl_ms / kith_domain::time::DAY_MS
+    );
+    let emailed = crate::mail::queue(app, &mut tx, &invitation.email, &subject, &text).await?;
     tx.commit().await?;
-    let link = format!("{}/invite/{}", app.settings().public_url.trim_end_matches('/'), secret);
-    Ok(Invited { invitation, link })
+    Ok(Invited { invitation, link, emailed })
 }
 
 pub async fn list(app: &App, ctx: &Context, page: &PageRequest) -> Result<Page<InvitationRow>> {

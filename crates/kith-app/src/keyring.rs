@@ -149,6 +149,18 @@ impl Keyring {
         Ok(kith_crypto::open(&self.user_secrets, &user_scope(user_id, column), sealed)?)
     }
 
+    /// Seal instance-level data that belongs to no workspace (e-mail job
+    /// payloads for people not yet in one), bound to its table, column and row.
+    pub fn seal_instance(&self, table: &str, column: &str, row_id: Uuid, plaintext: &[u8]) -> Vec<u8> {
+        let scope = SealScope { org_id: Uuid::nil(), table, column, row_id };
+        kith_crypto::seal(&self.user_secrets, 0, &scope, plaintext)
+    }
+
+    pub fn open_instance(&self, table: &str, column: &str, row_id: Uuid, sealed: &[u8]) -> Result<Vec<u8>> {
+        let scope = SealScope { org_id: Uuid::nil(), table, column, row_id };
+        Ok(kith_crypto::open(&self.user_secrets, &scope, sealed)?)
+    }
+
     /// Rewrap every stored workspace key under the current master key.
     /// Returns how many keys were rewrapped.
     pub async fn rewrap_all(&self, db: &Db) -> Result<u64> {

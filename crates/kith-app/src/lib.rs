@@ -10,6 +10,7 @@ pub mod error;
 pub mod identity;
 pub mod invitations;
 pub mod keyring;
+pub mod mail;
 pub mod members;
 pub mod rotation;
 pub mod teams;
@@ -21,7 +22,9 @@ pub mod workspaces;
 pub use error::{AppError, ErrorCode};
 pub use keyring::{Keyring, MasterKeys};
 pub use kith_domain::Context;
+pub use kith_infra::mail::{MailConfig, DEFAULT_MAIL_TIMEOUT};
 
+use kith_infra::mail::{MailError, Mailer};
 use kith_infra::outbound::{OutboundClient, OutboundConfig};
 use kith_store::Db;
 use std::sync::Arc;
@@ -49,6 +52,8 @@ pub struct AppSettings {
     pub invitation_ttl_ms: i64,
     /// Let outbound fetches reach private and loopback addresses (local models, tests).
     pub allow_private_networks: bool,
+    /// Outgoing e-mail (invitations, verification, password reset); None: no e-mail.
+    pub mail: Option<MailConfig>,
 }
 
 impl Default for AppSettings {
@@ -59,6 +64,7 @@ impl Default for AppSettings {
             session_idle_ms: 14 * kith_domain::time::DAY_MS,
             invitation_ttl_ms: 7 * kith_domain::time::DAY_MS,
             allow_private_networks: false,
+            mail: None,
         }
     }
 }
@@ -74,16 +80,24 @@ struct AppInner {
     keyring: Keyring,
     settings: AppSettings,
     outbound: OutboundClient,
+    mailer: Option<Mailer>,
 }
 
 impl App {
-    pub fn new(db: Db, keyring: Keyring, settings: AppSettings) -> App {
+    /// Fails only on invalid mail settings (checked without touching the network).
+    pub fn new(db: Db, keyring: Keyring, settings: AppSettings) -> Result<App, MailError> {
         let outbound = OutboundClient::new(OutboundConfig {
             allow_private_networks: settings.allow_private_networks,
             ..Default::default()
         })
         .expect("the outbound HTTP client builds with static settings");
-        App { inner: Arc::new(AppInner { db, keyring, settings, outbound }) }
+        let mailer = settings.mail.as_ref().map(Mailer::new).transpose()?;
+        Ok(App { inner: Arc::new(AppInner { db, keyring, settings, outbound, mailer }) })
+    }
+
+    /// The mailer, when the operator configured SMTP.
+    pub fn mailer(&self) -> Option<&Mailer> {
+        self.inner.mailer.as_ref()
     }
 
     /// The SSRF-guarded client for every fetch of a workspace-supplied URL.

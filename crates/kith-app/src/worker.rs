@@ -21,7 +21,33 @@ pub const DEFAULT_MAX_ATTEMPTS: i64 = 8;
 const LEASE_MS: i64 = 5 * 60 * SECOND_MS;
 const BATCH: i64 = 8;
 
-pub type JobFuture = Pin<Box<dyn Future<Output = std::result::Result<(), String>> + Send>>;
+/// Why a job failed, and whether trying again could help.
+#[derive(Debug, Clone)]
+pub struct JobError {
+    pub message: String,
+    /// Retrying cannot succeed (a rejected address, a malformed payload): dead at once.
+    pub permanent: bool,
+}
+
+impl JobError {
+    pub fn permanent(message: impl Into<String>) -> JobError {
+        JobError { message: message.into(), permanent: true }
+    }
+}
+
+impl From<String> for JobError {
+    fn from(message: String) -> Self {
+        JobError { message, permanent: false }
+    }
+}
+
+impl From<&str> for JobError {
+    fn from(message: &str) -> Self {
+        JobError { message: message.into(), permanent: false }
+    }
+}
+
+pub type JobFuture = Pin<Box<dyn Future<Output = std::result::Result<(), JobError>> + Send>>;
 pub type Handler = Arc<dyn Fn(App, ClaimedJob) -> JobFuture + Send + Sync>;
 
 /// Enqueue a job inside the caller's transaction: it exists exactly when the
@@ -78,12 +104,26 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn register<F, Fut>(&mut self, kind: &str, f: F)
+    pub fn register<F, Fut, E>(&mut self, kind: &str, f: F)
     where
         F: Fn(App, ClaimedJob) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = std::result::Result<(), String>> + Send + 'static,
+        Fut: Future<Output = std::result::Result<(), E>> + Send + 'static,
+        E: Into<JobError> + 'static,
     {
-        self.handlers.insert(kind.to_string(), Arc::new(move |app, job| Box::pin(f(app, job))));
+        self.handlers.insert(
+            kind.to_string(),
+            Arc::new(move |app, job| {
+                let fut = f(app, job);
+                Box::pin(async move { fut.await.map_err(Into::into) })
+            }),
+        );
+    }
+
+    /// Every job kind the application runs.
+    pub fn standard() -> Registry {
+        let mut r = Registry::default();
+        crate::mail::register(&mut r);
+        r
     }
 }
 
@@ -121,17 +161,17 @@ impl Worker {
         let (attempts, max) = (job.attempts, job.max_attempts);
         let outcome = match self.registry.handlers.get(&job.kind) {
             Some(handler) => handler(self.app.clone(), job.clone()).await,
-            None => Err(format!("no handler for job kind {}", job.kind)),
+            None => Err(JobError::from(format!("no handler for job kind {}", job.kind))),
         };
         match outcome {
             Ok(()) => {
                 jobs::complete(self.app.db(), id, &self.owner).await?;
             }
             Err(error) => {
-                let dead = attempts >= max;
+                let dead = error.permanent || attempts >= max;
                 let retry_at = now_ms() + backoff_ms(attempts, &mut rand::thread_rng());
-                tracing::warn!(job_id = %id, kind = %job.kind, attempts, dead, error = %error, "job failed");
-                jobs::fail(self.app.db(), id, &self.owner, &error, retry_at, dead, now_ms()).await?;
+                tracing::warn!(job_id = %id, kind = %job.kind, attempts, dead, error = %error.message, "job failed");
+                jobs::fail(self.app.db(), id, &self.owner, &error.message, retry_at, dead, now_ms()).await?;
             }
         }
         Ok(())

@@ -40,6 +40,9 @@ struct Cli {
     /// Start-ups per scenario (the median is reported).
     #[arg(long, global = true, default_value_t = 5)]
     runs: usize,
+    /// Seconds to wait, before each load run, for other work on the machine to stop.
+    #[arg(long, global = true, default_value_t = 300)]
+    max_quiet_wait: u64,
     /// Audit rows in the large start-up scenario.
     #[arg(long, global = true, default_value_t = 1_000_000)]
     audit_rows: u64,
@@ -68,6 +71,7 @@ fn main() -> Result<()> {
         connections: cli.connections,
         warmup: Duration::from_secs(cli.warmup),
         duration: Duration::from_secs(cli.duration),
+        max_quiet_wait: Duration::from_secs(cli.max_quiet_wait),
     };
     let mut out = String::new();
     out += &header(&cli);
@@ -89,7 +93,7 @@ fn main() -> Result<()> {
     let mut starts = None;
     if matches!(cli.command, Command::Startup | Command::All) {
         eprintln!("cold start");
-        let report = startup::run(&kith_bin, cli.runs, cli.audit_rows)?;
+        let report = startup::run(&kith_bin, cli.runs, cli.audit_rows, opts.max_quiet_wait)?;
         out += &startup_table(&report, cli.runs);
         starts = Some(report);
     }
@@ -135,7 +139,7 @@ fn run_cells(r: &Run) -> String {
     let l = &r.result.latency;
     let cores = |d: Duration| d.as_secs_f64() / r.result.window.as_secs_f64();
     format!(
-        "{:.0} | {} | {} | {} | {:.0} | {:.2} / {:.2} | {}",
+        "{:.0} | {} | {} | {} | {:.0} | {:.2} / {:.2} / {:.2} | {}",
         r.result.requests_per_second(),
         ms(l.percentile(50.0)),
         ms(l.percentile(99.0)),
@@ -143,6 +147,7 @@ fn run_cells(r: &Run) -> String {
         r.server_cpu_per_request_us(),
         cores(r.server_cpu),
         cores(r.load_cpu),
+        cores(r.other_cpu),
         l.len(),
     )
 }
@@ -150,13 +155,14 @@ fn run_cells(r: &Run) -> String {
 fn me_tables(runs: &[Run], pr: &me::ProcessRun) -> String {
     let mut s = String::from(
         "## GET /api/v1/me, in one process, one run\n\n\
-         | target | database | req/s | p50 ms | p99 ms | max ms | server CPU µs/req | cores used: server / generator | requests |\n\
+         | target | database | req/s | p50 ms | p99 ms | max ms | server CPU µs/req | cores used: server / generator / other processes | requests |\n\
          |---|---|---|---|---|---|---|---|---|\n",
     );
     for r in runs {
         let target = match r.target {
             Target::Hello => "axum, small JSON, no database (framework ceiling)",
             Target::Bare => "bare axum: SHA-256 + `tokens::find_active`",
+            Target::BareFourReads => "diagnostic: bare axum + the same 4 reads as Kith's /me",
             Target::Kith => "Kith: `kith_web::serve`, whole router",
         };
         let db = r.backend.map(Backend::label).unwrap_or("—");
@@ -180,7 +186,7 @@ fn me_tables(runs: &[Run], pr: &me::ProcessRun) -> String {
         .unwrap_or_else(|| "—".into());
     s += &format!(
         "\n## GET /api/v1/me against the release `kith serve` (SQLite, default logging to a file, 2 workers)\n\n\
-         | req/s | p50 ms | p99 ms | max ms | server CPU µs/req | cores used: server / generator | requests | vs bare (SQLite, above) | log written |\n\
+         | req/s | p50 ms | p99 ms | max ms | server CPU µs/req | cores used: server / generator / other processes | requests | vs bare (SQLite, above) | log written |\n\
          |---|---|---|---|---|---|---|---|---|\n\
          | {} | {vs_bare} | {:.0} MiB |\n\n",
         run_cells(&pr.run),

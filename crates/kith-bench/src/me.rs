@@ -30,6 +30,8 @@ pub struct Options {
     pub connections: usize,
     pub warmup: Duration,
     pub duration: Duration,
+    /// How long to wait for other work on the machine to stop before each run.
+    pub max_quiet_wait: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +55,8 @@ pub enum Target {
     Hello,
     /// axum + SHA-256 + `kith_store::tokens::find_active`: the engine's figure for the token lookup.
     Bare,
+    /// axum + the same four reads Kith's /me makes (diagnostic: query count vs Kith's layers).
+    BareFourReads,
     /// `kith_web::serve(router)` with the whole /me path.
     Kith,
 }
@@ -62,9 +66,41 @@ pub struct Run {
     pub target: Target,
     pub backend: Option<Backend>,
     pub result: LoadResult,
-    /// CPU the server side used inside the window (process CPU minus the load generator's threads).
+    /// CPU the server side used inside the window (in process: process CPU
+    /// minus the load generator's threads; else the `kith serve` process).
     pub server_cpu: Duration,
     pub load_cpu: Duration,
+    /// CPU the rest of the machine used inside the window (other processes).
+    pub other_cpu: Duration,
+}
+
+/// CPU clocks sampled at the window's edges.
+#[derive(Clone, Copy, Default)]
+struct CpuSample {
+    machine: Duration,
+    own: Duration,
+    load_threads: Duration,
+    child: Duration,
+}
+
+impl CpuSample {
+    fn take(child: Option<u32>) -> Result<CpuSample> {
+        Ok(CpuSample {
+            machine: process::machine_busy()?,
+            own: process::cpu_time(std::process::id())?,
+            load_threads: process::own_threads_cpu_time(LOAD_THREADS)?,
+            child: child.map(process::cpu_time).transpose()?.unwrap_or_default(),
+        })
+    }
+
+    fn minus(self, earlier: CpuSample) -> CpuSample {
+        CpuSample {
+            machine: self.machine.saturating_sub(earlier.machine),
+            own: self.own.saturating_sub(earlier.own),
+            load_threads: self.load_threads.saturating_sub(earlier.load_threads),
+            child: self.child.saturating_sub(earlier.child),
+        }
+    }
 }
 
 impl Run {
@@ -86,7 +122,7 @@ pub fn in_process(backend: Backend, opts: &Options, with_hello: bool) -> Result<
     let mut runs = Vec::new();
     let result = (|| -> Result<()> {
         load_rt.block_on(servers.check())?;
-        let mut targets = vec![Target::Bare, Target::Kith];
+        let mut targets = vec![Target::Bare, Target::Kith, Target::BareFourReads];
         if with_hello {
             targets.insert(0, Target::Hello);
         }
@@ -94,6 +130,7 @@ pub fn in_process(backend: Backend, opts: &Options, with_hello: bool) -> Result<
             let (addr, path, bearer) = match target {
                 Target::Hello => (servers.hello, "/hello", None),
                 Target::Bare => (servers.bare, "/api/v1/me", Some(servers.token.clone())),
+                Target::BareFourReads => (servers.bare, "/four-reads/me", Some(servers.token.clone())),
                 Target::Kith => (servers.kith, "/api/v1/me", Some(servers.token.clone())),
             };
             let spec = LoadSpec {
@@ -112,11 +149,17 @@ pub fn in_process(backend: Backend, opts: &Options, with_hello: bool) -> Result<
                 spec.warmup,
                 spec.duration
             );
-            let (result, (total_cpu, load_cpu)) = load_rt.block_on(measure(&spec, || {
-                Ok((process::cpu_time(std::process::id())?, process::own_threads_cpu_time(LOAD_THREADS)?))
-            }))?;
+            process::wait_for_quiet(opts.max_quiet_wait)?;
+            let (result, cpu) = load_rt.block_on(measure(&spec, None))?;
             let backend = (target != Target::Hello).then_some(backend);
-            runs.push(Run { target, backend, result, server_cpu: total_cpu.saturating_sub(load_cpu), load_cpu });
+            runs.push(Run {
+                target,
+                backend,
+                result,
+                server_cpu: cpu.own.saturating_sub(cpu.load_threads),
+                load_cpu: cpu.load_threads,
+                other_cpu: cpu.machine.saturating_sub(cpu.own),
+            });
         }
         Ok(())
     })();
@@ -130,17 +173,13 @@ fn runtime(name: &str, workers: usize) -> Result<Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(workers).thread_name(name).enable_all().build()?)
 }
 
-/// Run the load; sample `cpu` (two CPU clocks) at the window's start and end.
-async fn measure(
-    spec: &LoadSpec,
-    cpu: impl Fn() -> Result<(Duration, Duration)>,
-) -> Result<(LoadResult, (Duration, Duration))> {
+/// Run the load; sample the CPU clocks at the window's start and end.
+async fn measure(spec: &LoadSpec, child: Option<u32>) -> Result<(LoadResult, CpuSample)> {
     let sampler = async {
         tokio::time::sleep(spec.warmup).await;
-        let a = cpu()?;
+        let a = CpuSample::take(child)?;
         tokio::time::sleep(spec.duration).await;
-        let b = cpu()?;
-        Ok::<_, anyhow::Error>((b.0.saturating_sub(a.0), b.1.saturating_sub(a.1)))
+        Ok::<_, anyhow::Error>(CpuSample::take(child)?.minus(a))
     };
     let (result, cpu) = tokio::join!(load::run(spec), sampler);
     let result = result?;
@@ -175,7 +214,7 @@ impl Servers {
             db.db.clone(),
             Keyring::new(MasterKeys::single(kith_crypto::SecretKey::generate())),
             AppSettings::default(),
-        );
+        )?;
         let signup = SignUp {
             email: process::EMAIL.into(),
             name: "Bench".into(),
@@ -207,7 +246,10 @@ impl Servers {
         let (l, tx, stop) = listen().await?;
         let bare = l.local_addr()?;
         stops.push(tx);
-        let router = Router::new().route("/api/v1/me", get(bare_me)).with_state(db.db.clone());
+        let router = Router::new()
+            .route("/api/v1/me", get(bare_me))
+            .route("/four-reads/me", get(bare_four_reads))
+            .with_state(db.db.clone());
         tokio::spawn(async move { axum::serve(l, router).with_graceful_shutdown(stop).await });
 
         let (l, tx, stop) = listen().await?;
@@ -223,9 +265,11 @@ impl Servers {
     async fn check(&self) -> Result<()> {
         load::expect_ok(self.hello, "/hello", None).await?;
         let bare = load::expect_ok(self.bare, "/api/v1/me", Some(&self.token)).await?;
+        let four = load::expect_ok(self.bare, "/four-reads/me", Some(&self.token)).await?;
         let kith = load::expect_ok(self.kith, "/api/v1/me", Some(&self.token)).await?;
-        if !bare.contains(&self.org_id.to_string()) || !kith.contains(&self.user_id.to_string()) {
-            bail!("unexpected /me bodies: bare {bare}, kith {kith}");
+        let (user, org) = (self.user_id.to_string(), self.org_id.to_string());
+        if !bare.contains(&org) || !four.contains(&user) || !four.contains(&org) || !kith.contains(&user) {
+            bail!("unexpected /me bodies: bare {bare}, four reads {four}, kith {kith}");
         }
         let (status, _) = load::probe(self.bare, "/api/v1/me", Some("kith_pat_wrong")).await?;
         if status != StatusCode::UNAUTHORIZED {
@@ -259,6 +303,37 @@ async fn bare_me(State(db): State<Db>, headers: HeaderMap) -> Response {
         Ok(Some(t)) => {
             Json(serde_json::json!({"user_id": t.user_id, "org_id": t.org_id, "token": t.name})).into_response()
         }
+        Ok(None) => StatusCode::UNAUTHORIZED.into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// Diagnostic: the reads Kith's /me makes — the token, the membership (both in
+/// `tokens::authenticate`), then the user and the workspace together (as
+/// `identity::me`) — with nothing else around them.
+async fn bare_four_reads(State(db): State<Db>, headers: HeaderMap) -> Response {
+    let Some(secret) =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    let lookup = async {
+        let Some(t) = kith_store::tokens::find_active(&db, &kith_crypto::token_hash(secret)).await? else {
+            return Ok(None);
+        };
+        let Some(m) = kith_store::members::get(&db, t.org_id, t.user_id).await? else {
+            return Ok(None);
+        };
+        let (u, w) =
+            tokio::try_join!(kith_store::users::get(&db, t.user_id), kith_store::workspaces::get(&db, t.org_id))?;
+        Ok::<_, kith_store::StoreError>(u.zip(w).map(|(u, w)| (m, u, w)))
+    };
+    match lookup.await {
+        Ok(Some((m, u, w))) => Json(serde_json::json!({
+            "user": {"id": u.id, "email": u.email, "name": u.name, "created_at_ms": u.created_ms},
+            "workspace": {"id": w.id, "name": w.name, "role": m.role, "version": w.version},
+        }))
+        .into_response(),
         Ok(None) => StatusCode::UNAUTHORIZED.into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
@@ -310,18 +385,26 @@ pub fn process_run(kith_bin: &Path, opts: &Options) -> Result<ProcessRun> {
             spec.connections, spec.warmup, spec.duration
         );
         let pid = server.pid();
-        let (result, (server_cpu, load_cpu)) = load_rt.block_on(async {
+        process::wait_for_quiet(opts.max_quiet_wait)?;
+        let (result, cpu) = load_rt.block_on(async {
             let body = load::expect_ok(spec.addr, &spec.path, spec.bearer.as_deref()).await?;
             if !body.contains(&seeded.user_id.to_string()) {
                 bail!("unexpected /me body from kith serve: {body}");
             }
-            measure(&spec, || Ok((process::cpu_time(pid)?, process::own_threads_cpu_time(LOAD_THREADS)?))).await
+            measure(&spec, Some(pid)).await
         })?;
         load_rt.shutdown_timeout(Duration::from_secs(5));
         std::thread::sleep(Duration::from_secs(2));
         let (rss_after_kib, peak_kib) = process::memory_kib(server.pid())?;
         Ok(ProcessRun {
-            run: Run { target: Target::Kith, backend: Some(Backend::Sqlite), result, server_cpu, load_cpu },
+            run: Run {
+                target: Target::Kith,
+                backend: Some(Backend::Sqlite),
+                result,
+                server_cpu: cpu.child,
+                load_cpu: cpu.load_threads,
+                other_cpu: cpu.machine.saturating_sub(cpu.own + cpu.child),
+            },
             rss_idle_kib,
             rss_after_kib,
             peak_kib,

@@ -190,6 +190,40 @@ pub fn own_threads_cpu_time(prefix: &str) -> Result<Duration> {
     Ok(total)
 }
 
+/// Busy CPU time of the whole machine (all cores, every process), from /proc/stat.
+pub fn machine_busy() -> Result<Duration> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let cpu = stat.lines().next().and_then(|l| l.strip_prefix("cpu ")).context("no cpu line in /proc/stat")?;
+    let f: Vec<u64> = cpu.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    // user nice system idle iowait irq softirq steal …: busy = all but idle, iowait and steal.
+    let busy: u64 = [0, 1, 2, 5, 6].iter().filter_map(|&i| f.get(i)).sum();
+    Ok(Duration::from_millis(busy * 10))
+}
+
+/// Wait until the rest of the machine is quiet (other work below 0.15 of a
+/// core over a second) so a run does not share the cores with, say, a
+/// compiler; give up after `max` and say so.
+pub fn wait_for_quiet(max: Duration) -> Result<f64> {
+    let started = Instant::now();
+    let mut said = false;
+    loop {
+        let a = machine_busy()?;
+        std::thread::sleep(Duration::from_secs(1));
+        let busy = (machine_busy()?.saturating_sub(a)).as_secs_f64();
+        if busy < 0.15 {
+            return Ok(busy);
+        }
+        if started.elapsed() > max {
+            eprintln!("  the machine is still busy ({busy:.2} cores used by other work); measuring anyway");
+            return Ok(busy);
+        }
+        if !said {
+            eprintln!("  waiting for a quiet machine ({busy:.2} cores busy)…");
+            said = true;
+        }
+    }
+}
+
 fn stat_cpu(path: &str) -> Result<Duration> {
     parse_stat_cpu(&std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?)
 }

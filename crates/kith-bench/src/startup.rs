@@ -38,7 +38,7 @@ pub struct StartupReport {
     pub seeding: Seeding,
 }
 
-pub fn run(kith_bin: &Path, runs: usize, audit_rows: u64) -> Result<StartupReport> {
+pub fn run(kith_bin: &Path, runs: usize, audit_rows: u64, max_quiet_wait: Duration) -> Result<StartupReport> {
     let templates = Scratch::new("templates")?;
     let small = templates.path().join("small");
     let seeded = process::seed_account(kith_bin, &small)?;
@@ -61,6 +61,7 @@ pub fn run(kith_bin: &Path, runs: usize, audit_rows: u64) -> Result<StartupRepor
                 Scenario::Restart => process::copy_folder(&small, &data)?,
                 Scenario::Audit => process::copy_folder(&big, &data)?,
             }
+            process::wait_for_quiet(max_quiet_wait)?;
             let mut server = process::spawn_serve(kith_bin, &data, &scratch.path().join("serve.log"), &[])?;
             let measured = (|| -> Result<(Duration, u64)> {
                 let ready = server.wait_ready(Duration::from_secs(120))?;
@@ -206,10 +207,11 @@ async fn seed_audit(db_file: &Path, org_id: uuid::Uuid, actor_id: uuid::Uuid, n:
     Ok(())
 }
 
-/// `prefix VALUES` + `rows` groups of `cols` numbered placeholders.
+/// `prefix VALUES` + `rows` groups of `cols` placeholders. Anonymous `?`:
+/// SQLite looks a numbered `$N` up by a linear scan on every bind, which
+/// makes a statement of thousands of `$N` quadratic.
 fn multi_insert(prefix: &str, cols: usize, rows: usize) -> String {
     let mut sql = format!("{prefix} VALUES ");
-    let mut p = 1;
     for r in 0..rows {
         if r > 0 {
             sql.push(',');
@@ -219,8 +221,7 @@ fn multi_insert(prefix: &str, cols: usize, rows: usize) -> String {
             if c > 0 {
                 sql.push(',');
             }
-            sql.push_str(&format!("${p}"));
-            p += 1;
+            sql.push('?');
         }
         sql.push(')');
     }

@@ -16,7 +16,8 @@ pub struct TestApp {
 
 impl TestApp {
     pub fn new(db: TestDb, settings: AppSettings) -> TestApp {
-        let app = App::new(db.db.clone(), Keyring::new(MasterKeys::single(SecretKey::generate())), settings);
+        let app = App::new(db.db.clone(), Keyring::new(MasterKeys::single(SecretKey::generate())), settings)
+            .expect("valid settings");
         TestApp { app, label: db.label, db }
     }
 
@@ -126,7 +127,8 @@ pub async fn spawn_with(db: TestDb, mut settings: AppSettings, web: kith_web::We
     settings.public_url = base.clone();
     let label = db.label;
     let raw_url = db.raw_url.clone();
-    let app = App::new(db.db.clone(), Keyring::new(MasterKeys::single(SecretKey::generate())), settings);
+    let app = App::new(db.db.clone(), Keyring::new(MasterKeys::single(SecretKey::generate())), settings)
+        .expect("valid settings");
     let state = kith_web::WebState::new(app.clone(), web);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {

@@ -29,6 +29,8 @@ pub const KNOWN_ENV: &[&str] = &[
     "KITH_LOG",
     "KITH_LOG_FORMAT",
     "KITH_WORKERS",
+    "KITH_SMTP_URL",
+    "KITH_SMTP_FROM",
 ];
 
 /// Settings shared by every subcommand (flags win over env, env over file).
@@ -76,6 +78,8 @@ pub struct FileConfig {
     pub log: Option<String>,
     pub log_format: Option<String>,
     pub workers: Option<u32>,
+    pub smtp_url: Option<String>,
+    pub smtp_from: Option<String>,
 }
 
 /// The resolved configuration.
@@ -95,6 +99,8 @@ pub struct Config {
     pub log: String,
     pub log_format: String,
     pub workers: u32,
+    /// Outgoing e-mail: both set, or neither.
+    pub smtp: Option<(String, String)>,
 }
 
 pub const DEFAULT_TOML: &str = r#"# Kith configuration. Every key is optional; the values shown are the defaults.
@@ -143,6 +149,13 @@ log_format = "text"
 
 # Background job workers per node.
 workers = 2
+
+# Outgoing e-mail (invitations, address confirmation, password reset). Unset: no
+# e-mail; invitation links are shown to the inviter and passwords are reset with
+# `kith admin reset-password`. smtp:// requires STARTTLS, smtps:// is TLS from the
+# start, smtp+plain:// has no TLS (a local relay only).
+# smtp_url = "smtp://user:password@mail.example.com:587"
+# smtp_from = "Kith <kith@example.com>"
 "#;
 
 fn env(name: &str) -> Option<String> {
@@ -221,6 +234,11 @@ pub fn load(global: &GlobalArgs, serve: &ServeArgs) -> Result<Config> {
         log: env("KITH_LOG").or(file.log).unwrap_or_else(|| "info".into()),
         log_format,
         workers: env_parse("KITH_WORKERS")?.or(file.workers).unwrap_or(2),
+        smtp: match (env("KITH_SMTP_URL").or(file.smtp_url), env("KITH_SMTP_FROM").or(file.smtp_from)) {
+            (Some(url), Some(from)) => Some((url, from)),
+            (None, None) => None,
+            _ => bail!("smtp_url and smtp_from go together: set both for e-mail, or neither"),
+        },
     })
 }
 

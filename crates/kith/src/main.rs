@@ -145,9 +145,14 @@ async fn build_app(config: &Config, create_key: bool) -> Result<App> {
         signup: config.signup,
         public_url: config.public_url.clone(),
         allow_private_networks: config.allow_private_networks,
+        mail: config.smtp.as_ref().map(|(url, from)| kith_app::MailConfig {
+            url: url.clone(),
+            from: from.clone(),
+            timeout: kith_app::DEFAULT_MAIL_TIMEOUT,
+        }),
         ..AppSettings::default()
     };
-    Ok(App::new(db, Keyring::new(master), settings))
+    Ok(App::new(db, Keyring::new(master), settings)?)
 }
 
 async fn run(command: Command, config: Config) -> Result<()> {
@@ -181,7 +186,7 @@ async fn serve(config: Config) -> Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut workers = Vec::new();
     for _ in 0..config.workers {
-        let worker = kith_app::worker::Worker::new(app.clone(), kith_app::worker::Registry::default());
+        let worker = kith_app::worker::Worker::new(app.clone(), kith_app::worker::Registry::standard());
         workers.push(tokio::spawn(worker.run(stop_rx.clone())));
     }
     tracing::info!(
@@ -329,7 +334,7 @@ async fn rotate(master: bool, config: Config) -> Result<()> {
     };
     config::ensure_data_dir(&config.data)?;
     let db = open_db(&config).await?;
-    let app = App::new(db, Keyring::new(keys.clone()), AppSettings::default());
+    let app = App::new(db, Keyring::new(keys.clone()), AppSettings::default())?;
     let (rewrapped, resealed) = kith_app::rotation::adopt_current_master(&app).await.map_err(app_err)?;
     if let keys::Source::File = source {
         keys::write_key_file(&path, &[&keys.current])?;

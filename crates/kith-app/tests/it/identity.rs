@@ -265,11 +265,13 @@ async fn password_reset_link_works_once() {
         let (before, _) = signed_in(app, &ada.email, PASSWORD).await;
 
         assert!(
-            identity::request_password_reset(app, "nobody@example.com").await.unwrap().is_none(),
+            identity::request_password_reset(app, "nobody@example.com", &Default::default()).await.unwrap().is_none(),
             "{l}: unknown address"
         );
-        let (user, token) =
-            identity::request_password_reset(app, "Ada@Example.com").await.unwrap().expect("known address");
+        let (user, token) = identity::request_password_reset(app, "Ada@Example.com", &Default::default())
+            .await
+            .unwrap()
+            .expect("known address");
         assert_eq!(user.id, ada.user_id, "{l}");
 
         let fields = invalid_fields(l, "short", identity::reset_password(app, &token, "short").await);

@@ -12,7 +12,7 @@ use kith_testkit::app::{account, test_settings};
 use kith_testkit::TestApp;
 
 fn app_with(db: &kith_store::Db, keys: MasterKeys) -> App {
-    App::new(db.clone(), Keyring::new(keys), test_settings())
+    App::new(db.clone(), Keyring::new(keys), test_settings()).unwrap()
 }
 
 const NOTE: &[u8] = b"met at the conference; prefers e-mail";

@@ -141,7 +141,8 @@ async fn totp_secret_is_sealed_at_rest() {
         assert!(keyring.open_user_secret(bob.user_id, "totp_secret", &stored).is_err(), "{l}: bound to its user");
         assert!(keyring.open_user_secret(ada.user_id, "other_column", &stored).is_err(), "{l}: bound to its column");
         let stranger =
-            App::new(app.db().clone(), Keyring::new(MasterKeys::single(SecretKey::generate())), test_settings());
+            App::new(app.db().clone(), Keyring::new(MasterKeys::single(SecretKey::generate())), test_settings())
+                .unwrap();
         assert!(
             stranger.keyring().open_user_secret(ada.user_id, "totp_secret", &stored).is_err(),
             "{l}: another master key cannot open it"

@@ -196,7 +196,7 @@ async fn concurrent_workers_run_each_job_once() {
             async move {
                 *r.lock().unwrap().entry(job.id).or_default() += 1;
                 tokio::time::sleep(Duration::from_millis(5)).await;
-                Ok(())
+                Ok::<(), String>(())
             }
         });
         let mut ids = Vec::new();
@@ -252,7 +252,7 @@ async fn a_due_schedule_is_enqueued_once_across_workers() {
             async move {
                 assert_eq!(job.payload, b"{\"what\":\"tick\"}");
                 r.fetch_add(1, Ordering::SeqCst);
-                Ok(())
+                Ok::<(), String>(())
             }
         });
         let payload = serde_json::json!({"what": "tick"});

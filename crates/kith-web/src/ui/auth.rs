@@ -271,13 +271,48 @@ pub async fn invite_accept(
     }
 }
 
-pub async fn reset_request_page(Extension(ui): Extension<UiCtx>) -> Response {
-    // Mail delivery is not part of this build yet: the page says how to reset instead.
-    render(&ResetRequestPage { frame: AuthFrame::new(&ui, "Reset password"), mail_configured: false, sent: false })
+pub async fn reset_request_page(State(state): State<WebState>, Extension(ui): Extension<UiCtx>) -> Response {
+    let mail_configured = state.app.mailer().is_some();
+    render(&ResetRequestPage { frame: AuthFrame::new(&ui, "Reset password"), mail_configured, sent: false })
 }
 
-pub async fn reset_request(Extension(ui): Extension<UiCtx>) -> Response {
-    render(&ResetRequestPage { frame: AuthFrame::new(&ui, "Reset password"), mail_configured: false, sent: true })
+#[derive(Deserialize)]
+pub struct ResetRequestForm {
+    #[serde(default)]
+    email: String,
+}
+
+/// The answer is the same whether or not the address has an account.
+pub async fn reset_request(
+    State(state): State<WebState>,
+    Extension(ui): Extension<UiCtx>,
+    RequestOrigin(origin): RequestOrigin,
+    Form(f): Form<ResetRequestForm>,
+) -> Response {
+    let mail_configured = state.app.mailer().is_some();
+    if mail_configured {
+        match identity::request_password_reset(&state.app, &f.email, &origin).await {
+            Ok(_) => {}
+            Err(AppError::TooManyAttempts { retry_after_s }) => {
+                let msg = format!("Too many reset requests. Try again in {retry_after_s} s.");
+                return redirect_with("/reset-password", Flash::error(msg), state.config.secure_cookies);
+            }
+            Err(e) => tracing::error!(error = %e, "password reset request failed"),
+        }
+    }
+    render(&ResetRequestPage { frame: AuthFrame::new(&ui, "Reset password"), mail_configured, sent: mail_configured })
+}
+
+/// The link from the verification e-mail.
+pub async fn verify_email(State(state): State<WebState>, Path(token): Path<String>) -> Response {
+    match identity::verify_email(&state.app, &token).await {
+        Ok(_) => redirect_with("/", Flash::success("Your e-mail address is confirmed."), state.config.secure_cookies),
+        Err(_) => super::simple_page(
+            StatusCode::GONE,
+            "Link not valid",
+            "This confirmation link was used or has expired. Send a new one from Settings → Profile.",
+        ),
+    }
 }
 
 pub async fn reset_page(Extension(ui): Extension<UiCtx>, Path(token): Path<String>) -> Response {

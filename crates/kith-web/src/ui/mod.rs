@@ -66,6 +66,8 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/invite/{secret}", get(auth::invite_page).post(auth::invite_accept))
         .route("/reset-password", get(auth::reset_request_page).post(auth::reset_request))
         .route("/reset-password/{token}", get(auth::reset_page).post(auth::reset))
+        .route("/verify-email/{token}", get(auth::verify_email))
+        .route("/settings/profile/verify", post(settings::resend_verification))
         .route("/switch", post(home::switch))
         .route("/workspaces/new", get(home::new_workspace_page).post(home::new_workspace))
         .route("/settings", get(|| async { Redirect::to("/settings/profile") }))

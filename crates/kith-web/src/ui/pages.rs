@@ -255,6 +255,9 @@ pub struct ProfilePage {
     pub name: String,
     pub email: String,
     pub errors: Errors,
+    pub verified: bool,
+    /// SMTP is configured, so a confirmation e-mail can be sent.
+    pub can_verify: bool,
 }
 
 pub struct SessionItem {
@@ -324,6 +327,8 @@ pub struct MembersPage {
     pub errors: Errors,
     /// The link of an invitation just created (shown once).
     pub new_link: Option<String>,
+    /// The invitation just created was also e-mailed to this address.
+    pub emailed_to: Option<String>,
     pub roles: Vec<&'static str>,
 }
 

@@ -52,12 +52,25 @@ impl CursorQuery {
 
 pub async fn profile_page(State(state): State<WebState>, Extension(ui): Extension<UiCtx>) -> Response {
     let (auth, ctx) = signed_in!(state, ui);
-    let shell = Shell::build(&state, &ui, &auth, Some(&ctx), "Profile", "settings", "profile").await;
+    profile_view(&state, &ui, &auth, &ctx, auth.user.name.clone(), Errors::default()).await
+}
+
+async fn profile_view(
+    state: &WebState,
+    ui: &UiCtx,
+    auth: &SessionAuth,
+    ctx: &Context,
+    name: String,
+    errors: Errors,
+) -> Response {
+    let shell = Shell::build(state, ui, auth, Some(ctx), "Profile", "settings", "profile").await;
     render(&ProfilePage {
         shell,
-        name: auth.user.name.clone(),
+        name,
         email: auth.user.email.clone(),
-        errors: Errors::default(),
+        errors,
+        verified: auth.user.email_verified_ms.is_some(),
+        can_verify: state.app.mailer().is_some(),
     })
 }
 
@@ -77,11 +90,18 @@ pub async fn profile(
     let (auth, ctx) = signed_in!(state, ui);
     match kith_app::identity::update_profile(&state.app, auth.user.id, &f.name).await {
         Ok(()) => redirect_with("/settings/profile", Flash::success("Profile saved."), state.config.secure_cookies),
-        Err(e) => {
-            let shell = Shell::build(&state, &ui, &auth, Some(&ctx), "Profile", "settings", "profile").await;
-            render(&ProfilePage { shell, name: f.name, email: auth.user.email.clone(), errors: Errors::from_app(e) })
-        }
+        Err(e) => profile_view(&state, &ui, &auth, &ctx, f.name, Errors::from_app(e)).await,
     }
+}
+
+pub async fn resend_verification(
+    State(state): State<WebState>,
+    Extension(ui): Extension<UiCtx>,
+    RequestOrigin(origin): RequestOrigin,
+) -> Response {
+    let (auth, _) = signed_in!(state, ui);
+    let result = kith_app::identity::resend_verification(&state.app, auth.user.id, &origin).await.map(|_| ());
+    back(&state, "/settings/profile", result, "We sent a confirmation link to your e-mail address.")
 }
 
 // ---------- security ----------
@@ -293,6 +313,7 @@ struct InviteDraft {
     role: String,
     errors: Errors,
     new_link: Option<String>,
+    emailed_to: Option<String>,
 }
 
 async fn members_view(
@@ -344,6 +365,7 @@ async fn members_view(
         invite_role: draft.role,
         errors: draft.errors,
         new_link: draft.new_link,
+        emailed_to: draft.emailed_to,
         roles,
     })
 }
@@ -354,7 +376,13 @@ pub async fn members_page(
     Query(q): Query<CursorQuery>,
 ) -> Response {
     let (auth, ctx) = signed_in!(state, ui);
-    let draft = InviteDraft { email: String::new(), role: "member".into(), errors: Errors::default(), new_link: None };
+    let draft = InviteDraft {
+        email: String::new(),
+        role: "member".into(),
+        errors: Errors::default(),
+        new_link: None,
+        emailed_to: None,
+    };
     members_view(&state, &ui, &auth, &ctx, q.page(), draft).await
 }
 
@@ -383,9 +411,12 @@ pub async fn invite(
             email: String::new(),
             role: "member".into(),
             errors: Errors::default(),
+            emailed_to: invited.emailed.then(|| invited.invitation.email.clone()),
             new_link: Some(invited.link),
         },
-        Err(e) => InviteDraft { email: f.email, role: f.role, errors: Errors::from_app(e), new_link: None },
+        Err(e) => {
+            InviteDraft { email: f.email, role: f.role, errors: Errors::from_app(e), new_link: None, emailed_to: None }
+        }
     };
     members_view(&state, &ui, &auth, &ctx, PageRequest::default(), draft).await
 }

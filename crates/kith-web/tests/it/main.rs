@@ -5,5 +5,6 @@ mod api;
 mod browser;
 mod helpers;
 mod isolation;
+mod mail;
 mod ops;
 mod ui;

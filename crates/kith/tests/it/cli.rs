@@ -109,6 +109,14 @@ fn strict_configuration_refuses_mistakes() {
     let out = run(kith(dir.path()).env("KITH_SIGNUP", "sometimes").arg("migrate"));
     assert!(!out.status.success());
 
+    let out = run(kith(dir.path()).env("KITH_SMTP_URL", "smtp://mail.example.com").arg("migrate"));
+    assert!(!out.status.success(), "an SMTP url without a sender is refused");
+    let out = run(kith(dir.path())
+        .env("KITH_SMTP_URL", "ftp://x")
+        .env("KITH_SMTP_FROM", "Kith <k@example.com>")
+        .args(["admin", "verify-audit"]));
+    assert!(!out.status.success(), "a malformed SMTP url is refused at start-up");
+
     if let Ok(base) = std::env::var("KITH_TEST_POSTGRES_URL") {
         let missing = format!("{}/kith_does_not_exist_{}", base.rsplit_once('/').unwrap().0, std::process::id());
         let out = run(kith(dir.path()).args(["--database-url", &missing, "migrate"]));
