@@ -558,3 +558,28 @@ pub async fn me(app: &App, ctx: &Context) -> Result<Me> {
 pub async fn instance_is_empty(app: &App) -> Result<bool> {
     Ok(users::count_all(app.db()).await? == 0)
 }
+
+/// What the security settings page shows about a user.
+#[derive(Debug, Clone)]
+pub struct SecuritySummary {
+    pub totp_enabled: bool,
+    pub recovery_codes_left: i64,
+    /// An enrolment started but not confirmed: the same secret, to retry with.
+    pub pending_enrolment: Option<TotpEnrollment>,
+}
+
+pub async fn security_summary(app: &App, user_id: Uuid) -> Result<SecuritySummary> {
+    let user = users::get(app.db(), user_id).await?.ok_or(AppError::NotFound)?;
+    let recovery_codes_left = users::unused_recovery_codes(app.db(), user_id).await?;
+    let pending_enrolment = match user.totp_secret.as_deref().filter(|_| !user.totp_enabled) {
+        Some(sealed) => {
+            let secret = app.keyring().open_user_secret(user.id, "totp_secret", sealed)?;
+            Some(TotpEnrollment {
+                secret_base32: kith_crypto::totp::base32_encode(&secret),
+                otpauth_uri: kith_crypto::totp::otpauth_uri("Kith", &user.email, &secret),
+            })
+        }
+        None => None,
+    };
+    Ok(SecuritySummary { totp_enabled: user.totp_enabled, recovery_codes_left, pending_enrolment })
+}

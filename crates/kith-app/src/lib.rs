@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod error;
+pub mod idempotency;
 pub mod identity;
 pub mod invitations;
 pub mod keyring;
@@ -116,4 +117,16 @@ impl App {
     pub fn settings(&self) -> &AppSettings {
         &self.inner.settings
     }
+}
+
+/// The records use cases hand back, as the store reads them. Re-exported so
+/// the web layer can render them without depending on the store.
+pub mod records {
+    pub use kith_store::audit::AuditEntryRow;
+    pub use kith_store::invitations::InvitationRow;
+    pub use kith_store::members::MemberRow;
+    pub use kith_store::teams::{TeamMemberRow, TeamRow};
+    pub use kith_store::tokens::TokenRow;
+    pub use kith_store::users::UserRow;
+    pub use kith_store::workspaces::{MyWorkspaceRow, WorkspaceRow};
 }

@@ -11,12 +11,12 @@ use kith_store::workspaces::{self as rows, MyWorkspaceRow, WorkspaceRow};
 use uuid::Uuid;
 
 /// A signed-in user creates another workspace, of which they are the owner.
-pub async fn create(app: &App, user_id: Uuid, name: &str, origin: &Origin) -> Result<Uuid> {
+pub async fn create(app: &App, user_id: Uuid, name: &str, origin: &Origin) -> Result<WorkspaceRow> {
     let name = clean_name(name, 120).map_err(|m| AppError::field("name", m))?;
     let mut tx = app.db().begin().await?;
     let id = crate::identity::create_workspace_in(app, &mut tx, user_id, &name, origin, now_ms()).await?;
     tx.commit().await?;
-    Ok(id)
+    rows::get(app.db(), id).await?.ok_or(AppError::NotFound)
 }
 
 pub async fn list_mine(app: &App, user_id: Uuid, page: &PageRequest) -> Result<Page<MyWorkspaceRow>> {

@@ -80,8 +80,8 @@ pub struct MemberOut {
 }
 list_of!(MemberList, MemberOut);
 
-impl From<kith_store::members::MemberRow> for MemberOut {
-    fn from(m: kith_store::members::MemberRow) -> Self {
+impl From<kith_app::records::MemberRow> for MemberOut {
+    fn from(m: kith_app::records::MemberRow) -> Self {
         MemberOut {
             user_id: m.user_id,
             email: m.email,
@@ -109,8 +109,8 @@ pub struct TeamOut {
 }
 list_of!(TeamList, TeamOut);
 
-impl From<kith_store::teams::TeamRow> for TeamOut {
-    fn from(t: kith_store::teams::TeamRow) -> Self {
+impl From<kith_app::records::TeamRow> for TeamOut {
+    fn from(t: kith_app::records::TeamRow) -> Self {
         TeamOut { id: t.id, name: t.name, version: t.version, created_at_ms: t.created_ms, updated_at_ms: t.updated_ms }
     }
 }
@@ -145,8 +145,8 @@ pub struct InvitationOut {
 }
 list_of!(InvitationList, InvitationOut);
 
-impl From<kith_store::invitations::InvitationRow> for InvitationOut {
-    fn from(i: kith_store::invitations::InvitationRow) -> Self {
+impl From<kith_app::records::InvitationRow> for InvitationOut {
+    fn from(i: kith_app::records::InvitationRow) -> Self {
         InvitationOut {
             id: i.id,
             email: i.email,
@@ -186,8 +186,8 @@ pub struct TokenOut {
 }
 list_of!(TokenList, TokenOut);
 
-impl From<kith_store::tokens::TokenRow> for TokenOut {
-    fn from(t: kith_store::tokens::TokenRow) -> Self {
+impl From<kith_app::records::TokenRow> for TokenOut {
+    fn from(t: kith_app::records::TokenRow) -> Self {
         TokenOut {
             id: t.id,
             name: t.name,
@@ -229,8 +229,8 @@ pub struct AuditList {
     pub next_cursor: Option<String>,
 }
 
-impl From<kith_store::audit::AuditEntryRow> for AuditEntryOut {
-    fn from(a: kith_store::audit::AuditEntryRow) -> Self {
+impl From<kith_app::records::AuditEntryRow> for AuditEntryOut {
+    fn from(a: kith_app::records::AuditEntryRow) -> Self {
         AuditEntryOut {
             id: a.id,
             seq: a.seq,

@@ -40,13 +40,9 @@ pub async fn create(
     RequestOrigin(origin): RequestOrigin,
     ApiJson(body): ApiJson<WorkspaceCreate>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let id = kith_app::workspaces::create(&state.app, ctx.user_id(), &body.name, &origin).await?;
-    let w = kith_store::workspaces::get(state.app.db(), id)
-        .await
-        .map_err(kith_app::AppError::from)?
-        .ok_or_else(ApiError::not_found)?;
+    let w = kith_app::workspaces::create(&state.app, ctx.user_id(), &body.name, &origin).await?;
     let out = WorkspaceOut {
-        id,
+        id: w.id,
         name: w.name,
         role: Role::Owner,
         version: w.version,

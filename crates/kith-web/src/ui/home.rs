@@ -87,8 +87,8 @@ pub async fn new_workspace(
         Err(r) => return r,
     };
     match kith_app::workspaces::create(&state.app, auth.user.id, &f.name, &origin).await {
-        Ok(org_id) => {
-            let _ = kith_app::identity::switch_workspace(&state.app, &auth, org_id).await;
+        Ok(w) => {
+            let _ = kith_app::identity::switch_workspace(&state.app, &auth, w.id).await;
             redirect_with("/", Flash::success("Workspace created."), state.config.secure_cookies)
         }
         Err(e) => {

@@ -116,13 +116,12 @@ async fn security_view(
     recovery_codes: Vec<String>,
 ) -> Response {
     let sessions = kith_app::identity::list_sessions(&state.app, auth.user.id).await.unwrap_or_default();
-    let recovery_left = kith_store::users::unused_recovery_codes(state.app.db(), auth.user.id).await.unwrap_or(0);
-    let user = kith_store::users::get(state.app.db(), auth.user.id).await.ok().flatten();
+    let summary = kith_app::identity::security_summary(&state.app, auth.user.id).await.ok();
     let shell = Shell::build(state, ui, auth, Some(ctx), "Security", "settings", "security").await;
     render(&SecurityPage {
         shell,
-        two_factor: user.map(|u| u.totp_enabled).unwrap_or(false),
-        recovery_left,
+        two_factor: summary.as_ref().is_some_and(|s| s.totp_enabled),
+        recovery_left: summary.as_ref().map(|s| s.recovery_codes_left).unwrap_or(0),
         sessions: sessions
             .into_iter()
             .map(|s| SessionItem {
@@ -223,15 +222,11 @@ pub async fn totp_confirm(
         Ok(codes) => security_view(&state, &ui, &auth, &ctx, Errors::default(), None, codes).await,
         Err(_) => {
             // Show the same secret again so the user can retry.
-            let user = kith_store::users::get(state.app.db(), auth.user.id).await.ok().flatten();
-            let enrolment = user.and_then(|u| {
-                let sealed = u.totp_secret?;
-                let secret = state.app.keyring().open_user_secret(u.id, "totp_secret", &sealed).ok()?;
-                Some((
-                    kith_crypto::totp::base32_encode(&secret),
-                    kith_crypto::totp::otpauth_uri("Kith", &u.email, &secret),
-                ))
-            });
+            let enrolment = kith_app::identity::security_summary(&state.app, auth.user.id)
+                .await
+                .ok()
+                .and_then(|s| s.pending_enrolment)
+                .map(|e| (e.secret_base32, e.otpauth_uri));
             let errors = Errors::from_app(AppError::field(
                 "code",
                 "That code did not match. Check the time on your phone and try the current code.",
