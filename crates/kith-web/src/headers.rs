@@ -26,7 +26,10 @@ pub async fn edge(State(state): State<WebState>, req: Request, next: Next) -> Re
     let method = req.method().clone();
     let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string());
     let path = req.uri().path().to_string();
-    let span = tracing::info_span!("request", id = %request_id, method = %method, path = %path);
+    // Log the route template, not the path: paths carry secrets (invitation,
+    // reset and confirmation links).
+    let logged = route.clone().unwrap_or_else(|| "unmatched".into());
+    let span = tracing::info_span!("request", id = %request_id, method = %method, route = %logged);
 
     let mut resp = next.run(req).instrument(span.clone()).await;
 
