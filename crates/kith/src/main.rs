@@ -79,6 +79,13 @@ enum AdminCommand {
         #[arg(long)]
         org: Option<uuid::Uuid>,
     },
+    /// List background jobs that ran out of attempts (one JSON object per line).
+    DeadJobs {
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Run a dead job again with a fresh set of attempts.
+    ReplayJob { id: uuid::Uuid },
 }
 
 #[derive(Subcommand)]
@@ -289,6 +296,19 @@ async fn admin(cmd: AdminCommand, config: Config) -> Result<()> {
             if broken > 0 {
                 bail!("{broken} workspace audit chain(s) broken");
             }
+        }
+        AdminCommand::DeadJobs { limit } => {
+            for job in kith_app::worker::dead_jobs(&app, limit).await.map_err(app_err)? {
+                let line = serde_json::json!({
+                    "id": job.id, "kind": job.kind, "org_id": job.org_id, "attempts": job.attempts,
+                    "last_error": job.last_error, "updated_at_ms": job.updated_ms,
+                });
+                println!("{line}");
+            }
+        }
+        AdminCommand::ReplayJob { id } => {
+            kith_app::worker::replay_dead(&app, id).await.map_err(app_err)?;
+            eprintln!("job {id} queued again");
         }
     }
     Ok(())

@@ -199,6 +199,12 @@ async fn operator_flow_against_a_running_server() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("intact"));
 
+    let out = run(kith(&data).args(["admin", "dead-jobs"]));
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty(), "no dead jobs on a healthy instance");
+    let out = run(kith(&data).args(["admin", "replay-job", &uuid::Uuid::now_v7().to_string()]));
+    assert!(!out.status.success(), "replaying a job that is not dead is an error");
+
     let out = run(kith(&data).args(["admin", "reset-password", "--email", "ops@example.com"]));
     assert!(out.status.success());
     assert_eq!(String::from_utf8(out.stdout).unwrap().trim().len(), 20, "prints the generated password");
