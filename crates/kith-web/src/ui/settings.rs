@@ -27,6 +27,11 @@ macro_rules! signed_in {
     };
 }
 
+/// An id from the path; anything that is not one is simply not found.
+fn path_id(raw: &str) -> Result<Uuid, AppError> {
+    Uuid::try_parse(raw).map_err(|_| AppError::NotFound)
+}
+
 const ROLES: [&str; 4] = ["viewer", "member", "admin", "owner"];
 
 fn back(state: &WebState, to: &str, result: Result<(), AppError>, ok: &str) -> Response {
@@ -264,10 +269,7 @@ pub async fn revoke_session(
     Path(id): Path<String>,
 ) -> Response {
     let (auth, _) = signed_in!(state, ui);
-    let result = match Uuid::try_parse(&id) {
-        Ok(id) => kith_app::identity::revoke_session(&state.app, auth.user.id, id).await,
-        Err(_) => Err(AppError::NotFound),
-    };
+    let result = async { kith_app::identity::revoke_session(&state.app, auth.user.id, path_id(&id)?).await }.await;
     back(&state, "/settings/security", result, "Session signed out.")
 }
 
@@ -479,10 +481,7 @@ pub async fn revoke_invitation(
     Path(id): Path<String>,
 ) -> Response {
     let (_, ctx) = signed_in!(state, ui);
-    let result = match Uuid::try_parse(&id) {
-        Ok(id) => kith_app::invitations::revoke(&state.app, &ctx, id, &origin).await,
-        Err(_) => Err(AppError::NotFound),
-    };
+    let result = async { kith_app::invitations::revoke(&state.app, &ctx, path_id(&id)?, &origin).await }.await;
     back(&state, "/settings/members", result, "Invitation revoked.")
 }
 
@@ -617,10 +616,7 @@ pub async fn delete_team(
     Path(id): Path<String>,
 ) -> Response {
     let (_, ctx) = signed_in!(state, ui);
-    let result = match Uuid::try_parse(&id) {
-        Ok(id) => kith_app::teams::delete(&state.app, &ctx, id, &origin).await,
-        Err(_) => Err(AppError::NotFound),
-    };
+    let result = async { kith_app::teams::delete(&state.app, &ctx, path_id(&id)?, &origin).await }.await;
     back(&state, "/settings/teams", result, "Team deleted.")
 }
 
@@ -737,10 +733,7 @@ pub async fn revoke_token(
     Path(id): Path<String>,
 ) -> Response {
     let (_, ctx) = signed_in!(state, ui);
-    let result = match Uuid::try_parse(&id) {
-        Ok(id) => kith_app::tokens::revoke(&state.app, &ctx, id, &origin).await,
-        Err(_) => Err(AppError::NotFound),
-    };
+    let result = async { kith_app::tokens::revoke(&state.app, &ctx, path_id(&id)?, &origin).await }.await;
     back(&state, "/settings/tokens", result, "Token revoked.")
 }
 
