@@ -354,3 +354,13 @@ doc.addEventListener('keydown', (e) => {
       break;
   }
 });
+
+// ---------- tabs: keep the current tab in view when the bar scrolls ----------
+
+for (const bar of doc.querySelectorAll('.tabs')) {
+  const current = bar.querySelector('[aria-current="page"]');
+  if (!current || bar.scrollWidth <= bar.clientWidth) continue;
+  const r = current.getBoundingClientRect();
+  const b = bar.getBoundingClientRect();
+  bar.scrollLeft += r.left - b.left - (b.width - r.width) / 2;
+}
