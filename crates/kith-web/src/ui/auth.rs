@@ -71,7 +71,10 @@ pub async fn signup(
         invitation: None,
     };
     match identity::sign_up(&state.app, input, &origin).await {
-        Ok(_) => sign_in_and_go(&state, &f.email, &f.password, &origin, "/").await,
+        Ok(_) => {
+            let welcome = Flash::success(format!("Welcome to Kith. {} is ready.", f.workspace_name.trim()));
+            sign_in_and_go(&state, &f.email, &f.password, &origin, welcome).await
+        }
         Err(e) => {
             let (first_user, closed) = signup_state(&state).await;
             let status = if matches!(e, AppError::Validation(_)) {
@@ -99,10 +102,10 @@ async fn sign_in_and_go(
     email: &str,
     password: &str,
     origin: &kith_app::audit::Origin,
-    to: &str,
+    welcome: Flash,
 ) -> Response {
     match identity::sign_in(&state.app, SignIn { email: email.into(), password: password.into() }, origin).await {
-        Ok(s) => with_session_cookie(Redirect::to(to).into_response(), &s.token, state),
+        Ok(s) => with_session_cookie(redirect_with("/", welcome, state.config.secure_cookies), &s.token, state),
         Err(_) => Redirect::to("/signin").into_response(),
     }
 }
@@ -266,7 +269,10 @@ pub async fn invite_accept(
         invitation: Some(secret.clone()),
     };
     match identity::sign_up(&state.app, input, &origin).await {
-        Ok(_) => sign_in_and_go(&state, &preview.email, &f.password, &origin, "/").await,
+        Ok(_) => {
+            let welcome = Flash::success(format!("Welcome! You joined {}.", preview.workspace_name));
+            sign_in_and_go(&state, &preview.email, &f.password, &origin, welcome).await
+        }
         Err(e) => invite_view(&state, &ui, &secret, Errors::from_app(e), f.name).await,
     }
 }
