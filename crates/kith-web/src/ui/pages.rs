@@ -126,6 +126,14 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
+/// A QR code of `text` as an SVG data URI (images from `data:` are allowed by the CSP).
+pub fn qr_data_uri(text: &str) -> String {
+    use base64::Engine;
+    let Ok(code) = qrcode::QrCode::new(text.as_bytes()) else { return String::new() };
+    let svg = code.render::<qrcode::render::svg::Color>().min_dimensions(176, 176).quiet_zone(true).build();
+    format!("data:image/svg+xml;base64,{}", base64::engine::general_purpose::STANDARD.encode(svg))
+}
+
 /// A time as the templates show it.
 pub struct When {
     pub ms: i64,
@@ -277,8 +285,9 @@ pub struct SecurityPage {
     pub recovery_left: i64,
     pub sessions: Vec<SessionItem>,
     pub errors: Errors,
-    /// During enrolment: the secret to type into an authenticator app.
-    pub enrolment: Option<(String, String)>,
+    /// During enrolment: the secret to type into an authenticator app, its
+    /// otpauth link, and the same link as a QR code (an SVG data URI).
+    pub enrolment: Option<(String, String, String)>,
     /// Right after enabling: the recovery codes, shown once.
     pub recovery_codes: Vec<String>,
 }

@@ -139,7 +139,10 @@ async fn security_view(
             })
             .collect(),
         errors,
-        enrolment,
+        enrolment: enrolment.map(|(secret, uri)| {
+            let qr = qr_data_uri(&uri);
+            (secret, uri, qr)
+        }),
         recovery_codes,
     })
 }

@@ -54,6 +54,11 @@ async fn signup_two_factor_invite_accept_switch() {
         let r = post(&ada, &s.url("/settings/security/2fa/start"), &[("_csrf", &csrf)]).await;
         let enrol = r.text().await.unwrap();
         let secret = text_of(&enrol, "totp-secret");
+        assert!(
+            enrol.contains("src=\"data:image&#x2f;svg+xml;base64,")
+                || enrol.contains("src=\"data:image/svg+xml;base64,"),
+            "a QR code to scan"
+        );
         let r =
             post(&ada, &s.url("/settings/security/2fa/confirm"), &[("_csrf", &csrf), ("code", &totp_now(&secret, 0))])
                 .await;
