@@ -93,3 +93,75 @@ async fn send(
     }
     json(req.send().await.unwrap()).await
 }
+
+/// The same promise for a browser session: posting another workspace's ids
+/// to the settings forms changes nothing and reveals nothing.
+#[tokio::test]
+async fn a_session_cannot_touch_another_workspace_through_the_ui() {
+    use crate::helpers::{browser, form_value};
+    for s in spawn_all().await {
+        let c = client();
+        let (b_acct, b) = s.user_with_token("b@example.com").await;
+        let (_, team) =
+            json(c.post(s.url("/api/v1/teams")).bearer_auth(&b).json(&json!({"name": "B team"})).send().await.unwrap())
+                .await;
+        let team_id = team["id"].as_str().unwrap().to_string();
+        let (_, inv) = json(
+            c.post(s.url("/api/v1/invitations"))
+                .bearer_auth(&b)
+                .json(&json!({"email": "x@example.com"}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let inv_id = inv["id"].as_str().unwrap().to_string();
+
+        // A signs up in the browser (own workspace).
+        let a = browser();
+        let html = a.get(s.url("/signup")).send().await.unwrap().text().await.unwrap();
+        let csrf = form_value(&html, "_csrf");
+        let form = [
+            ("_csrf", csrf.as_str()),
+            ("name", "A"),
+            ("email", "a@example.com"),
+            ("password", "correct horse battery"),
+            ("workspace_name", "A Inc"),
+        ];
+        assert_eq!(a.post(s.url("/signup")).form(&form).send().await.unwrap().status(), 303);
+        let html = a.get(s.url("/settings/teams")).send().await.unwrap().text().await.unwrap();
+        let csrf = form_value(&html, "_csrf");
+        let b_user = b_acct.user_id.to_string();
+        let posts = [
+            format!("/settings/teams/{team_id}/delete"),
+            format!("/settings/teams/{team_id}/rename"),
+            format!("/settings/teams/{team_id}/members/{b_user}/remove"),
+            format!("/settings/members/{b_user}/role"),
+            format!("/settings/members/{b_user}/remove"),
+            format!("/settings/invitations/{inv_id}/revoke"),
+        ];
+        for path in &posts {
+            let r = a
+                .post(s.url(path))
+                .form(&[("_csrf", csrf.as_str()), ("name", "pwned"), ("role", "viewer")])
+                .send()
+                .await
+                .unwrap();
+            let body = r.text().await.unwrap();
+            assert!(!body.contains("B team"), "{}: {path} leaked B's data", s.label);
+        }
+        let (st, page) =
+            a.get(s.url(&format!("/settings/teams/{team_id}"))).send().await.map(|r| (r.status().as_u16(), r)).unwrap();
+        assert_eq!(st, 404, "{}", s.label);
+        assert!(!page.text().await.unwrap().contains("B team"));
+        let (st, t) =
+            json(c.get(s.url(&format!("/api/v1/teams/{team_id}"))).bearer_auth(&b).send().await.unwrap()).await;
+        assert_eq!((st, t["name"].as_str()), (200, Some("B team")), "{}: B's team is untouched", s.label);
+        let (st, _) =
+            json(c.get(s.url(&format!("/api/v1/invitations/{inv_id}"))).bearer_auth(&b).send().await.unwrap()).await;
+        assert_eq!(st, 200, "B's invitation is still open");
+        let (_, m) =
+            json(c.get(s.url(&format!("/api/v1/members/{b_user}"))).bearer_auth(&b).send().await.unwrap()).await;
+        assert_eq!(m["role"], "owner");
+    }
+}
