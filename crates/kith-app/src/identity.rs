@@ -549,9 +549,10 @@ pub struct Me {
 }
 
 pub async fn me(app: &App, ctx: &Context) -> Result<Me> {
+    // One read: the member's user row joined with their workspace.
     let (user, workspace) =
-        tokio::try_join!(users::get(app.db(), ctx.user_id()), workspaces::get(app.db(), ctx.org_id))?;
-    Ok(Me { user: user.ok_or(AppError::NotFound)?, workspace: workspace.ok_or(AppError::NotFound)? })
+        users::get_with_workspace(app.db(), ctx.user_id(), ctx.org_id).await?.ok_or(AppError::NotFound)?;
+    Ok(Me { user, workspace })
 }
 
 /// No account exists yet (the sign-up page then says the first user runs the instance).
