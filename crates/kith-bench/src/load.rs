@@ -62,6 +62,11 @@ impl Latencies {
         self.0[rank.clamp(1, self.0.len()) - 1]
     }
 
+    /// All of several runs' latencies together.
+    pub fn merged<'a>(parts: impl Iterator<Item = &'a Latencies>) -> Latencies {
+        Latencies::new(parts.flat_map(|l| l.0.iter().copied()).collect())
+    }
+
     pub fn max(&self) -> u32 {
         self.0.last().copied().unwrap_or(0)
     }
@@ -218,5 +223,7 @@ mod tests {
         let one = Latencies::new(vec![7]);
         assert_eq!((one.percentile(50.0), one.percentile(99.0)), (7, 7));
         assert_eq!(Latencies::new(Vec::new()).percentile(50.0), 0);
+        let both = Latencies::merged([Latencies::new(vec![3, 1]), Latencies::new(vec![2])].iter());
+        assert_eq!((both.len(), both.percentile(50.0), both.max()), (3, 2, 3));
     }
 }

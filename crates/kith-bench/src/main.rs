@@ -16,7 +16,7 @@ mod startup;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use me::{Backend, Run, Target};
+use me::{Backend, Run, Summary, Target};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -37,6 +37,9 @@ struct Cli {
     /// Seconds measured.
     #[arg(long, global = true, default_value_t = 10)]
     duration: u64,
+    /// Rounds of the in-process /me comparison (medians are reported).
+    #[arg(long, global = true, default_value_t = 3)]
+    rounds: usize,
     /// Start-ups per scenario (the median is reported).
     #[arg(long, global = true, default_value_t = 5)]
     runs: usize,
@@ -71,6 +74,7 @@ fn main() -> Result<()> {
         connections: cli.connections,
         warmup: Duration::from_secs(cli.warmup),
         duration: Duration::from_secs(cli.duration),
+        rounds: cli.rounds.max(1),
         max_quiet_wait: Duration::from_secs(cli.max_quiet_wait),
     };
     let mut out = String::new();
@@ -87,7 +91,7 @@ fn main() -> Result<()> {
         }
         eprintln!("GET /api/v1/me, release process");
         let pr = me::process_run(&kith_bin, &opts)?;
-        out += &me_tables(&runs, &pr);
+        out += &me_tables(&runs, opts.rounds, &pr);
         process_run = Some(pr);
     }
     let mut starts = None;
@@ -135,61 +139,88 @@ fn ms(us: u32) -> String {
     format!("{:.2}", us as f64 / 1000.0)
 }
 
-fn run_cells(r: &Run) -> String {
-    let l = &r.result.latency;
-    let cores = |d: Duration| d.as_secs_f64() / r.result.window.as_secs_f64();
+fn summary_cells(s: &Summary) -> String {
+    let l = &s.latency;
+    let rps = match s.rps.as_slice() {
+        [one] => format!("{one:.0}"),
+        all => format!("{:.0} ({:.0}–{:.0})", s.median_rps(), all[0], all[all.len() - 1]),
+    };
     format!(
-        "{:.0} | {} | {} | {} | {:.0} | {:.2} / {:.2} / {:.2} | {}",
-        r.result.requests_per_second(),
+        "{rps} | {} | {} | {} | {:.0} | {:.2} / {:.2} / {:.2} / {:.2} | {}",
         ms(l.percentile(50.0)),
         ms(l.percentile(99.0)),
         ms(l.max()),
-        r.server_cpu_per_request_us(),
-        cores(r.server_cpu),
-        cores(r.load_cpu),
-        cores(r.other_cpu),
+        s.server_cpu_per_request_us(),
+        s.cores(s.server_cpu),
+        s.cores(s.postgres_cpu),
+        s.cores(s.load_cpu),
+        s.cores(s.other_cpu),
         l.len(),
     )
 }
 
-fn me_tables(runs: &[Run], pr: &me::ProcessRun) -> String {
-    let mut s = String::from(
-        "## GET /api/v1/me, in one process, one run\n\n\
-         | target | database | req/s | p50 ms | p99 ms | max ms | server CPU µs/req | cores used: server / generator / other processes | requests |\n\
-         |---|---|---|---|---|---|---|---|---|\n",
+const COLUMNS: &str = "req/s, median (range) | p50 ms | p99 ms | max ms | server CPU µs/req \
+                       | cores used: server / PostgreSQL / generator / other | requests";
+
+fn me_tables(runs: &[Run], rounds: usize, pr: &me::ProcessRun) -> String {
+    let mut s = format!(
+        "## GET /api/v1/me, in one process: {rounds} rounds, each target once per round\n\n\
+         | target | database | {COLUMNS} |\n|---|---|---|---|---|---|---|---|---|\n"
     );
-    for r in runs {
-        let target = match r.target {
+    let groups = [
+        (Target::Hello, None),
+        (Target::Bare, Some(Backend::Sqlite)),
+        (Target::Kith, Some(Backend::Sqlite)),
+        (Target::BareFourReads, Some(Backend::Sqlite)),
+        (Target::Bare, Some(Backend::Postgres)),
+        (Target::Kith, Some(Backend::Postgres)),
+        (Target::BareFourReads, Some(Backend::Postgres)),
+    ];
+    let of = |t: Target, b: Option<Backend>| runs.iter().filter(move |r| r.target == t && r.backend == b);
+    for (target, backend) in groups {
+        if of(target, backend).next().is_none() {
+            continue;
+        }
+        let label = match target {
             Target::Hello => "axum, small JSON, no database (framework ceiling)",
             Target::Bare => "bare axum: SHA-256 + `tokens::find_active`",
             Target::BareFourReads => "diagnostic: bare axum + the same 4 reads as Kith's /me",
             Target::Kith => "Kith: `kith_web::serve`, whole router",
         };
-        let db = r.backend.map(Backend::label).unwrap_or("—");
-        s += &format!("| {target} | {db} | {} |\n", run_cells(r));
+        let db = backend.map(Backend::label).unwrap_or("—");
+        s += &format!("| {label} | {db} | {} |\n", summary_cells(&Summary::of(of(target, backend))));
     }
-    s += "\n| database | Kith / bare (req/s) | goal | met |\n|---|---|---|---|\n";
+    s += "\nKith as a share of the bare lookup, per round (same round, same database):\n\n\
+          | database | Kith / bare, median (range) | goal | met |\n|---|---|---|---|\n";
     for backend in [Backend::Sqlite, Backend::Postgres] {
-        let find = |t| runs.iter().find(|r| r.target == t && r.backend == Some(backend));
-        if let (Some(k), Some(b)) = (find(Target::Kith), find(Target::Bare)) {
-            let pct = 100.0 * k.result.requests_per_second() / b.result.requests_per_second();
-            s += &format!(
-                "| {} | {pct:.0} % | ≥ {ME_GOAL_PERCENT:.0} % | {} |\n",
-                backend.label(),
-                yes_no(pct >= ME_GOAL_PERCENT)
-            );
+        let mut pct: Vec<f64> = (0..rounds)
+            .filter_map(|round| {
+                let find = |t| runs.iter().find(|r| r.target == t && r.backend == Some(backend) && r.round == round);
+                let (k, b) = (find(Target::Kith)?, find(Target::Bare)?);
+                Some(100.0 * k.result.requests_per_second() / b.result.requests_per_second())
+            })
+            .collect();
+        if pct.is_empty() {
+            continue;
         }
+        pct.sort_by(f64::total_cmp);
+        let m = median(&pct);
+        s += &format!(
+            "| {} | {m:.0} % ({:.0}–{:.0} %) | ≥ {ME_GOAL_PERCENT:.0} % | {} |\n",
+            backend.label(),
+            pct[0],
+            pct[pct.len() - 1],
+            yes_no(m >= ME_GOAL_PERCENT)
+        );
     }
-    let bare = runs.iter().find(|r| r.target == Target::Bare && r.backend == Some(Backend::Sqlite));
-    let vs_bare = bare
-        .map(|b| format!("{:.0} %", 100.0 * pr.run.result.requests_per_second() / b.result.requests_per_second()))
-        .unwrap_or_else(|| "—".into());
+    let process = Summary::of(pr.runs.iter());
+    let bare = Summary::of(of(Target::Bare, Some(Backend::Sqlite)));
     s += &format!(
-        "\n## GET /api/v1/me against the release `kith serve` (SQLite, default logging to a file, 2 workers)\n\n\
-         | req/s | p50 ms | p99 ms | max ms | server CPU µs/req | cores used: server / generator / other processes | requests | vs bare (SQLite, above) | log written |\n\
-         |---|---|---|---|---|---|---|---|---|\n\
-         | {} | {vs_bare} | {:.0} MiB |\n\n",
-        run_cells(&pr.run),
+        "\n## GET /api/v1/me against the release `kith serve` (SQLite, default logging to a file, 2 workers; {rounds} runs back to back)\n\n\
+         | {COLUMNS} | vs bare (SQLite median, above) | log written |\n|---|---|---|---|---|---|---|---|---|\n\
+         | {} | {:.0} % | {:.0} MiB |\n\n",
+        summary_cells(&process),
+        100.0 * process.median_rps() / bare.median_rps(),
         pr.log_bytes as f64 / 1048576.0
     );
     s
@@ -204,7 +235,7 @@ fn startup_table(r: &startup::StartupReport, runs: usize) -> String {
         let label = match st.scenario {
             startup::Scenario::Fresh => "fresh (does not exist yet)".to_string(),
             startup::Scenario::Restart => "existing, one account".to_string(),
-            startup::Scenario::Audit => format!("existing, {} audit rows", r.seeding.rows),
+            startup::Scenario::Audit => format!("existing, {} audit rows", thousands(r.seeding.rows)),
         };
         let mut t: Vec<f64> = st.ready.iter().map(|d| d.as_secs_f64() * 1e3).collect();
         t.sort_by(f64::total_cmp);
@@ -217,11 +248,13 @@ fn startup_table(r: &startup::StartupReport, runs: usize) -> String {
         );
     }
     s += &format!(
-        "\nSeeding {} audit rows (+ as many `audit_details`), client-side batched SQL: {:.1} s ({:.0} rows/s), database file {:.0} MiB.\n\n",
-        r.seeding.rows,
+        "\nSeeding {} audit rows (+ as many `audit_details`), client-side batched SQL: {:.1} s ({:.0} table rows/s, \
+         both tables counted), database file {:.0} MiB; `kith admin verify-audit` found the chain intact in {:.1} s.\n\n",
+        thousands(r.seeding.rows),
         r.seeding.took.as_secs_f64(),
         2.0 * r.seeding.rows as f64 / r.seeding.took.as_secs_f64(),
-        r.seeding.db_bytes as f64 / 1048576.0
+        r.seeding.db_bytes as f64 / 1048576.0,
+        r.seeding.verified_in.as_secs_f64()
     );
     s
 }
@@ -266,6 +299,19 @@ fn footprint(
     Ok(s)
 }
 
+/// 1000000 → 1,000,000.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn yes_no(b: bool) -> &'static str {
     if b {
         "yes"
@@ -275,7 +321,7 @@ fn yes_no(b: bool) -> &'static str {
 }
 
 /// Median of sorted values.
-fn median(sorted: &[f64]) -> f64 {
+pub(crate) fn median(sorted: &[f64]) -> f64 {
     match sorted.len() {
         0 => 0.0,
         n if n % 2 == 1 => sorted[n / 2],
@@ -312,5 +358,12 @@ mod tests {
         assert_eq!(super::median(&[1.0, 2.0, 9.0]), 2.0);
         assert_eq!(super::median(&[1.0, 2.0, 4.0, 9.0]), 3.0);
         assert_eq!(super::median(&[]), 0.0);
+    }
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(super::thousands(1_000_000), "1,000,000");
+        assert_eq!(super::thousands(999), "999");
+        assert_eq!(super::thousands(0), "0");
     }
 }

@@ -3,11 +3,12 @@
 //! and one run; then the release `kith serve` process for what it costs with
 //! its default logging and workers, and its memory.
 
-use crate::load::{self, LoadResult, LoadSpec};
+use crate::load::{self, Latencies, LoadResult, LoadSpec};
 use crate::process;
 use anyhow::{bail, Context as _, Result};
+use axum::extract::Request;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -30,6 +31,8 @@ pub struct Options {
     pub connections: usize,
     pub warmup: Duration,
     pub duration: Duration,
+    /// Rounds of the in-process comparison (targets in a rotated order each round).
+    pub rounds: usize,
     /// How long to wait for other work on the machine to stop before each run.
     pub max_quiet_wait: Duration,
 }
@@ -65,13 +68,61 @@ pub enum Target {
 pub struct Run {
     pub target: Target,
     pub backend: Option<Backend>,
+    pub round: usize,
     pub result: LoadResult,
     /// CPU the server side used inside the window (in process: process CPU
     /// minus the load generator's threads; else the `kith serve` process).
     pub server_cpu: Duration,
+    /// PostgreSQL's processes (the database server works outside the server under test).
+    pub postgres_cpu: Duration,
     pub load_cpu: Duration,
     /// CPU the rest of the machine used inside the window (other processes).
     pub other_cpu: Duration,
+}
+
+/// The runs of one target on one backend, taken together.
+pub struct Summary {
+    /// Requests per second of each run, sorted.
+    pub rps: Vec<f64>,
+    pub latency: Latencies,
+    pub ok: u64,
+    pub window: Duration,
+    pub server_cpu: Duration,
+    pub postgres_cpu: Duration,
+    pub load_cpu: Duration,
+    pub other_cpu: Duration,
+}
+
+impl Summary {
+    pub fn of<'a>(runs: impl Iterator<Item = &'a Run> + Clone) -> Summary {
+        let mut rps: Vec<f64> = runs.clone().map(|r| r.result.requests_per_second()).collect();
+        rps.sort_by(f64::total_cmp);
+        let sum = |f: fn(&Run) -> Duration| runs.clone().map(f).sum::<Duration>();
+        Summary {
+            rps,
+            latency: Latencies::merged(runs.clone().map(|r| &r.result.latency)),
+            ok: runs.clone().map(|r| r.result.ok).sum(),
+            window: sum(|r| r.result.window),
+            server_cpu: sum(|r| r.server_cpu),
+            postgres_cpu: sum(|r| r.postgres_cpu),
+            load_cpu: sum(|r| r.load_cpu),
+            other_cpu: sum(|r| r.other_cpu),
+        }
+    }
+
+    pub fn median_rps(&self) -> f64 {
+        crate::median(&self.rps)
+    }
+
+    /// Server CPU per answered request, in microseconds.
+    pub fn server_cpu_per_request_us(&self) -> f64 {
+        self.server_cpu.as_secs_f64() * 1e6 / self.ok.max(1) as f64
+    }
+
+    /// Average cores a CPU clock kept busy over the measured windows.
+    pub fn cores(&self, cpu: Duration) -> f64 {
+        cpu.as_secs_f64() / self.window.as_secs_f64()
+    }
 }
 
 /// CPU clocks sampled at the window's edges.
@@ -81,6 +132,7 @@ struct CpuSample {
     own: Duration,
     load_threads: Duration,
     child: Duration,
+    postgres: Duration,
 }
 
 impl CpuSample {
@@ -90,6 +142,7 @@ impl CpuSample {
             own: process::cpu_time(std::process::id())?,
             load_threads: process::own_threads_cpu_time(LOAD_THREADS)?,
             child: child.map(process::cpu_time).transpose()?.unwrap_or_default(),
+            postgres: process::processes_cpu_time("postgres")?,
         })
     }
 
@@ -99,14 +152,8 @@ impl CpuSample {
             own: self.own.saturating_sub(earlier.own),
             load_threads: self.load_threads.saturating_sub(earlier.load_threads),
             child: self.child.saturating_sub(earlier.child),
+            postgres: self.postgres.saturating_sub(earlier.postgres),
         }
-    }
-}
-
-impl Run {
-    /// Server CPU per answered request, in microseconds.
-    pub fn server_cpu_per_request_us(&self) -> f64 {
-        self.server_cpu.as_secs_f64() * 1e6 / self.result.ok.max(1) as f64
     }
 }
 
@@ -126,40 +173,48 @@ pub fn in_process(backend: Backend, opts: &Options, with_hello: bool) -> Result<
         if with_hello {
             targets.insert(0, Target::Hello);
         }
-        for target in targets {
-            let (addr, path, bearer) = match target {
-                Target::Hello => (servers.hello, "/hello", None),
-                Target::Bare => (servers.bare, "/api/v1/me", Some(servers.token.clone())),
-                Target::BareFourReads => (servers.bare, "/four-reads/me", Some(servers.token.clone())),
-                Target::Kith => (servers.kith, "/api/v1/me", Some(servers.token.clone())),
-            };
-            let spec = LoadSpec {
-                addr,
-                path: path.into(),
-                bearer,
-                connections: opts.connections,
-                warmup: opts.warmup,
-                duration: opts.duration,
-            };
-            eprintln!(
-                "  {} {:?}: {} connections, {:?} warm-up + {:?}",
-                backend.label(),
-                target,
-                spec.connections,
-                spec.warmup,
-                spec.duration
-            );
-            process::wait_for_quiet(opts.max_quiet_wait)?;
-            let (result, cpu) = load_rt.block_on(measure(&spec, None))?;
-            let backend = (target != Target::Hello).then_some(backend);
-            runs.push(Run {
-                target,
-                backend,
-                result,
-                server_cpu: cpu.own.saturating_sub(cpu.load_threads),
-                load_cpu: cpu.load_threads,
-                other_cpu: cpu.machine.saturating_sub(cpu.own),
-            });
+        for round in 0..opts.rounds {
+            let mut order = targets.clone();
+            // Each round starts elsewhere, so no target always runs first or after the same one.
+            order.rotate_left(round % targets.len());
+            for target in order {
+                let (addr, path, bearer) = match target {
+                    Target::Hello => (servers.hello, "/hello", None),
+                    Target::Bare => (servers.bare, "/api/v1/me", Some(servers.token.clone())),
+                    Target::BareFourReads => (servers.bare, "/four-reads/me", Some(servers.token.clone())),
+                    Target::Kith => (servers.kith, "/api/v1/me", Some(servers.token.clone())),
+                };
+                let spec = LoadSpec {
+                    addr,
+                    path: path.into(),
+                    bearer,
+                    connections: opts.connections,
+                    warmup: opts.warmup,
+                    duration: opts.duration,
+                };
+                eprintln!(
+                    "  round {} {} {:?}: {} connections, {:?} warm-up + {:?}",
+                    round + 1,
+                    backend.label(),
+                    target,
+                    spec.connections,
+                    spec.warmup,
+                    spec.duration
+                );
+                process::wait_for_quiet(opts.max_quiet_wait)?;
+                let (result, cpu) = load_rt.block_on(measure(&spec, None))?;
+                let backend = (target != Target::Hello).then_some(backend);
+                runs.push(Run {
+                    target,
+                    backend,
+                    round,
+                    result,
+                    server_cpu: cpu.own.saturating_sub(cpu.load_threads),
+                    postgres_cpu: cpu.postgres,
+                    load_cpu: cpu.load_threads,
+                    other_cpu: cpu.machine.saturating_sub(cpu.own + cpu.postgres),
+                });
+            }
         }
         Ok(())
     })();
@@ -293,7 +348,8 @@ impl Servers {
 
 /// The bare figure: what any token-authenticated endpoint must at least do —
 /// hash the presented token and find it with one indexed read.
-async fn bare_me(State(db): State<Db>, headers: HeaderMap) -> Response {
+async fn bare_me(State(db): State<Db>, req: Request) -> Response {
+    let headers = req.headers();
     let Some(secret) =
         headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
     else {
@@ -311,7 +367,8 @@ async fn bare_me(State(db): State<Db>, headers: HeaderMap) -> Response {
 /// Diagnostic: the reads Kith's /me makes — the token, the membership (both in
 /// `tokens::authenticate`), then the user and the workspace together (as
 /// `identity::me`) — with nothing else around them.
-async fn bare_four_reads(State(db): State<Db>, headers: HeaderMap) -> Response {
+async fn bare_four_reads(State(db): State<Db>, req: Request) -> Response {
+    let headers = req.headers();
     let Some(secret) =
         headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
     else {
@@ -354,7 +411,8 @@ async fn drop_postgres_database(url: &str) -> Result<()> {
 /// The release binary under the same load: default logging (info, one line
 /// per request, to a file), two background workers, rate limit off.
 pub struct ProcessRun {
-    pub run: Run,
+    /// One per round, back to back on the same process.
+    pub runs: Vec<Run>,
     pub rss_idle_kib: u64,
     pub rss_after_kib: u64,
     pub peak_kib: u64,
@@ -380,31 +438,38 @@ pub fn process_run(kith_bin: &Path, opts: &Options) -> Result<ProcessRun> {
             warmup: opts.warmup,
             duration: opts.duration,
         };
-        eprintln!(
-            "  kith serve (release process): {} connections, {:?} warm-up + {:?}",
-            spec.connections, spec.warmup, spec.duration
-        );
         let pid = server.pid();
-        process::wait_for_quiet(opts.max_quiet_wait)?;
-        let (result, cpu) = load_rt.block_on(async {
-            let body = load::expect_ok(spec.addr, &spec.path, spec.bearer.as_deref()).await?;
-            if !body.contains(&seeded.user_id.to_string()) {
-                bail!("unexpected /me body from kith serve: {body}");
-            }
-            measure(&spec, Some(pid)).await
-        })?;
+        let body = load_rt.block_on(load::expect_ok(spec.addr, &spec.path, spec.bearer.as_deref()))?;
+        if !body.contains(&seeded.user_id.to_string()) {
+            bail!("unexpected /me body from kith serve: {body}");
+        }
+        let mut runs = Vec::new();
+        for round in 0..opts.rounds {
+            eprintln!(
+                "  round {} kith serve (release process): {} connections, {:?} warm-up + {:?}",
+                round + 1,
+                spec.connections,
+                spec.warmup,
+                spec.duration
+            );
+            process::wait_for_quiet(opts.max_quiet_wait)?;
+            let (result, cpu) = load_rt.block_on(measure(&spec, Some(pid)))?;
+            runs.push(Run {
+                target: Target::Kith,
+                backend: Some(Backend::Sqlite),
+                round,
+                result,
+                server_cpu: cpu.child,
+                postgres_cpu: cpu.postgres,
+                load_cpu: cpu.load_threads,
+                other_cpu: cpu.machine.saturating_sub(cpu.own + cpu.child + cpu.postgres),
+            });
+        }
         load_rt.shutdown_timeout(Duration::from_secs(5));
         std::thread::sleep(Duration::from_secs(2));
         let (rss_after_kib, peak_kib) = process::memory_kib(server.pid())?;
         Ok(ProcessRun {
-            run: Run {
-                target: Target::Kith,
-                backend: Some(Backend::Sqlite),
-                result,
-                server_cpu: cpu.child,
-                load_cpu: cpu.load_threads,
-                other_cpu: cpu.machine.saturating_sub(cpu.own + cpu.child),
-            },
+            runs,
             rss_idle_kib,
             rss_after_kib,
             peak_kib,

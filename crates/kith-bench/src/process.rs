@@ -54,10 +54,9 @@ pub fn seed_account(bin: &Path, data: &Path) -> Result<Seeded> {
         .args(["admin", "create-user", "--email", EMAIL, "--name", "Bench", "--org-name", "Bench"])
         .arg("--password-file")
         .arg(&pw)
-        .stderr(Stdio::null())
         .output()?;
     if !out.status.success() {
-        bail!("kith admin create-user failed: {}", String::from_utf8_lossy(&out.stdout));
+        bail!("kith admin create-user failed: {}", String::from_utf8_lossy(&out.stderr));
     }
     std::fs::remove_file(&pw)?;
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).context("create-user output")?;
@@ -67,13 +66,22 @@ pub fn seed_account(bin: &Path, data: &Path) -> Result<Seeded> {
     let (user_id, org_id) = (id("user_id")?, id("org_id")?);
     let out = kith(bin, data)
         .args(["admin", "create-token", "--email", EMAIL, "--name", "bench", "--org", &org_id.to_string()])
-        .stderr(Stdio::null())
         .output()?;
     if !out.status.success() {
-        bail!("kith admin create-token failed");
+        bail!("kith admin create-token failed: {}", String::from_utf8_lossy(&out.stderr));
     }
     let token = String::from_utf8(out.stdout)?.trim().to_string();
     Ok(Seeded { user_id, org_id, token })
+}
+
+/// `kith admin verify-audit --org`: fails unless the chain is intact.
+pub fn verify_audit(bin: &Path, data: &Path, org_id: uuid::Uuid) -> Result<()> {
+    let out = kith(bin, data).args(["admin", "verify-audit", "--org", &org_id.to_string()]).output()?;
+    let said = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() || !said.contains("intact") {
+        bail!("kith admin verify-audit: {} {}", said.trim(), String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(())
 }
 
 /// A free port on 127.0.0.1 (bound, read, released: the child binds it next).
@@ -222,6 +230,24 @@ pub fn wait_for_quiet(max: Duration) -> Result<f64> {
             said = true;
         }
     }
+}
+
+/// CPU time of every process whose command name is `name` (e.g. PostgreSQL's
+/// backends, which work for the server under test in other processes).
+pub fn processes_cpu_time(name: &str) -> Result<Duration> {
+    let mut total = Duration::ZERO;
+    for entry in std::fs::read_dir("/proc")? {
+        let entry = entry?;
+        if !entry.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        // A process may exit between listing and reading: skip it.
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        if stat.split_once('(').and_then(|(_, r)| r.rsplit_once(')')).is_some_and(|(n, _)| n == name) {
+            total += parse_stat_cpu(&stat)?;
+        }
+    }
+    Ok(total)
 }
 
 fn stat_cpu(path: &str) -> Result<Duration> {

@@ -31,6 +31,8 @@ pub struct Seeding {
     pub rows: u64,
     pub took: Duration,
     pub db_bytes: u64,
+    /// `kith admin verify-audit` over the seeded chain (it must say intact).
+    pub verified_in: Duration,
 }
 
 pub struct StartupReport {
@@ -47,8 +49,12 @@ pub fn run(kith_bin: &Path, runs: usize, audit_rows: u64, max_quiet_wait: Durati
     eprintln!("  seeding {audit_rows} audit rows into {}", big.display());
     let started = Instant::now();
     block_on(seed_audit(&big.join("kith.db"), seeded.org_id, seeded.user_id, audit_rows))?;
-    let seeding =
-        Seeding { rows: audit_rows, took: started.elapsed(), db_bytes: std::fs::metadata(big.join("kith.db"))?.len() };
+    let took = started.elapsed();
+    let db_bytes = std::fs::metadata(big.join("kith.db"))?.len();
+    eprintln!("  verifying the seeded chain with kith admin verify-audit");
+    let started = Instant::now();
+    process::verify_audit(kith_bin, &big, seeded.org_id)?;
+    let seeding = Seeding { rows: audit_rows, took, db_bytes, verified_in: started.elapsed() };
 
     let mut out = Vec::new();
     for scenario in [Scenario::Fresh, Scenario::Restart, Scenario::Audit] {
