@@ -184,7 +184,7 @@ fn me_tables(runs: &[Run], rounds: usize, pr: &me::ProcessRun) -> String {
         let label = match target {
             Target::Hello => "axum, small JSON, no database (framework ceiling)",
             Target::Bare => "bare axum: SHA-256 + `tokens::find_active`",
-            Target::BareFourReads => "diagnostic: bare axum + the same 4 reads as Kith's /me",
+            Target::BareFourReads => "diagnostic: bare axum + 4 reads (token, membership, user, workspace)",
             Target::Kith => "Kith: `kith_web::serve`, whole router",
         };
         let db = backend.map(Backend::label).unwrap_or("—");

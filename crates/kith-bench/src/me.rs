@@ -58,7 +58,7 @@ pub enum Target {
     Hello,
     /// axum + SHA-256 + `kith_store::tokens::find_active`: the engine's figure for the token lookup.
     Bare,
-    /// axum + the same four reads Kith's /me makes (diagnostic: query count vs Kith's layers).
+    /// axum + four reads: token, membership, user, workspace (diagnostic: what each read costs).
     BareFourReads,
     /// `kith_web::serve(router)` with the whole /me path.
     Kith,
