@@ -227,6 +227,20 @@ impl Worker {
     }
 }
 
+/// Jobs that ran out of attempts, newest first (operator's view).
+pub async fn dead_jobs(app: &App, limit: i64) -> Result<Vec<kith_store::jobs::JobRow>> {
+    Ok(jobs::list_dead(app.db(), limit.clamp(1, 1000)).await?)
+}
+
+/// Give a dead job a fresh set of attempts; NotFound unless it is dead.
+pub async fn replay_dead(app: &App, id: Uuid) -> Result<()> {
+    if jobs::replay(app.db(), id, now_ms()).await? {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,19 +256,5 @@ mod tests {
             }
         }
         assert!(backoff_ms(30, &mut rng) <= 4_500_000);
-    }
-}
-
-/// Jobs that ran out of attempts, newest first (operator's view).
-pub async fn dead_jobs(app: &App, limit: i64) -> Result<Vec<kith_store::jobs::JobRow>> {
-    Ok(jobs::list_dead(app.db(), limit.clamp(1, 1000)).await?)
-}
-
-/// Give a dead job a fresh set of attempts; NotFound unless it is dead.
-pub async fn replay_dead(app: &App, id: Uuid) -> Result<()> {
-    if jobs::replay(app.db(), id, now_ms()).await? {
-        Ok(())
-    } else {
-        Err(AppError::NotFound)
     }
 }
