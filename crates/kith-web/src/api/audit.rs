@@ -1,11 +1,10 @@
 use super::dto::{AuditEntryOut, AuditList};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{field_error, ListQuery};
+use crate::extract::ListQuery;
 use crate::state::WebState;
 use axum::extract::{Query, State};
 use axum::{Extension, Json};
 use kith_app::Context;
-use kith_domain::page::Cursor;
 
 /// The workspace's audit trail, newest first (admins).
 #[utoipa::path(get, path = "/api/v1/audit-log", tag = "audit", params(ListQuery),
@@ -16,11 +15,9 @@ pub async fn list(
     Extension(ctx): Extension<Context>,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<AuditList>, ApiError> {
+    // The audit cursor is the same opaque form as every list's: its key is the sequence number.
     let page = q.page()?;
-    let before = match q.cursor.as_deref() {
-        None | Some("") => None,
-        Some(c) => Some(Cursor::decode(c).ok_or_else(|| field_error("cursor", "is not a cursor from this API"))?),
-    };
+    let before = page.after;
     let (rows, next) = kith_app::audit::list(&state.app, &ctx, before, page.limit).await?;
     Ok(Json(AuditList {
         data: rows.into_iter().map(AuditEntryOut::from).collect(),
