@@ -542,9 +542,11 @@ pub async fn verify_email(app: &App, token: &str) -> Result<Uuid> {
     Ok(user_id)
 }
 
-/// The acting user and their current workspace, in one read.
+/// The acting user and their current workspace. API requests get it from
+/// token authentication (the same read); other callers from `me`.
+#[derive(Debug, Clone)]
 pub struct Me {
-    pub user: UserRow,
+    pub user: users::UserSummary,
     pub workspace: WorkspaceRow,
 }
 
@@ -552,7 +554,7 @@ pub async fn me(app: &App, ctx: &Context) -> Result<Me> {
     // One read: the member's user row joined with their workspace.
     let (user, workspace) =
         users::get_with_workspace(app.db(), ctx.user_id(), ctx.org_id).await?.ok_or(AppError::NotFound)?;
-    Ok(Me { user, workspace })
+    Ok(Me { user: user.into(), workspace })
 }
 
 /// No account exists yet (the sign-up page then says the first user runs the instance).

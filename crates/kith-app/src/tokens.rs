@@ -2,6 +2,7 @@
 //! hash, scoped to at most a role (default: whatever the member's role allows).
 
 use crate::audit::{self, AuditEvent, Origin};
+use crate::identity::Me;
 use crate::{App, AppError, Result};
 use kith_domain::page::{Page, PageRequest};
 use kith_domain::role::{Action, Role};
@@ -124,13 +125,19 @@ pub async fn revoke(app: &App, ctx: &Context, id: Uuid, origin: &Origin) -> Resu
 /// The context of a bearer token: its workspace, its member, its scope.
 /// None for an unknown or revoked token, or a member who has left.
 pub async fn authenticate(app: &App, secret: &str) -> Result<Option<Context>> {
+    Ok(authenticate_with_me(app, secret).await?.map(|(ctx, _)| ctx))
+}
+
+/// Authenticate and, from the same read, describe the caller (for `/me`).
+pub async fn authenticate_with_me(app: &App, secret: &str) -> Result<Option<(Context, Me)>> {
     if !secret.starts_with(TOKEN_PREFIX) {
         return Ok(None);
     }
-    let Some((token, role)) = rows::find_active_with_role(app.db(), &kith_crypto::token_hash(secret)).await? else {
+    let Some(holder) = rows::find_active_for_request(app.db(), &kith_crypto::token_hash(secret)).await? else {
         return Ok(None);
     };
-    let role = Role::parse(&role).ok_or_else(|| AppError::Internal(format!("unknown role {role}")))?;
+    let token = holder.token;
+    let role = Role::parse(&holder.role).ok_or_else(|| AppError::Internal(format!("unknown role {}", holder.role)))?;
     let scope = parse_scope(&token.scopes).unwrap_or(Role::Viewer);
     let now = now_ms();
     if token.last_used_ms.is_none_or(|t| now - t > 60_000) {
@@ -138,9 +145,10 @@ pub async fn authenticate(app: &App, secret: &str) -> Result<Option<Context>> {
         rows::touch(&mut tx, token.id, now).await?;
         tx.commit().await?;
     }
-    Ok(Some(Context {
+    let ctx = Context {
         org_id: token.org_id,
         actor: Actor { user_id: token.user_id, credential: Credential::Token { id: token.id, scope } },
         role,
-    }))
+    };
+    Ok(Some((ctx, Me { user: holder.user, workspace: holder.workspace })))
 }

@@ -18,6 +18,30 @@ pub struct UserRow {
     pub updated_ms: i64,
 }
 
+/// The fields of a user anyone in their workspace may see: no secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSummary {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub email_verified_ms: Option<i64>,
+    pub totp_enabled: bool,
+    pub created_ms: i64,
+}
+
+impl From<UserRow> for UserSummary {
+    fn from(u: UserRow) -> Self {
+        UserSummary {
+            id: u.id,
+            email: u.email,
+            name: u.name,
+            email_verified_ms: u.email_verified_ms,
+            totp_enabled: u.totp_enabled,
+            created_ms: u.created_ms,
+        }
+    }
+}
+
 pub async fn insert(tx: &mut Tx, u: &UserRow) -> Result<()> {
     const SQL: &str =
         "INSERT INTO users (id, email, name, password_hash, is_operator, email_verified_ms, created_ms, updated_ms)

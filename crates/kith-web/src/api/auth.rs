@@ -17,8 +17,8 @@ pub async fn require_token(State(state): State<WebState>, mut req: Request, next
     let Some(secret) = secret else {
         return unauthenticated("send an API token: Authorization: Bearer <token>");
     };
-    let ctx = match kith_app::tokens::authenticate(&state.app, &secret).await {
-        Ok(Some(ctx)) => ctx,
+    let (ctx, me) = match kith_app::tokens::authenticate_with_me(&state.app, &secret).await {
+        Ok(Some(found)) => found,
         Ok(None) => return unauthenticated("the API token is unknown or revoked"),
         Err(e) => return ApiError::from(e).into_response(),
     };
@@ -28,6 +28,8 @@ pub async fn require_token(State(state): State<WebState>, mut req: Request, next
         return err.into_response();
     }
     req.extensions_mut().insert(ctx);
+    // `/me` answers from this; nothing else reads it.
+    req.extensions_mut().insert(me);
     next.run(req).await
 }
 

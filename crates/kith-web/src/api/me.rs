@@ -1,19 +1,14 @@
 use super::dto::{MeOut, UserOut, WorkspaceOut};
 use crate::error::{ApiError, ErrorBody};
-use crate::state::WebState;
-use axum::extract::State;
 use axum::{Extension, Json};
-use kith_app::{AppError, Context};
+use kith_app::identity::Me;
+use kith_app::Context;
 
 /// The caller: their user and the workspace their token belongs to.
 #[utoipa::path(get, path = "/api/v1/me", tag = "me",
     responses((status = 200, body = MeOut), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn get_me(
-    State(state): State<WebState>,
-    Extension(ctx): Extension<Context>,
-) -> Result<Json<MeOut>, ApiError> {
-    let me = kith_app::identity::me(&state.app, &ctx).await?;
+pub async fn get_me(Extension(ctx): Extension<Context>, Extension(me): Extension<Me>) -> Result<Json<MeOut>, ApiError> {
     let user = me.user;
     let w = me.workspace;
     Ok(Json(MeOut {
@@ -35,5 +30,4 @@ pub async fn get_me(
         },
         credential: "token".into(),
     }))
-    .map_err(|e: AppError| e.into())
 }
