@@ -88,3 +88,22 @@ pub async fn release(app: &App, claim: &Claim) -> Result<()> {
     rows::release(app.db(), &claim.scope()).await?;
     Ok(())
 }
+
+/// How long a key is remembered: a client retrying later than this sends a new request.
+pub const KEY_RETENTION_MS: i64 = 24 * 3_600_000;
+/// The job kind and schedule that forget old keys.
+pub const PURGE_JOB: &str = "idempotency.purge";
+pub const PURGE_SCHEDULE: &str = "idempotency-purge";
+pub const PURGE_CRON: &str = "17 * * * *";
+
+pub fn register(registry: &mut crate::worker::Registry) {
+    registry.register(PURGE_JOB, |app: App, _job| async move { purge(&app, now_ms()).await.map(|_| ()) });
+}
+
+/// Forget keys older than [`KEY_RETENTION_MS`]; the number forgotten.
+pub async fn purge(app: &App, now: i64) -> Result<u64> {
+    let mut tx = app.db().begin().await?;
+    let n = rows::purge_before(&mut tx, now - KEY_RETENTION_MS).await?;
+    tx.commit().await?;
+    Ok(n)
+}

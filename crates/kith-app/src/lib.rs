@@ -6,6 +6,7 @@
 //! and never writes SQL.
 
 pub mod audit;
+pub mod crm;
 pub mod error;
 pub mod idempotency;
 pub mod identity;
@@ -114,6 +115,11 @@ impl App {
         &self.inner.keyring
     }
 
+    /// The workspace's calling code for phones written without one.
+    pub async fn phone_country_code(&self, org_id: uuid::Uuid) -> Result<String> {
+        Ok(kith_store::workspaces::phone_country_code(self.db(), org_id).await?)
+    }
+
     pub fn settings(&self) -> &AppSettings {
         &self.inner.settings
     }
@@ -125,6 +131,7 @@ pub mod records {
     pub use kith_store::audit::AuditEntryRow;
     pub use kith_store::invitations::InvitationRow;
     pub use kith_store::members::MemberRow;
+    pub use kith_store::records::{CustomFilter, CustomOp, ListFilter, SortKey};
     pub use kith_store::teams::{TeamMemberRow, TeamRow};
     pub use kith_store::tokens::TokenRow;
     pub use kith_store::users::UserRow;

@@ -41,6 +41,13 @@ impl From<String> for JobError {
     }
 }
 
+impl From<AppError> for JobError {
+    fn from(e: AppError) -> Self {
+        // Store errors are worth a retry; the cause chain goes to the log.
+        JobError { message: format!("{e}: {e:?}"), permanent: false }
+    }
+}
+
 impl From<&str> for JobError {
     fn from(message: &str) -> Self {
         JobError { message: message.into(), permanent: false }
@@ -123,8 +130,21 @@ impl Registry {
     pub fn standard() -> Registry {
         let mut r = Registry::default();
         crate::mail::register(&mut r);
+        crate::idempotency::register(&mut r);
         r
     }
+}
+
+/// The recurring jobs every instance runs (idempotent: safe at every start).
+pub async fn install_standard_schedules(app: &App) -> Result<()> {
+    schedule(
+        app,
+        crate::idempotency::PURGE_SCHEDULE,
+        crate::idempotency::PURGE_JOB,
+        crate::idempotency::PURGE_CRON,
+        &serde_json::json!({}),
+    )
+    .await
 }
 
 pub struct Worker {

@@ -5,12 +5,15 @@
 //! [`time::now_ms`], no logging. Everything here is testable as plain values.
 
 pub mod context;
+pub mod crm;
 pub mod cron;
 pub mod ids;
 pub mod page;
+pub mod phone;
 pub mod role;
 pub mod time;
 pub mod validate;
+pub mod visibility;
 
 pub use context::{Actor, Context, Credential};
 pub use ids::new_id;

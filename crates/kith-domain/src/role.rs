@@ -64,19 +64,23 @@ pub enum Action {
     ManageInvitations,
     ReadAudit,
     ManageOwnTokens,
+    ReadRecords,
     WriteRecords,
+    /// Pipelines, custom fields, tags' colours: the CRM's settings.
+    ManageCrmSettings,
 }
 
 impl Action {
     fn least_role(self) -> Role {
         match self {
-            Action::ReadWorkspace | Action::ReadMembers | Action::ReadTeams => Role::Viewer,
+            Action::ReadWorkspace | Action::ReadMembers | Action::ReadTeams | Action::ReadRecords => Role::Viewer,
             Action::ManageOwnTokens | Action::WriteRecords => Role::Member,
             Action::RenameWorkspace
             | Action::ManageMembers
             | Action::ManageTeams
             | Action::ManageInvitations
-            | Action::ReadAudit => Role::Admin,
+            | Action::ReadAudit
+            | Action::ManageCrmSettings => Role::Admin,
             Action::DeleteWorkspace => Role::Owner,
         }
     }

@@ -155,7 +155,8 @@ impl Db {
             Db::Sqlite(s) => {
                 sqlx::query_as(
                     "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
-                     WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations'",
+                     WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations'
+                       AND m.name NOT LIKE 'fts_%'",
                 )
                 .fetch_all(&s.read)
                 .await?
@@ -163,7 +164,8 @@ impl Db {
             Db::Postgres(p) => {
                 sqlx::query_as(
                     "SELECT table_name::text, column_name::text FROM information_schema.columns
-                     WHERE table_schema = current_schema() AND table_name <> '_sqlx_migrations'",
+                     WHERE table_schema = current_schema() AND table_name <> '_sqlx_migrations'
+                       AND column_name NOT LIKE 'fts_%'",
                 )
                 .fetch_all(p)
                 .await?

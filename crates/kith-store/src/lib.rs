@@ -8,8 +8,13 @@
 #[macro_use]
 mod macros;
 
+pub mod activities;
 pub mod audit;
+pub mod companies;
+pub mod contacts;
+pub mod custom_fields;
 pub mod db;
+pub mod deals;
 pub mod dialect;
 pub mod error;
 pub mod idempotency;
@@ -17,12 +22,18 @@ pub mod invitations;
 pub mod jobs;
 pub mod keyring;
 pub mod members;
+pub mod notes;
 pub mod one_time;
+pub mod records;
 pub mod sessions;
+pub mod sql;
+pub mod tasks;
 pub mod teams;
 pub mod throttle;
+pub mod timeline;
 pub mod tokens;
 pub mod users;
+pub mod visibility;
 pub mod workspaces;
 
 pub use db::{Backend, Db, DbOptions, Tx};

@@ -99,3 +99,16 @@ pub async fn ids_after(db: &Db, after: Uuid, limit: i64) -> Result<Vec<Uuid>> {
 pub(crate) fn after(page: &PageRequest) -> (i64, Uuid) {
     page.after.map(|c| (c.key, c.id)).unwrap_or((i64::MIN, Uuid::nil()))
 }
+
+/// Country calling code used for phones written without one ('' = none).
+pub async fn phone_country_code(db: &Db, id: Uuid) -> Result<String> {
+    const SQL: &str = "SELECT phone_country_code FROM workspaces WHERE id = $1";
+    Ok(on_read!(db, |p| sqlx::query_scalar::<_, String>(SQL).bind(id).fetch_optional(p).await?).unwrap_or_default())
+}
+
+pub async fn set_phone_country_code(tx: &mut Tx, id: Uuid, code: &str, now: i64) -> Result<()> {
+    const SQL: &str =
+        "UPDATE workspaces SET phone_country_code = $2, version = version + 1, updated_ms = $3 WHERE id = $1";
+    on_tx!(tx, |c| sqlx::query(SQL).bind(id).bind(code).bind(now).execute(c).await?.rows_affected());
+    Ok(())
+}

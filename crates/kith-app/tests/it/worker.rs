@@ -292,3 +292,26 @@ async fn a_due_schedule_is_enqueued_once_across_workers() {
         assert!(due.is_empty(), "{l}: next run moved into the future");
     }
 }
+
+#[tokio::test]
+async fn the_standard_schedule_forgets_idempotency_keys_after_a_day() {
+    use kith_store::idempotency::{reserve, IdemScope};
+    for t in TestApp::all().await {
+        let (l, app) = (t.label, &t.app);
+        worker::install_standard_schedules(app).await.unwrap();
+        worker::install_standard_schedules(app).await.expect("installing twice is harmless");
+        let org = kith_domain::new_id();
+        let now = now_ms();
+        for (key, age) in [("old", kith_app::idempotency::KEY_RETENTION_MS + 1), ("fresh", 1_000)] {
+            let scope = IdemScope { org_id: org, credential_id: org, method: "POST", path: "/x", key };
+            reserve(app.db(), &scope, b"h", now - age).await.unwrap();
+        }
+        let forgotten = kith_app::idempotency::purge(app, now).await.unwrap();
+        assert_eq!(forgotten, 1, "{l}: only the key older than a day goes");
+        let fresh = IdemScope { org_id: org, credential_id: org, method: "POST", path: "/x", key: "fresh" };
+        let again = reserve(app.db(), &fresh, b"h", now).await.unwrap();
+        assert!(again.is_some(), "{l}: the fresh key is still remembered");
+        let due = jobs::due_schedules(app.db(), i64::MAX).await.unwrap();
+        assert!(due.iter().any(|s| s.name == kith_app::idempotency::PURGE_SCHEDULE), "{l}: schedule installed");
+    }
+}

@@ -1,0 +1,188 @@
+//! CRM use cases (issue #3): contacts, companies, deals and pipelines, notes,
+//! tasks, activities, tags, custom fields, timelines and search.
+//!
+//! Every read goes through the one visibility filter of kith-store (built
+//! from [`Viewer::of`] the context); every write checks the role here and
+//! the record's visibility in the same transaction. Nothing in this module
+//! reads another workspace's rows: every store call carries `ctx.org_id`.
+
+pub mod companies;
+pub mod contacts;
+pub mod custom_fields;
+pub mod tags;
+
+use crate::{App, AppError, Result};
+use kith_domain::crm::{check_custom_value, FieldKind, RecordType, TypedValue};
+use kith_domain::role::Action;
+use kith_domain::visibility::{Placement, Visibility};
+use kith_domain::Context;
+use kith_store::records::{self, TagRow};
+use kith_store::{members, teams, Tx};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+pub(crate) fn need(ctx: &Context, action: Action) -> Result<()> {
+    if ctx.can(action) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
+/// Where a record sits, as a request states it; absent parts keep their value.
+#[derive(Debug, Clone, Default)]
+pub struct PlacementInput {
+    pub visibility: Option<Visibility>,
+    pub owner_id: Option<Option<Uuid>>,
+    pub team_id: Option<Option<Uuid>>,
+}
+
+impl PlacementInput {
+    /// Apply to `current` (or the defaults of a new record made by `ctx`).
+    pub(crate) fn resolve(&self, ctx: &Context, current: Option<Placement>) -> Placement {
+        let base = current.unwrap_or(Placement {
+            visibility: Visibility::Everyone,
+            owner_id: Some(ctx.user_id()),
+            team_id: None,
+            created_by: ctx.user_id(),
+        });
+        let mut p = Placement {
+            visibility: self.visibility.unwrap_or(base.visibility),
+            owner_id: self.owner_id.unwrap_or(base.owner_id),
+            team_id: self.team_id.unwrap_or(base.team_id),
+            created_by: base.created_by,
+        };
+        if p.visibility == Visibility::Personal {
+            // A personal record belongs to whoever made it, and to no team.
+            p.owner_id = Some(p.created_by);
+            p.team_id = None;
+        }
+        p
+    }
+}
+
+/// The owner must be a member and the team the workspace's; a team record
+/// needs a team; only its creator may make a record personal.
+pub(crate) async fn check_placement(app: &App, ctx: &Context, p: &Placement) -> Result<()> {
+    if let Some(owner) = p.owner_id {
+        if members::get(app.db(), ctx.org_id, owner).await?.is_none() {
+            return Err(AppError::field("owner_id", "is not a member of this workspace"));
+        }
+    }
+    if let Some(team) = p.team_id {
+        if teams::get(app.db(), ctx.org_id, team).await?.is_none() {
+            return Err(AppError::field("team_id", "is not a team of this workspace"));
+        }
+    }
+    if p.visibility == Visibility::Team && p.team_id.is_none() {
+        return Err(AppError::field("team_id", "a record visible to a team needs a team"));
+    }
+    if p.visibility == Visibility::Personal && p.created_by != ctx.user_id() {
+        return Err(AppError::field("visibility", "only its creator can make a record personal"));
+    }
+    Ok(())
+}
+
+pub(crate) fn placement_of(
+    visibility: &str,
+    owner_id: Option<Uuid>,
+    team_id: Option<Uuid>,
+    created_by: Uuid,
+) -> Placement {
+    Placement { visibility: Visibility::parse(visibility).unwrap_or(Visibility::Owner), owner_id, team_id, created_by }
+}
+
+pub const MAX_TAGS_PER_RECORD: usize = 50;
+
+/// Tag ids for these names, creating the tags that do not exist yet.
+pub(crate) async fn resolve_tags(tx: &mut Tx, org_id: Uuid, names: &[String], now: i64) -> Result<Vec<Uuid>> {
+    if names.len() > MAX_TAGS_PER_RECORD {
+        return Err(AppError::field("tags", format!("at most {MAX_TAGS_PER_RECORD} tags per record")));
+    }
+    let mut ids = Vec::with_capacity(names.len());
+    for raw in names {
+        let name =
+            kith_domain::validate::clean_name(raw, 60).map_err(|m| AppError::field("tags", format!("a tag {m}")))?;
+        let key = name.to_lowercase();
+        let id = match records::find_tag_by_key(tx, org_id, &key).await? {
+            Some(t) => t.id,
+            None => {
+                let tag = TagRow {
+                    id: kith_domain::new_id(),
+                    org_id,
+                    name,
+                    name_key: key,
+                    color: "grey".into(),
+                    created_ms: now,
+                };
+                records::insert_tag(tx, &tag).await?;
+                tag.id
+            }
+        };
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+/// Custom-field values checked against the workspace's definitions, merged
+/// into the record's current JSON. Returns the new JSON and the typed rows
+/// to store per field.
+pub(crate) async fn apply_custom(
+    app: &App,
+    org_id: Uuid,
+    record_type: RecordType,
+    current: &str,
+    patch: Option<&Map<String, Value>>,
+) -> Result<(String, Vec<(Uuid, Vec<TypedValue>)>)> {
+    let fields = kith_store::custom_fields::list_for(app.db(), org_id, record_type.as_str()).await?;
+    let mut merged: Map<String, Value> = serde_json::from_str(current).unwrap_or_default();
+    let mut typed = Vec::new();
+    let mut errors = crate::error::Validator::default();
+    if let Some(patch) = patch {
+        for (key, value) in patch {
+            let Some(field) = fields.iter().find(|f| &f.key == key) else {
+                errors.check::<()>(&format!("custom.{key}"), Err("is not a custom field of this record type"));
+                continue;
+            };
+            let kind = FieldKind::parse(&field.kind).unwrap_or(FieldKind::Text);
+            let options: Vec<String> = serde_json::from_str(&field.options).unwrap_or_default();
+            if let Some((canonical, rows)) =
+                errors.check(&format!("custom.{key}"), check_custom_value(kind, &options, value))
+            {
+                if canonical.is_null() {
+                    merged.remove(key);
+                } else {
+                    merged.insert(key.clone(), canonical);
+                }
+                typed.push((field.id, rows));
+            }
+        }
+    }
+    for f in fields.iter().filter(|f| f.required) {
+        if !merged.contains_key(&f.key) {
+            errors.check::<()>(&format!("custom.{}", f.key), Err("is required"));
+        }
+    }
+    errors.finish()?;
+    Ok((Value::Object(merged).to_string(), typed))
+}
+
+/// Normalised search words of some texts, space-separated and de-duplicated:
+/// the same folding as blind tokens, so both engines see plain words.
+pub(crate) fn search_terms<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = String::new();
+    for part in parts {
+        for word in part.split(|c: char| !c.is_alphanumeric()).map(kith_crypto::normalize_word) {
+            if !word.is_empty() && word.len() <= 64 && seen.insert(word.clone()) {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(&word);
+            }
+        }
+    }
+    out
+}

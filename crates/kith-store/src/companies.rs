@@ -1,0 +1,136 @@
+//! Company rows. Reads go through the visibility filter.
+
+use crate::records::{list_query, ListFilter, SortKey};
+use crate::sql::Sql;
+use crate::visibility::push_filter;
+use crate::{Db, Result, Tx};
+use kith_domain::page::{Cursor, Page, PageRequest};
+use kith_domain::visibility::Viewer;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CompanyRow {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub name: String,
+    /// Lower-case host name, e.g. `example.com`.
+    pub domain: Option<String>,
+    pub industry: Option<String>,
+    pub size: Option<String>,
+    /// JSON object (street, city, region, postal_code, country).
+    pub address: String,
+    pub custom: String,
+    pub visibility: String,
+    pub owner_id: Option<Uuid>,
+    pub team_id: Option<Uuid>,
+    pub created_by: Uuid,
+    pub version: i64,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+const COLUMNS: &str = "r.id, r.org_id, r.name, r.domain, r.industry, r.size, r.address, r.custom, r.visibility,
+    r.owner_id, r.team_id, r.created_by, r.version, r.created_ms, r.updated_ms";
+
+pub async fn insert(tx: &mut Tx, r: &CompanyRow) -> Result<()> {
+    const SQL: &str = "INSERT INTO companies (id, org_id, name, domain, industry, size, address, custom, visibility,
+                         owner_id, team_id, created_by, version, created_ms, updated_ms)
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+    on_tx!(tx, |c| sqlx::query(SQL)
+        .bind(r.id)
+        .bind(r.org_id)
+        .bind(&r.name)
+        .bind(&r.domain)
+        .bind(&r.industry)
+        .bind(&r.size)
+        .bind(&r.address)
+        .bind(&r.custom)
+        .bind(&r.visibility)
+        .bind(r.owner_id)
+        .bind(r.team_id)
+        .bind(r.created_by)
+        .bind(r.version)
+        .bind(r.created_ms)
+        .bind(r.updated_ms)
+        .execute(c)
+        .await?
+        .rows_affected());
+    Ok(())
+}
+
+/// Write every field if the stored version is still `r.version - 1`.
+pub async fn update(tx: &mut Tx, r: &CompanyRow) -> Result<bool> {
+    const SQL: &str =
+        "UPDATE companies SET name = $3, domain = $4, industry = $5, size = $6, address = $7, custom = $8,
+                         visibility = $9, owner_id = $10, team_id = $11, version = $12, updated_ms = $13
+                       WHERE org_id = $1 AND id = $2 AND version = $12 - 1";
+    let n = on_tx!(tx, |c| sqlx::query(SQL)
+        .bind(r.org_id)
+        .bind(r.id)
+        .bind(&r.name)
+        .bind(&r.domain)
+        .bind(&r.industry)
+        .bind(&r.size)
+        .bind(&r.address)
+        .bind(&r.custom)
+        .bind(&r.visibility)
+        .bind(r.owner_id)
+        .bind(r.team_id)
+        .bind(r.version)
+        .bind(r.updated_ms)
+        .execute(c)
+        .await?
+        .rows_affected());
+    Ok(n == 1)
+}
+
+pub async fn delete(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<bool> {
+    const SQL: &str = "DELETE FROM companies WHERE org_id = $1 AND id = $2";
+    let n = on_tx!(tx, |c| sqlx::query(SQL).bind(org_id).bind(id).execute(c).await?.rows_affected());
+    Ok(n == 1)
+}
+
+fn visible_by_id(viewer: &Viewer, id: Uuid) -> Sql {
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM companies r WHERE r.org_id = "));
+    sql.bind(viewer.org_id).push(" AND r.id = ").bind(id).push(" AND ");
+    push_filter(&mut sql, "r", viewer);
+    sql
+}
+
+pub async fn get_visible(db: &Db, viewer: &Viewer, id: Uuid) -> Result<Option<CompanyRow>> {
+    visible_by_id(viewer, id).fetch_optional(db).await
+}
+
+pub async fn get_visible_tx(tx: &mut Tx, viewer: &Viewer, id: Uuid) -> Result<Option<CompanyRow>> {
+    Ok(visible_by_id(viewer, id).fetch_all_tx(tx).await?.pop())
+}
+
+pub async fn list(
+    db: &Db,
+    viewer: &Viewer,
+    filter: &ListFilter,
+    sort: SortKey,
+    page: &PageRequest,
+) -> Result<Page<CompanyRow>> {
+    let rows: Vec<CompanyRow> =
+        list_query(COLUMNS, "companies", "company", viewer, filter, sort, page).fetch_all(db).await?;
+    Ok(Page::from_rows(rows, page, |r| Cursor { key: sort.cursor_key(r.updated_ms, r.created_ms), id: r.id }))
+}
+
+/// Visible companies with this domain (duplicate check, import matching).
+pub async fn find_by_domain(db: &Db, viewer: &Viewer, domain: &str) -> Result<Vec<CompanyRow>> {
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM companies r WHERE r.org_id = "));
+    sql.bind(viewer.org_id).push(" AND r.domain = ").bind(domain).push(" AND ");
+    push_filter(&mut sql, "r", viewer);
+    sql.push(" ORDER BY r.created_ms, r.id LIMIT 20");
+    sql.fetch_all(db).await
+}
+
+/// Visible companies with exactly this name, case-insensitively (import).
+pub async fn find_by_name(db: &Db, viewer: &Viewer, name: &str) -> Result<Vec<CompanyRow>> {
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM companies r WHERE r.org_id = "));
+    sql.bind(viewer.org_id).push(" AND lower(r.name) = ").bind(name.to_lowercase()).push(" AND ");
+    push_filter(&mut sql, "r", viewer);
+    sql.push(" ORDER BY r.created_ms, r.id LIMIT 20");
+    sql.fetch_all(db).await
+}

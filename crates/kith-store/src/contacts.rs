@@ -1,0 +1,234 @@
+//! Contact rows and their normalised handles (e-mails, phones). Reads go
+//! through the visibility filter; the app layer decides who may write.
+
+use crate::records::{list_query, ListFilter, SortKey};
+use crate::sql::Sql;
+use crate::visibility::push_filter;
+use crate::{Db, Result, Tx};
+use kith_domain::page::{Cursor, Page, PageRequest};
+use kith_domain::visibility::Viewer;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ContactRow {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub first_name: String,
+    pub last_name: String,
+    /// JSON list of `{value, label}`.
+    pub emails: String,
+    /// JSON list of `{value, raw, label, valid}`.
+    pub phones: String,
+    pub addresses: String,
+    pub social: String,
+    pub company_id: Option<Uuid>,
+    pub title: Option<String>,
+    pub birthday: Option<String>,
+    pub time_zone: Option<String>,
+    pub source: Option<String>,
+    pub custom: String,
+    pub visibility: String,
+    pub owner_id: Option<Uuid>,
+    pub team_id: Option<Uuid>,
+    pub created_by: Uuid,
+    pub version: i64,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+const COLUMNS: &str =
+    "r.id, r.org_id, r.first_name, r.last_name, r.emails, r.phones, r.addresses, r.social, r.company_id,
+    r.title, r.birthday, r.time_zone, r.source, r.custom, r.visibility, r.owner_id, r.team_id, r.created_by, r.version,
+    r.created_ms, r.updated_ms";
+
+pub async fn insert(tx: &mut Tx, r: &ContactRow) -> Result<()> {
+    const SQL: &str = "INSERT INTO contacts (id, org_id, first_name, last_name, emails, phones, addresses, social,
+                         company_id, title, birthday, time_zone, source, custom, visibility, owner_id, team_id,
+                         created_by, version, created_ms, updated_ms)
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)";
+    on_tx!(tx, |c| sqlx::query(SQL)
+        .bind(r.id)
+        .bind(r.org_id)
+        .bind(&r.first_name)
+        .bind(&r.last_name)
+        .bind(&r.emails)
+        .bind(&r.phones)
+        .bind(&r.addresses)
+        .bind(&r.social)
+        .bind(r.company_id)
+        .bind(&r.title)
+        .bind(&r.birthday)
+        .bind(&r.time_zone)
+        .bind(&r.source)
+        .bind(&r.custom)
+        .bind(&r.visibility)
+        .bind(r.owner_id)
+        .bind(r.team_id)
+        .bind(r.created_by)
+        .bind(r.version)
+        .bind(r.created_ms)
+        .bind(r.updated_ms)
+        .execute(c)
+        .await?
+        .rows_affected());
+    Ok(())
+}
+
+/// Write every field of `r` if the stored version is still `r.version - 1`.
+/// False when someone else changed it first (or it is gone).
+pub async fn update(tx: &mut Tx, r: &ContactRow) -> Result<bool> {
+    const SQL: &str = "UPDATE contacts SET first_name = $3, last_name = $4, emails = $5, phones = $6, addresses = $7,
+                         social = $8, company_id = $9, title = $10, birthday = $11, time_zone = $12, source = $13,
+                         custom = $14, visibility = $15, owner_id = $16, team_id = $17, version = $18, updated_ms = $19
+                       WHERE org_id = $1 AND id = $2 AND version = $18 - 1";
+    let n = on_tx!(tx, |c| sqlx::query(SQL)
+        .bind(r.org_id)
+        .bind(r.id)
+        .bind(&r.first_name)
+        .bind(&r.last_name)
+        .bind(&r.emails)
+        .bind(&r.phones)
+        .bind(&r.addresses)
+        .bind(&r.social)
+        .bind(r.company_id)
+        .bind(&r.title)
+        .bind(&r.birthday)
+        .bind(&r.time_zone)
+        .bind(&r.source)
+        .bind(&r.custom)
+        .bind(&r.visibility)
+        .bind(r.owner_id)
+        .bind(r.team_id)
+        .bind(r.version)
+        .bind(r.updated_ms)
+        .execute(c)
+        .await?
+        .rows_affected());
+    Ok(n == 1)
+}
+
+pub async fn delete(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<bool> {
+    const SQL: &str = "DELETE FROM contacts WHERE org_id = $1 AND id = $2";
+    let n = on_tx!(tx, |c| sqlx::query(SQL).bind(org_id).bind(id).execute(c).await?.rows_affected());
+    Ok(n == 1)
+}
+
+fn visible_by_id(viewer: &Viewer, id: Uuid) -> Sql {
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM contacts r WHERE r.org_id = "));
+    sql.bind(viewer.org_id).push(" AND r.id = ").bind(id).push(" AND ");
+    push_filter(&mut sql, "r", viewer);
+    sql
+}
+
+/// The contact if it exists in the viewer's workspace and they may see it.
+pub async fn get_visible(db: &Db, viewer: &Viewer, id: Uuid) -> Result<Option<ContactRow>> {
+    visible_by_id(viewer, id).fetch_optional(db).await
+}
+
+/// Same, inside a transaction (before an update).
+pub async fn get_visible_tx(tx: &mut Tx, viewer: &Viewer, id: Uuid) -> Result<Option<ContactRow>> {
+    Ok(visible_by_id(viewer, id).fetch_all_tx(tx).await?.pop())
+}
+
+pub async fn list(
+    db: &Db,
+    viewer: &Viewer,
+    filter: &ListFilter,
+    sort: SortKey,
+    page: &PageRequest,
+) -> Result<Page<ContactRow>> {
+    let rows: Vec<ContactRow> =
+        list_query(COLUMNS, "contacts", "contact", viewer, filter, sort, page).fetch_all(db).await?;
+    Ok(Page::from_rows(rows, page, |r| Cursor { key: sort.cursor_key(r.updated_ms, r.created_ms), id: r.id }))
+}
+
+/// Many contacts by id, visible ones only (for timelines, deal links, merges).
+pub async fn get_many_visible(db: &Db, viewer: &Viewer, ids: &[Uuid]) -> Result<Vec<ContactRow>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM contacts r WHERE r.org_id = "));
+    sql.bind(viewer.org_id).push(" AND r.id IN (").bind_list(ids.iter().copied()).push(") AND ");
+    push_filter(&mut sql, "r", viewer);
+    sql.fetch_all(db).await
+}
+
+/// Replace a contact's handles (`kind` is `email` or `phone`; values normalised).
+pub async fn set_handles(tx: &mut Tx, org_id: Uuid, contact_id: Uuid, handles: &[(&str, String)]) -> Result<()> {
+    const DEL: &str = "DELETE FROM contact_handles WHERE contact_id = $1";
+    const INS: &str = "INSERT INTO contact_handles (org_id, contact_id, kind, value) VALUES ($1, $2, $3, $4)
+                       ON CONFLICT DO NOTHING";
+    on_tx!(tx, |c| sqlx::query(DEL).bind(contact_id).execute(c).await?.rows_affected());
+    for (kind, value) in handles {
+        on_tx!(tx, |c| sqlx::query(INS)
+            .bind(org_id)
+            .bind(contact_id)
+            .bind(*kind)
+            .bind(value)
+            .execute(c)
+            .await?
+            .rows_affected());
+    }
+    Ok(())
+}
+
+/// Visible contacts holding any of these handles, oldest first: duplicate
+/// detection and import dedupe see only what the viewer may see.
+pub async fn find_by_handles(db: &Db, viewer: &Viewer, handles: &[(&str, String)]) -> Result<Vec<ContactRow>> {
+    if handles.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM contacts r WHERE r.org_id = "));
+    sql.bind(viewer.org_id).push(" AND r.id IN (SELECT h.contact_id FROM contact_handles h WHERE h.org_id = ");
+    sql.bind(viewer.org_id).push(" AND (");
+    for (i, (kind, value)) in handles.iter().enumerate() {
+        if i > 0 {
+            sql.push(" OR ");
+        }
+        sql.push("(h.kind = ").bind(*kind).push(" AND h.value = ").bind(value.as_str()).push(")");
+    }
+    sql.push(")) AND ");
+    push_filter(&mut sql, "r", viewer);
+    sql.push(" ORDER BY r.created_ms, r.id");
+    sql.fetch_all(db).await
+}
+
+/// A workspace-shared contact (never anyone's personal one) holding this
+/// handle: how inbound messages find their contact.
+pub async fn find_shared_by_handle(db: &Db, org_id: Uuid, kind: &str, value: &str) -> Result<Option<ContactRow>> {
+    let mut sql = Sql::new(&format!(
+        "SELECT {COLUMNS} FROM contacts r JOIN contact_handles h ON h.contact_id = r.id WHERE h.org_id = "
+    ));
+    sql.bind(org_id)
+        .push(" AND h.kind = ")
+        .bind(kind)
+        .push(" AND h.value = ")
+        .bind(value)
+        .push(" AND r.visibility <> 'personal' ORDER BY r.created_ms, r.id LIMIT 1");
+    sql.fetch_optional(db).await
+}
+
+/// Contacts with the same normalised full name at the same company (or both
+/// without one): the "similar name + company" duplicate rule.
+pub async fn find_same_name(
+    db: &Db,
+    viewer: &Viewer,
+    first_name: &str,
+    last_name: &str,
+    company_id: Option<Uuid>,
+) -> Result<Vec<ContactRow>> {
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM contacts r WHERE r.org_id = "));
+    sql.bind(viewer.org_id)
+        .push(" AND lower(r.first_name) = ")
+        .bind(first_name.to_lowercase())
+        .push(" AND lower(r.last_name) = ")
+        .bind(last_name.to_lowercase());
+    match company_id {
+        Some(c) => sql.push(" AND r.company_id = ").bind(c),
+        None => sql.push(" AND r.company_id IS NULL"),
+    };
+    sql.push(" AND ");
+    push_filter(&mut sql, "r", viewer);
+    sql.push(" ORDER BY r.created_ms, r.id LIMIT 20");
+    sql.fetch_all(db).await
+}

@@ -1,0 +1,138 @@
+//! Queries whose text depends on the request (filters, sorts, the visibility
+//! filter): text with `$n` placeholders plus the values to bind, run on either
+//! backend. Every value is bound, never pasted into the text; only
+//! identifiers chosen from fixed lists by the caller are.
+
+use crate::{Db, Result, Tx};
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use uuid::Uuid;
+
+macro_rules! bind_arg {
+    ($q:expr, $a:expr) => {
+        match $a {
+            Arg::Uuid(v) => $q.bind(*v),
+            Arg::OptUuid(v) => $q.bind(*v),
+            Arg::I64(v) => $q.bind(*v),
+            Arg::OptI64(v) => $q.bind(*v),
+            Arg::F64(v) => $q.bind(*v),
+            Arg::Text(v) => $q.bind(v.clone()),
+            Arg::OptText(v) => $q.bind(v.clone()),
+            Arg::Bool(v) => $q.bind(*v),
+        }
+    };
+}
+
+#[derive(Debug, Clone)]
+pub enum Arg {
+    Uuid(Uuid),
+    OptUuid(Option<Uuid>),
+    I64(i64),
+    OptI64(Option<i64>),
+    F64(f64),
+    Text(String),
+    OptText(Option<String>),
+    Bool(bool),
+}
+
+macro_rules! arg_from {
+    ($($t:ty => $v:ident),*) => { $(impl From<$t> for Arg { fn from(x: $t) -> Arg { Arg::$v(x) } })* };
+}
+arg_from!(Uuid => Uuid, Option<Uuid> => OptUuid, i64 => I64, Option<i64> => OptI64, f64 => F64,
+          String => Text, Option<String> => OptText, bool => Bool);
+impl From<&str> for Arg {
+    fn from(s: &str) -> Arg {
+        Arg::Text(s.to_string())
+    }
+}
+
+/// SQL text under construction and its arguments, numbered in push order.
+#[derive(Debug, Clone, Default)]
+pub struct Sql {
+    text: String,
+    args: Vec<Arg>,
+}
+
+impl Sql {
+    pub fn new(text: &str) -> Sql {
+        Sql { text: text.to_string(), args: Vec::new() }
+    }
+
+    pub fn push(&mut self, text: &str) -> &mut Sql {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Append a placeholder for `value`.
+    pub fn bind(&mut self, value: impl Into<Arg>) -> &mut Sql {
+        self.args.push(value.into());
+        self.text.push('$');
+        self.text.push_str(&self.args.len().to_string());
+        self
+    }
+
+    /// Append `a, b, c` placeholders for a list (the caller writes the brackets).
+    pub fn bind_list<T: Into<Arg>>(&mut self, values: impl IntoIterator<Item = T>) -> &mut Sql {
+        for (i, v) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(", ");
+            }
+            self.bind(v);
+        }
+        self
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub async fn fetch_all<T>(&self, db: &Db) -> Result<Vec<T>>
+    where
+        T: for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,
+    {
+        Ok(on_read!(db, |p| {
+            let mut q = sqlx::query_as(&self.text);
+            for a in &self.args {
+                q = bind_arg!(q, a);
+            }
+            q.fetch_all(p).await?
+        }))
+    }
+
+    pub async fn fetch_optional<T>(&self, db: &Db) -> Result<Option<T>>
+    where
+        T: for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,
+    {
+        Ok(on_read!(db, |p| {
+            let mut q = sqlx::query_as(&self.text);
+            for a in &self.args {
+                q = bind_arg!(q, a);
+            }
+            q.fetch_optional(p).await?
+        }))
+    }
+
+    pub async fn fetch_all_tx<T>(&self, tx: &mut Tx) -> Result<Vec<T>>
+    where
+        T: for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,
+    {
+        Ok(on_tx!(tx, |c| {
+            let mut q = sqlx::query_as(&self.text);
+            for a in &self.args {
+                q = bind_arg!(q, a);
+            }
+            q.fetch_all(c).await?
+        }))
+    }
+
+    /// Run a statement in a transaction; the number of rows it touched.
+    pub async fn execute(&self, tx: &mut Tx) -> Result<u64> {
+        Ok(on_tx!(tx, |c| {
+            let mut q = sqlx::query(&self.text);
+            for a in &self.args {
+                q = bind_arg!(q, a);
+            }
+            q.execute(c).await?.rows_affected()
+        }))
+    }
+}
