@@ -21,6 +21,7 @@ pub enum ErrorCode {
     AlreadyMember,
     AlreadyExists,
     LastOwner,
+    InUse,
     StaleVersion,
     InvitationInvalid,
     TokenInvalid,
@@ -49,6 +50,7 @@ impl ErrorCode {
             ErrorCode::AlreadyMember => "already_member",
             ErrorCode::AlreadyExists => "already_exists",
             ErrorCode::LastOwner => "last_owner",
+            ErrorCode::InUse => "in_use",
             ErrorCode::StaleVersion => "stale_version",
             ErrorCode::InvitationInvalid => "invitation_invalid",
             ErrorCode::TokenInvalid => "token_invalid",
@@ -62,7 +64,7 @@ impl ErrorCode {
     }
 
     /// Every code, for the documentation table and its test.
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 24] = [
         ErrorCode::ValidationFailed,
         ErrorCode::NotFound,
         ErrorCode::Forbidden,
@@ -77,6 +79,7 @@ impl ErrorCode {
         ErrorCode::AlreadyMember,
         ErrorCode::AlreadyExists,
         ErrorCode::LastOwner,
+        ErrorCode::InUse,
         ErrorCode::StaleVersion,
         ErrorCode::InvitationInvalid,
         ErrorCode::TokenInvalid,

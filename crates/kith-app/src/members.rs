@@ -96,3 +96,38 @@ pub async fn remove(app: &App, ctx: &Context, user_id: Uuid, origin: &Origin) ->
     tx.commit().await?;
     Ok(())
 }
+
+/// Limit a member to the CRM records they own ("my records"), or lift it.
+/// Admins and owners see every shared record regardless, so the limit only
+/// matters for members and viewers.
+pub async fn set_own_records_only(
+    app: &App,
+    ctx: &Context,
+    user_id: Uuid,
+    limited: bool,
+    origin: &Origin,
+) -> Result<()> {
+    if !ctx.can(Action::ManageMembers) {
+        return Err(AppError::Forbidden);
+    }
+    let now = now_ms();
+    let mut tx = app.db().begin().await?;
+    if !rows::set_own_records_only(&mut tx, ctx.org_id, user_id, limited).await? {
+        return Err(AppError::NotFound);
+    }
+    let event = AuditEvent::new("member.record_limit_changed", "user", user_id).with_detail(if limited {
+        "own records only"
+    } else {
+        "all shared records"
+    });
+    audit::record(&mut tx, ctx.org_id, Some(ctx.user_id()), event, origin, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn own_records_only(app: &App, ctx: &Context, user_id: Uuid) -> Result<bool> {
+    if !ctx.can(Action::ReadMembers) {
+        return Err(AppError::Forbidden);
+    }
+    Ok(rows::own_records_only(app.db(), ctx.org_id, user_id).await?)
+}

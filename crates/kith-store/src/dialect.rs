@@ -37,3 +37,51 @@ pub fn lock_users_sql(backend: Backend) -> Option<&'static str> {
         Backend::Postgres => Some("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE"),
     }
 }
+
+/// A full-text query over `search_docs` in the engine's own syntax.
+///
+/// `prefix_words` must match as prefixes and all be present; `exact_words`
+/// (blind tokens) must all be present. Either group matching is a hit. The
+/// words are already normalised to letters and digits by the caller, so no
+/// user text reaches the query syntax.
+pub fn fulltext_query(backend: Backend, prefix_words: &[String], exact_words: &[String]) -> String {
+    let group = |words: &[String], prefix: bool| -> Option<String> {
+        if words.is_empty() {
+            return None;
+        }
+        let parts: Vec<String> = words
+            .iter()
+            .map(|w| match (backend, prefix) {
+                (Backend::Sqlite, true) => format!("\"{w}\"*"),
+                (Backend::Sqlite, false) => format!("\"{w}\""),
+                (Backend::Postgres, true) => format!("'{w}':*"),
+                (Backend::Postgres, false) => format!("'{w}'"),
+            })
+            .collect();
+        let and = if backend == Backend::Sqlite { " AND " } else { " & " };
+        Some(format!("({})", parts.join(and)))
+    };
+    let or = if backend == Backend::Sqlite { " OR " } else { " | " };
+    [group(prefix_words, true), group(exact_words, false)].into_iter().flatten().collect::<Vec<_>>().join(or)
+}
+
+/// The start of a search: rows of `search_docs d` matching `$1` (a query from
+/// [`fulltext_query`]), with `rank` where higher is better, for one workspace
+/// (`$2`). The caller appends the visibility filter, order and limit.
+pub fn search_head_sql(backend: Backend) -> &'static str {
+    match backend {
+        // bm25() is lower-is-better; negate so both engines sort DESC.
+        Backend::Sqlite => {
+            "SELECT d.record_type, d.record_id, d.title, d.parent_type, d.parent_id, d.updated_ms,
+                    -bm25(fts_search) AS rank
+             FROM fts_search JOIN search_docs d ON d.doc_id = fts_search.rowid
+             WHERE fts_search MATCH $1 AND d.org_id = $2"
+        }
+        Backend::Postgres => {
+            "SELECT d.record_type, d.record_id, d.title, d.parent_type, d.parent_id, d.updated_ms,
+                    ts_rank(d.fts_vector, to_tsquery('simple', $1))::float8 AS rank
+             FROM search_docs d
+             WHERE d.fts_vector @@ to_tsquery('simple', $1) AND d.org_id = $2"
+        }
+    }
+}

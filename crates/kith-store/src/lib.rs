@@ -25,6 +25,7 @@ pub mod members;
 pub mod notes;
 pub mod one_time;
 pub mod records;
+pub mod search;
 pub mod sessions;
 pub mod sql;
 pub mod tasks;

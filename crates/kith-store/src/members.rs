@@ -120,3 +120,17 @@ pub async fn delete(tx: &mut Tx, org_id: Uuid, user_id: Uuid) -> Result<bool> {
         .rows_affected());
     Ok(n == 1)
 }
+
+/// Limit a member to the records they own (or lift the limit).
+pub async fn set_own_records_only(tx: &mut Tx, org_id: Uuid, user_id: Uuid, limited: bool) -> Result<bool> {
+    const SQL: &str =
+        "UPDATE memberships SET own_records_only = $3, version = version + 1 WHERE org_id = $1 AND user_id = $2";
+    let n = on_tx!(tx, |c| sqlx::query(SQL).bind(org_id).bind(user_id).bind(limited).execute(c).await?.rows_affected());
+    Ok(n == 1)
+}
+
+pub async fn own_records_only(db: &Db, org_id: Uuid, user_id: Uuid) -> Result<bool> {
+    const SQL: &str = "SELECT own_records_only FROM memberships WHERE org_id = $1 AND user_id = $2";
+    Ok(on_read!(db, |p| sqlx::query_scalar::<_, bool>(SQL).bind(org_id).bind(user_id).fetch_optional(p).await?)
+        .unwrap_or(false))
+}

@@ -71,6 +71,15 @@ impl Sql {
         self
     }
 
+    /// Append text that already holds `$1..$n` placeholders for `args`; only
+    /// valid as the first piece of a statement.
+    pub fn push_bound<const N: usize>(&mut self, text: &str, args: [Arg; N]) -> &mut Sql {
+        assert!(self.args.is_empty(), "push_bound must come first");
+        self.text.push_str(text);
+        self.args.extend(args);
+        self
+    }
+
     /// Append `a, b, c` placeholders for a list (the caller writes the brackets).
     pub fn bind_list<T: Into<Arg>>(&mut self, values: impl IntoIterator<Item = T>) -> &mut Sql {
         for (i, v) in values.into_iter().enumerate() {

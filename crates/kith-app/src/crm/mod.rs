@@ -6,15 +6,22 @@
 //! the record's visibility in the same transaction. Nothing in this module
 //! reads another workspace's rows: every store call carries `ctx.org_id`.
 
+pub mod activities;
 pub mod companies;
 pub mod contacts;
 pub mod custom_fields;
+pub mod deals;
+pub mod notes;
+pub mod pipelines;
+pub mod search;
 pub mod tags;
+pub mod tasks;
+pub mod timeline;
 
 use crate::{App, AppError, Result};
 use kith_domain::crm::{check_custom_value, FieldKind, RecordType, TypedValue};
 use kith_domain::role::Action;
-use kith_domain::visibility::{Placement, Visibility};
+use kith_domain::visibility::{Placement, Viewer, Visibility};
 use kith_domain::Context;
 use kith_store::records::{self, TagRow};
 use kith_store::{members, teams, Tx};
@@ -185,4 +192,30 @@ pub(crate) fn search_terms<'a>(parts: impl IntoIterator<Item = &'a str>) -> Stri
         }
     }
     out
+}
+
+/// Where a record sits and what it is called, if it exists in the viewer's
+/// workspace and they may see it: the check before anything is attached to
+/// it or read from its timeline.
+pub(crate) async fn record_placement(
+    app: &App,
+    viewer: &Viewer,
+    record_type: RecordType,
+    id: Uuid,
+) -> Result<Option<(Placement, String)>> {
+    Ok(match record_type {
+        RecordType::Contact => kith_store::contacts::get_visible(app.db(), viewer, id).await?.map(|r| {
+            let emails: Vec<contacts::LabeledValue> = serde_json::from_str(&r.emails).unwrap_or_default();
+            (
+                placement_of(&r.visibility, r.owner_id, r.team_id, r.created_by),
+                contacts::display_name(&r.first_name, &r.last_name, &emails),
+            )
+        }),
+        RecordType::Company => kith_store::companies::get_visible(app.db(), viewer, id)
+            .await?
+            .map(|r| (placement_of(&r.visibility, r.owner_id, r.team_id, r.created_by), r.name)),
+        RecordType::Deal => kith_store::deals::get_visible(app.db(), viewer, id)
+            .await?
+            .map(|r| (placement_of(&r.visibility, r.owner_id, r.team_id, r.created_by), r.title)),
+    })
 }

@@ -5,6 +5,7 @@
 //! own users and workspaces, and depends on no other test.
 
 mod audit;
+mod crm;
 mod identity;
 mod invitations;
 mod isolation;
