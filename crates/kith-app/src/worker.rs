@@ -131,6 +131,7 @@ impl Registry {
         let mut r = Registry::default();
         crate::mail::register(&mut r);
         crate::idempotency::register(&mut r);
+        crate::crm::imports::register(&mut r);
         r
     }
 }

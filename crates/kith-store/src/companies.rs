@@ -134,3 +134,19 @@ pub async fn find_by_name(db: &Db, viewer: &Viewer, name: &str) -> Result<Vec<Co
     sql.push(" ORDER BY r.created_ms, r.id LIMIT 20");
     sql.fetch_all(db).await
 }
+
+pub async fn find_by_name_tx(tx: &mut Tx, viewer: &Viewer, name: &str) -> Result<Vec<CompanyRow>> {
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM companies r WHERE r.org_id = "));
+    sql.bind(viewer.org_id).push(" AND lower(r.name) = ").bind(name.to_lowercase()).push(" AND ");
+    push_filter(&mut sql, "r", viewer);
+    sql.push(" ORDER BY r.created_ms, r.id LIMIT 1");
+    sql.fetch_all_tx(tx).await
+}
+
+/// A company's name whatever its visibility: only for indexing a contact
+/// that works there (the name goes into the contact's search terms), never
+/// shown to anyone.
+pub async fn name_of(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<String>> {
+    const SQL: &str = "SELECT name FROM companies WHERE org_id = $1 AND id = $2";
+    Ok(on_read!(db, |p| sqlx::query_scalar::<_, String>(SQL).bind(org_id).bind(id).fetch_optional(p).await?))
+}

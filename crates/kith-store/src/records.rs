@@ -278,6 +278,17 @@ pub async fn tags_of(db: &Db, org_id: Uuid, record_type: &str, ids: &[Uuid]) -> 
     Ok(rows.into_iter().map(|j| (j.record_id, j.tag)).collect())
 }
 
+/// Tag ids of one record, inside a transaction.
+pub async fn tags_of_tx(tx: &mut Tx, org_id: Uuid, record_type: &str, record_id: Uuid) -> Result<Vec<Uuid>> {
+    const SQL: &str = "SELECT tag_id FROM record_tags WHERE org_id = $1 AND record_type = $2 AND record_id = $3";
+    Ok(on_tx!(tx, |c| sqlx::query_scalar::<_, Uuid>(SQL)
+        .bind(org_id)
+        .bind(record_type)
+        .bind(record_id)
+        .fetch_all(c)
+        .await?))
+}
+
 // ---- custom values ----------------------------------------------------------
 
 /// Replace the typed values of one field on one record.

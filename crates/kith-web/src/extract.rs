@@ -3,11 +3,12 @@
 
 use crate::error::ApiError;
 use crate::state::WebState;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonDataError, JsonRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use kith_app::audit::Origin;
+use kith_app::error::FieldError;
 use kith_app::ErrorCode;
 use kith_domain::page::{Cursor, PageRequest};
 use serde::de::DeserializeOwned;
@@ -32,11 +33,68 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 JsonRejection::BytesRejection(r) if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
                     ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large")
                 }
-                JsonRejection::JsonDataError(e) => ApiError::bad_request(format!("invalid field: {}", e.body_text())),
+                JsonRejection::JsonDataError(e) => json_data_error(&e),
                 JsonRejection::JsonSyntaxError(_) => ApiError::bad_request("the body is not valid JSON"),
                 other => ApiError::bad_request(other.body_text()),
             }),
         }
+    }
+}
+
+/// A body that is JSON but not the expected shape (unknown field, wrong type,
+/// missing field): a 422 naming the field by its path, e.g. `emails[0].value`.
+fn json_data_error(rejection: &JsonDataError) -> ApiError {
+    // axum keeps serde's error (with the path) as the source of its rejection.
+    let mut source = std::error::Error::source(rejection);
+    while let Some(err) = source {
+        if let Some(e) = err.downcast_ref::<serde_path_to_error::Error<serde_json::Error>>() {
+            let inner = e.inner();
+            let text = inner.to_string();
+            // Line and column mean little to an API client; the path says where.
+            let position = format!(" at line {} column {}", inner.line(), inner.column());
+            let message = text.strip_suffix(&position).unwrap_or(&text).to_string();
+            let path = e.path().to_string();
+            return match (path.as_str(), named_field(&message, "missing field `")) {
+                (".", None) => ApiError::bad_request(format!("invalid body: {message}")),
+                (".", Some(f)) => invalid_field(f, message),
+                (p, Some(f)) => invalid_field(format!("{p}.{f}"), message),
+                (p, None) => invalid_field(p.to_string(), message),
+            };
+        }
+        source = err.source();
+    }
+    ApiError::bad_request(format!("invalid body: {}", rejection.body_text()))
+}
+
+/// The name serde quotes after `prefix` (`unknown field `x``, `missing field `x``).
+fn named_field(message: &str, prefix: &str) -> Option<String> {
+    message.strip_prefix(prefix)?.split('`').next().map(str::to_string)
+}
+
+fn invalid_field(field: String, message: String) -> ApiError {
+    ApiError {
+        code: ErrorCode::ValidationFailed,
+        message: format!("invalid field {field}: {message}"),
+        fields: vec![FieldError { field, message }],
+        retry_after_s: None,
+    }
+}
+
+/// `axum::extract::Query`, but a malformed value or an unknown parameter is
+/// our 422 (a typo in a filter must not silently widen a list).
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        serde_urlencoded::from_str(parts.uri.query().unwrap_or("")).map(ApiQuery).map_err(|e| {
+            let message = e.to_string();
+            match named_field(&message, "unknown field `") {
+                Some(field) => invalid_field(field, "is not a parameter of this endpoint".into()),
+                None => ApiError::bad_request(format!("invalid query: {message}")),
+            }
+        })
     }
 }
 
@@ -56,21 +114,25 @@ pub struct ListQuery {
 
 impl ListQuery {
     pub fn page(&self) -> Result<PageRequest, ApiError> {
-        let limit = match self.limit.as_deref() {
-            None | Some("") => None,
-            Some(s) => Some(
-                s.parse::<i64>()
-                    .ok()
-                    .filter(|n| *n >= 1)
-                    .map(|n| n.min(u32::MAX as i64) as u32)
-                    .ok_or_else(|| field_error("limit", "must be a whole number of at least 1"))?,
-            ),
-        };
+        let limit = parse_limit(self.limit.as_deref())?;
         let after = match self.cursor.as_deref() {
             None | Some("") => None,
             Some(c) => Some(Cursor::decode(c).ok_or_else(|| field_error("cursor", "is not a cursor from this API"))?),
         };
         Ok(PageRequest::new(limit, after))
+    }
+}
+
+/// The `limit` query parameter; absent or empty means the default.
+pub fn parse_limit(raw: Option<&str>) -> Result<Option<u32>, ApiError> {
+    match raw {
+        None | Some("") => Ok(None),
+        Some(s) => s
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .map(|n| Some(n.min(u32::MAX as i64) as u32))
+            .ok_or_else(|| field_error("limit", "must be a whole number of at least 1")),
     }
 }
 

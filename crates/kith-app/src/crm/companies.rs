@@ -202,7 +202,14 @@ pub async fn create(app: &App, ctx: &Context, input: &CompanyInput) -> Result<Co
     }
     records::upsert_search_doc(&mut tx, &search_doc(&row)).await?;
     tx.commit().await?;
-    get(app, ctx, row.id).await
+    written(app, row).await
+}
+
+/// What was just written, even if its new placement hides it from the writer.
+async fn written(app: &App, row: CompanyRow) -> Result<Company> {
+    let tags =
+        records::tags_of(app.db(), row.org_id, "company", &[row.id]).await?.into_iter().map(|(_, t)| t.name).collect();
+    Ok(Company::from_row(row, tags))
 }
 
 pub async fn get(app: &App, ctx: &Context, id: Uuid) -> Result<Company> {
@@ -247,6 +254,7 @@ pub async fn update(
     let placement = PlacementInput { visibility: input.visibility, owner_id: input.owner_id, team_id: input.team_id }
         .resolve(ctx, Some(old));
     if placement != old {
+        super::may_replace(ctx, &old)?;
         check_placement(app, ctx, &placement).await?;
     }
     let mut row = current.clone();
@@ -274,7 +282,7 @@ pub async fn update(
     records::upsert_search_doc(&mut tx, &doc).await?;
     records::move_child_docs(&mut tx, ctx.org_id, row.id, &doc.placement, &doc.title).await?;
     tx.commit().await?;
-    get(app, ctx, id).await
+    written(app, row).await
 }
 
 pub async fn delete(app: &App, ctx: &Context, id: Uuid, origin: &Origin) -> Result<()> {
@@ -306,4 +314,33 @@ mod tests {
         assert_eq!(super::normalize_domain("localhost"), None);
         assert_eq!(super::normalize_domain("bad domain.com"), None);
     }
+}
+
+/// A visible company with exactly this name (case-insensitive), inside a transaction (imports).
+pub(crate) async fn find_by_name_tx(tx: &mut kith_store::Tx, viewer: &Viewer, name: &str) -> Result<Option<Uuid>> {
+    Ok(rows::find_by_name_tx(tx, viewer, name).await?.into_iter().next().map(|c| c.id))
+}
+
+/// A company with only a name, owned by `ctx`'s user and visible to everyone (imports).
+pub(crate) async fn insert_bare(tx: &mut kith_store::Tx, ctx: &Context, name: &str, now: i64) -> Result<Uuid> {
+    let row = CompanyRow {
+        id: new_id(),
+        org_id: ctx.org_id,
+        name: name.to_string(),
+        domain: None,
+        industry: None,
+        size: None,
+        address: "{}".into(),
+        custom: "{}".into(),
+        visibility: Visibility::Everyone.as_str().into(),
+        owner_id: Some(ctx.user_id()),
+        team_id: None,
+        created_by: ctx.user_id(),
+        version: 1,
+        created_ms: now,
+        updated_ms: now,
+    };
+    rows::insert(tx, &row).await?;
+    records::upsert_search_doc(tx, &search_doc(&row)).await?;
+    Ok(row.id)
 }

@@ -502,7 +502,15 @@ pub async fn create(app: &App, ctx: &Context, input: &ContactInput) -> Result<Co
     };
     write_satellites(&mut tx, &row, tag_ids.as_deref(), &typed, company.as_deref()).await?;
     tx.commit().await?;
-    get(app, ctx, row.id).await
+    written(app, row).await
+}
+
+/// What was just written, as the writer sees it, even when its new
+/// placement hides it from them from now on.
+async fn written(app: &App, row: ContactRow) -> Result<Contact> {
+    let tags =
+        records::tags_of(app.db(), row.org_id, "contact", &[row.id]).await?.into_iter().map(|(_, t)| t.name).collect();
+    Ok(Contact::from_row(row, tags))
 }
 
 pub async fn get(app: &App, ctx: &Context, id: Uuid) -> Result<Contact> {
@@ -550,11 +558,16 @@ pub async fn update(
     let placement = PlacementInput { visibility: input.visibility, owner_id: input.owner_id, team_id: input.team_id }
         .resolve(ctx, Some(old_placement));
     if placement != old_placement {
+        super::may_replace(ctx, &old_placement)?;
         check_placement(app, ctx, &placement).await?;
     }
     let mut row = current.clone();
     if let Some(company) = input.company_id {
         row.company_id = company;
+    }
+    // Only a new company must be one the editor can see.
+    if row.company_id != current.company_id {
+        company_name(app, &viewer, row.company_id).await?;
     }
     let cc = app.phone_country_code(ctx.org_id).await?;
     apply_input(&mut row, input, &cc, PhonePolicy::Strict)?;
@@ -566,7 +579,10 @@ pub async fn update(
     row.team_id = placement.team_id;
     row.version = current.version + 1;
     row.updated_ms = now.max(current.updated_ms + 1);
-    let company = company_name(app, &viewer, row.company_id).await?;
+    let company = match row.company_id {
+        Some(id) => kith_store::companies::name_of(app.db(), ctx.org_id, id).await?,
+        None => None,
+    };
     let mut tx = app.db().begin().await?;
     if !rows::update(&mut tx, &row).await? {
         return Err(AppError::StaleVersion);
@@ -577,7 +593,7 @@ pub async fn update(
     };
     write_satellites(&mut tx, &row, tag_ids.as_deref(), &typed, company.as_deref()).await?;
     tx.commit().await?;
-    get(app, ctx, id).await
+    written(app, row).await
 }
 
 pub async fn delete(app: &App, ctx: &Context, id: Uuid, origin: &Origin) -> Result<()> {

@@ -321,7 +321,15 @@ pub async fn create(app: &App, ctx: &Context, input: &DealInput) -> Result<Deal>
     }
     records::upsert_search_doc(&mut tx, &search_doc(&row)).await?;
     tx.commit().await?;
-    get(app, ctx, row.id).await
+    written(app, row).await
+}
+
+/// What was just written, even if its new placement hides it from the writer.
+async fn written(app: &App, row: DealRow) -> Result<Deal> {
+    let contacts = rows::contacts_of(app.db(), row.org_id, &[row.id]).await?.into_iter().map(|(_, c)| c).collect();
+    let tags =
+        records::tags_of(app.db(), row.org_id, "deal", &[row.id]).await?.into_iter().map(|(_, t)| t.name).collect();
+    Ok(Deal::from_row(row, contacts, tags))
 }
 
 async fn record_stage_change(
@@ -413,13 +421,14 @@ pub async fn update(app: &App, ctx: &Context, id: Uuid, input: &DealInput, if_ve
     let placement = PlacementInput { visibility: input.visibility, owner_id: input.owner_id, team_id: input.team_id }
         .resolve(ctx, Some(old));
     if placement != old {
+        super::may_replace(ctx, &old)?;
         check_placement(app, ctx, &placement).await?;
     }
     let mut row = current.clone();
     apply_input(&mut row, input)?;
     set_status(&mut row, input.status, now);
     place_in_pipeline(app, ctx, &mut row, input, false).await?;
-    if let Some(company) = input.company_id {
+    if let Some(company) = input.company_id.filter(|c| *c != current.company_id) {
         row.company_id = company;
         super::contacts::company_name(app, &viewer, row.company_id).await?;
     }
@@ -456,7 +465,7 @@ pub async fn update(app: &App, ctx: &Context, id: Uuid, input: &DealInput, if_ve
     records::upsert_search_doc(&mut tx, &doc).await?;
     records::move_child_docs(&mut tx, ctx.org_id, id, &doc.placement, &doc.title).await?;
     tx.commit().await?;
-    get(app, ctx, id).await
+    written(app, row).await
 }
 
 pub async fn delete(app: &App, ctx: &Context, id: Uuid, origin: &Origin) -> Result<()> {

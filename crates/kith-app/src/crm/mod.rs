@@ -11,6 +11,7 @@ pub mod companies;
 pub mod contacts;
 pub mod custom_fields;
 pub mod deals;
+pub mod imports;
 pub mod notes;
 pub mod pipelines;
 pub mod search;
@@ -65,6 +66,19 @@ impl PlacementInput {
             p.team_id = None;
         }
         p
+    }
+}
+
+/// Moving a record (visibility, owner, team) is for its owner, its creator,
+/// or an admin: a member who can merely see a shared record may edit its
+/// fields but not take it away from the others.
+pub(crate) fn may_replace(ctx: &Context, current: &Placement) -> Result<()> {
+    let me = Some(ctx.user_id());
+    if current.owner_id == me || current.created_by == ctx.user_id() || ctx.effective_role() >= kith_domain::Role::Admin
+    {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden)
     }
 }
 
@@ -144,12 +158,31 @@ pub(crate) async fn apply_custom(
     patch: Option<&Map<String, Value>>,
 ) -> Result<(String, Vec<(Uuid, Vec<TypedValue>)>)> {
     let fields = kith_store::custom_fields::list_for(app.db(), org_id, record_type.as_str()).await?;
+    // Required fields are enforced on new records and on writes that touch
+    // custom values, not on unrelated edits of records older than the rule.
+    let enforce_required = current == "{}" || patch.is_some();
+    apply_custom_with(&fields, current, patch, enforce_required)
+}
+
+/// [`apply_custom`] with the field definitions already at hand (imports
+/// read them once per run).
+pub(crate) fn apply_custom_with(
+    fields: &[kith_store::custom_fields::CustomFieldRow],
+    current: &str,
+    patch: Option<&Map<String, Value>>,
+    enforce_required: bool,
+) -> Result<(String, Vec<(Uuid, Vec<TypedValue>)>)> {
     let mut merged: Map<String, Value> = serde_json::from_str(current).unwrap_or_default();
+    // Values of deleted fields go at the next write.
+    merged.retain(|k, _| fields.iter().any(|f| &f.key == k));
     let mut typed = Vec::new();
     let mut errors = crate::error::Validator::default();
     if let Some(patch) = patch {
         for (key, value) in patch {
             let Some(field) = fields.iter().find(|f| &f.key == key) else {
+                if value.is_null() {
+                    continue;
+                }
                 errors.check::<()>(&format!("custom.{key}"), Err("is not a custom field of this record type"));
                 continue;
             };
@@ -167,7 +200,7 @@ pub(crate) async fn apply_custom(
             }
         }
     }
-    for f in fields.iter().filter(|f| f.required) {
+    for f in fields.iter().filter(|f| f.required && enforce_required) {
         if !merged.contains_key(&f.key) {
             errors.check::<()>(&format!("custom.{}", f.key), Err("is required"));
         }

@@ -7,6 +7,7 @@
 mod audit;
 mod crm;
 mod identity;
+mod imports;
 mod invitations;
 mod isolation;
 mod keyring;

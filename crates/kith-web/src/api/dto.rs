@@ -246,3 +246,42 @@ impl From<kith_app::records::AuditEntryRow> for AuditEntryOut {
         }
     }
 }
+
+// ---- CRM ----------------------------------------------------------------------
+// Contacts, companies, tags and custom fields are sent as kith-app renders
+// them; only the list envelopes and the tag bodies are the API's own.
+
+list_of!(ContactList, kith_app::crm::contacts::Contact);
+list_of!(CompanyList, kith_app::crm::companies::Company);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TagList {
+    pub data: Vec<kith_app::crm::tags::Tag>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomFieldList {
+    /// Every field of the record type, in display order.
+    pub data: Vec<kith_app::crm::custom_fields::CustomField>,
+    /// Always null: a record type has at most a few hundred fields.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagCreate {
+    #[schema(min_length = 1, max_length = 60, pattern = "\\S")]
+    pub name: String,
+    /// grey (default), red, orange, yellow, green, blue, purple or pink.
+    pub color: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagUpdate {
+    #[schema(min_length = 1, max_length = 60, pattern = "\\S")]
+    pub name: Option<String>,
+    pub color: Option<String>,
+}

@@ -5,11 +5,16 @@
 
 mod audit;
 mod auth;
+mod companies;
+mod contacts;
+mod custom_fields;
 mod dto;
 mod idempotency;
 mod me;
 mod members;
 pub mod openapi;
+mod records;
+mod tags;
 mod teams;
 mod tokens;
 mod workspaces;
@@ -17,7 +22,7 @@ mod workspaces;
 use crate::error::ApiError;
 use crate::state::WebState;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, put};
+use axum::routing::{get, patch, put};
 use axum::Router;
 
 /// The largest JSON body any endpoint of this API accepts.
@@ -39,6 +44,17 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{id}", axum::routing::delete(tokens::revoke))
         .route("/audit-log", get(audit::list))
+        .route("/contacts", get(contacts::list).post(contacts::create))
+        .route("/contacts/{id}", get(contacts::get).patch(contacts::update).delete(contacts::delete))
+        .route("/companies", get(companies::list).post(companies::create))
+        .route("/companies/{id}", get(companies::get).patch(companies::update).delete(companies::delete))
+        .route("/tags", get(tags::list).post(tags::create))
+        .route("/tags/{id}", patch(tags::update).delete(tags::delete))
+        .route("/custom-fields", get(custom_fields::list).post(custom_fields::create))
+        .route(
+            "/custom-fields/{id}",
+            get(custom_fields::get).patch(custom_fields::update).delete(custom_fields::delete),
+        )
         .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
         .layer(axum::middleware::from_fn_with_state(state, auth::require_token));
     Router::new()

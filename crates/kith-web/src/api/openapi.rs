@@ -16,6 +16,11 @@ use utoipa::{Modify, OpenApi};
         super::teams::list_members, super::teams::add_member, super::teams::remove_member,
         super::tokens::list, super::tokens::create, super::tokens::revoke,
         super::audit::list,
+        super::contacts::list, super::contacts::create, super::contacts::get, super::contacts::update, super::contacts::delete,
+        super::companies::list, super::companies::create, super::companies::get, super::companies::update, super::companies::delete,
+        super::tags::list, super::tags::create, super::tags::update, super::tags::delete,
+        super::custom_fields::list, super::custom_fields::create, super::custom_fields::get, super::custom_fields::update,
+        super::custom_fields::delete,
     ),
     modifiers(&BearerAuth)
 )]

@@ -3,6 +3,7 @@
 
 mod api;
 mod browser;
+mod crm_api;
 mod helpers;
 mod isolation;
 mod mail;

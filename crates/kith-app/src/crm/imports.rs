@@ -1,0 +1,836 @@
+//! Contact imports from CSV (HubSpot, Salesforce, Pipedrive or any sheet)
+//! and vCard 3/4, run as a job.
+//!
+//! The upload is stored in chunks; the job streams it (a parser thread reads
+//! the chunks and hands over batches of records), and commits each batch of
+//! contacts together with the import's counters, so a restart resumes after
+//! the last committed batch and nothing is done twice. Duplicates are found
+//! by normalised e-mail, phone, or (for rows with neither) name + company,
+//! among the contacts the importing user may see; within the file too.
+//! Re-running the same file therefore creates nothing.
+
+use super::contacts::{self, apply_input, ContactInput, LabeledValue, PhonePolicy};
+use super::{need, search_terms};
+use crate::worker::{self, JobError, Registry};
+use crate::{App, AppError, Result};
+use kith_domain::crm::{check_date, FieldKind};
+use kith_domain::page::{Page, PageRequest};
+use kith_domain::role::{Action, Role};
+use kith_domain::time::now_ms;
+use kith_domain::visibility::{Viewer, Visibility};
+use kith_domain::{new_id, Actor, Context, Credential};
+use kith_formats::{ImportedContact, Mapping, Preset, RowError};
+use kith_store::contacts::ContactRow;
+use kith_store::imports::{self as rows, ImportRow, IssueRow, Progress};
+use kith_store::records;
+use kith_store::{files, Tx};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+pub const JOB: &str = "crm.import";
+/// Records committed per transaction (group commit).
+pub const BATCH: usize = 500;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Dedupe {
+    /// Fill in and add to the existing contact.
+    Update,
+    /// Leave the existing contact alone.
+    Skip,
+    /// Always make a new contact.
+    Create,
+}
+
+impl Dedupe {
+    pub fn parse(s: &str) -> Option<Dedupe> {
+        Some(match s {
+            "update" => Dedupe::Update,
+            "skip" => Dedupe::Skip,
+            "create" => Dedupe::Create,
+            _ => return None,
+        })
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Dedupe::Update => "update",
+            Dedupe::Skip => "skip",
+            Dedupe::Create => "create",
+        }
+    }
+}
+
+/// What the uploader chose.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub file_name: String,
+    /// Detected from the header row when None.
+    pub preset: Option<Preset>,
+    /// JSON `{"columns": {...}}`; the preset's mapping when None.
+    pub mapping: Option<String>,
+    pub dedupe: Dedupe,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Import {
+    pub id: Uuid,
+    /// `queued`, `running`, `done` or `failed`.
+    pub status: String,
+    pub format: String,
+    pub preset: String,
+    #[schema(value_type = Object)]
+    pub mapping: Value,
+    pub dedupe: Dedupe,
+    pub dry_run: bool,
+    pub file_name: String,
+    pub file_bytes: i64,
+    pub total: i64,
+    pub created: i64,
+    pub updated: i64,
+    pub skipped: i64,
+    pub failed: i64,
+    pub warnings: i64,
+    pub error: Option<String>,
+    pub created_at_ms: i64,
+    pub finished_at_ms: Option<i64>,
+}
+
+impl From<ImportRow> for Import {
+    fn from(r: ImportRow) -> Import {
+        Import {
+            id: r.id,
+            status: if r.status == "uploading" { "queued".into() } else { r.status },
+            format: r.format,
+            preset: r.preset,
+            mapping: serde_json::from_str(&r.mapping).unwrap_or(Value::Null),
+            dedupe: Dedupe::parse(&r.dedupe).unwrap_or(Dedupe::Update),
+            dry_run: r.dry_run,
+            file_name: r.file_name,
+            file_bytes: r.file_bytes,
+            total: r.total,
+            created: r.created,
+            updated: r.updated,
+            skipped: r.skipped,
+            failed: r.failed,
+            warnings: r.warnings,
+            error: r.error,
+            created_at_ms: r.created_ms,
+            finished_at_ms: r.finished_ms,
+        }
+    }
+}
+
+/// An upload in progress: bytes go to storage chunk by chunk.
+pub struct Upload {
+    app: App,
+    ctx: Context,
+    options: ImportOptions,
+    id: Uuid,
+    seq: i64,
+    bytes: i64,
+    pending: Vec<u8>,
+    first: Vec<u8>,
+}
+
+/// Start an upload (members and up).
+pub fn begin(app: &App, ctx: &Context, options: ImportOptions) -> Result<Upload> {
+    need(ctx, Action::WriteRecords)?;
+    let name = options.file_name.trim();
+    if name.is_empty() || name.chars().count() > 255 || name.chars().any(char::is_control) {
+        return Err(AppError::field("file", "needs a file name of at most 255 characters"));
+    }
+    Ok(Upload {
+        app: app.clone(),
+        ctx: ctx.clone(),
+        options,
+        id: new_id(),
+        seq: 0,
+        bytes: 0,
+        pending: Vec::new(),
+        first: Vec::new(),
+    })
+}
+
+impl Upload {
+    pub async fn write(&mut self, data: &[u8]) -> Result<()> {
+        self.pending.extend_from_slice(data);
+        self.bytes += data.len() as i64;
+        if self.first.len() < 64 * 1024 {
+            let want = (64 * 1024 - self.first.len()).min(data.len());
+            self.first.extend_from_slice(&data[..want]);
+        }
+        while self.pending.len() >= files::CHUNK_BYTES {
+            let rest = self.pending.split_off(files::CHUNK_BYTES);
+            let chunk = std::mem::replace(&mut self.pending, rest);
+            self.store(&chunk).await?;
+        }
+        Ok(())
+    }
+
+    async fn store(&mut self, chunk: &[u8]) -> Result<()> {
+        let mut tx = self.app.db().begin().await?;
+        files::append_chunk(&mut tx, self.id, self.ctx.org_id, self.seq, chunk).await?;
+        tx.commit().await?;
+        self.seq += 1;
+        Ok(())
+    }
+
+    /// Check the header against the options, then queue the import.
+    pub async fn finish(mut self) -> Result<Import> {
+        if self.bytes == 0 {
+            return Err(AppError::field("file", "is empty"));
+        }
+        let format = if looks_like_vcard(&self.first) { "vcard" } else { "csv" };
+        let (preset, mapping) = if format == "csv" {
+            let (text, _) = kith_formats::text::decode(&self.first)
+                .map_err(|e| AppError::field("file", format!("cannot read the text: {e}")))?;
+            let header_line = text.lines().next().unwrap_or_default().to_string() + "\n";
+            let parsed = kith_formats::csv_in::Rows::new(header_line.as_bytes())
+                .map_err(|e| AppError::field("file", format!("{} ({})", e, e.code())))?;
+            let headers = parsed.headers().to_vec();
+            let preset = self.options.preset.unwrap_or_else(|| kith_formats::presets::detect(&headers));
+            let mapping = match &self.options.mapping {
+                Some(json) => Mapping::from_json(json, &headers)
+                    .map_err(|e| AppError::field("mapping", format!("{e} ({})", e.code())))?,
+                None => kith_formats::presets::default_mapping(preset, &headers),
+            };
+            (preset.as_str().to_string(), mapping.to_json())
+        } else {
+            ("vcard".to_string(), "{}".to_string())
+        };
+        let pending = std::mem::take(&mut self.pending);
+        if !pending.is_empty() {
+            self.store(&pending).await?;
+        }
+        let now = now_ms();
+        let row = ImportRow {
+            id: self.id,
+            org_id: self.ctx.org_id,
+            created_by: self.ctx.user_id(),
+            status: "queued".into(),
+            format: format.into(),
+            preset,
+            mapping,
+            dedupe: self.options.dedupe.as_str().into(),
+            dry_run: self.options.dry_run,
+            file_name: self.options.file_name.trim().to_string(),
+            file_bytes: self.bytes,
+            rows_done: 0,
+            total: 0,
+            created: 0,
+            updated: 0,
+            skipped: 0,
+            failed: 0,
+            warnings: 0,
+            error: None,
+            created_ms: now,
+            updated_ms: now,
+            finished_ms: None,
+        };
+        let mut tx = self.app.db().begin().await?;
+        rows::insert(&mut tx, &row).await?;
+        worker::enqueue(&mut tx, JOB, Some(self.ctx.org_id), &serde_json::json!({"import_id": self.id}), now).await?;
+        tx.commit().await?;
+        Ok(row.into())
+    }
+}
+
+fn looks_like_vcard(head: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(&head[..head.len().min(512)]).to_ascii_uppercase();
+    text.trim_start_matches('\u{feff}').trim_start().starts_with("BEGIN:VCARD")
+}
+
+pub async fn get(app: &App, ctx: &Context, id: Uuid) -> Result<Import> {
+    need(ctx, Action::ReadRecords)?;
+    Ok(rows::get(app.db(), ctx.org_id, id).await?.ok_or(AppError::NotFound)?.into())
+}
+
+pub async fn list(app: &App, ctx: &Context, page: &PageRequest) -> Result<Page<Import>> {
+    need(ctx, Action::ReadRecords)?;
+    Ok(rows::list(app.db(), ctx.org_id, page).await?.map(Import::from))
+}
+
+/// The per-row report as CSV: row, severity, code, message.
+pub async fn report_csv(app: &App, ctx: &Context, id: Uuid) -> Result<Vec<u8>> {
+    need(ctx, Action::ReadRecords)?;
+    rows::get(app.db(), ctx.org_id, id).await?.ok_or(AppError::NotFound)?;
+    let mut out = kith_formats::csv_out::Writer::new(Vec::new());
+    let io = |e: std::io::Error| AppError::Internal(e.to_string());
+    out.write_header(&["row", "severity", "code", "message"]).map_err(io)?;
+    let mut after = 0;
+    loop {
+        let batch = rows::issues(app.db(), id, after, 1000).await?;
+        for i in &batch {
+            out.write_row(&[i.row_no.to_string().as_str(), &i.severity, &i.code, &i.message]).map_err(io)?;
+        }
+        match batch.last() {
+            Some(last) if batch.len() == 1000 => after = last.row_no,
+            _ => break,
+        }
+    }
+    out.into_inner().map_err(io)
+}
+
+pub fn register(registry: &mut Registry) {
+    registry.register(JOB, run_job);
+}
+
+#[derive(Deserialize)]
+struct JobPayload {
+    import_id: Uuid,
+}
+
+async fn run_job(app: App, job: kith_store::jobs::ClaimedJob) -> std::result::Result<(), JobError> {
+    let payload: JobPayload =
+        serde_json::from_slice(&job.payload).map_err(|e| JobError::permanent(format!("bad payload: {e}")))?;
+    let org_id = job.org_id.ok_or_else(|| JobError::permanent("import job without a workspace"))?;
+    let Some(import) = rows::get(app.db(), org_id, payload.import_id).await.map_err(AppError::from)? else {
+        return Ok(());
+    };
+    if import.status == "done" || import.status == "failed" {
+        return Ok(());
+    }
+    match run(&app, import.clone()).await {
+        Ok(()) => Ok(()),
+        Err(RunError::Fatal(message)) => {
+            let mut tx = app.db().begin().await.map_err(AppError::from)?;
+            rows::finish(&mut tx, import.id, "failed", Some(&message), now_ms()).await.map_err(AppError::from)?;
+            files::delete(&mut tx, org_id, import.id).await.map_err(AppError::from)?;
+            tx.commit().await.map_err(AppError::from)?;
+            Ok(())
+        }
+        Err(RunError::Retry(e)) => Err(e.into()),
+    }
+}
+
+enum RunError {
+    /// The file or the importer is unusable: the import fails with this message.
+    Fatal(String),
+    /// Storage trouble: the job retries and resumes.
+    Retry(AppError),
+}
+
+impl From<AppError> for RunError {
+    fn from(e: AppError) -> Self {
+        RunError::Retry(e)
+    }
+}
+
+impl From<kith_store::StoreError> for RunError {
+    fn from(e: kith_store::StoreError) -> Self {
+        RunError::Retry(e.into())
+    }
+}
+
+/// One record read from the file: its 1-based number and what was read.
+type Parsed = (i64, std::result::Result<ImportedContact, RowError>);
+
+enum Feed {
+    Batch(Vec<Parsed>),
+    FileError(String),
+}
+
+/// Read the stored chunks in order, as a blocking `Read` for the parser thread.
+struct ChunkReader {
+    rx: tokio::sync::mpsc::Receiver<Vec<u8>>,
+    current: Vec<u8>,
+    pos: usize,
+}
+
+impl std::io::Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos >= self.current.len() {
+            match self.rx.blocking_recv() {
+                Some(next) => {
+                    self.current = next;
+                    self.pos = 0;
+                }
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.pos);
+        buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+fn parse_thread(format: String, mapping: String, reader: ChunkReader, tx: tokio::sync::mpsc::Sender<Feed>) {
+    let send = |feed| tx.blocking_send(feed).is_ok();
+    let decoded = match kith_formats::text::decode_reader(reader) {
+        Ok(r) => r,
+        Err(e) => {
+            send(Feed::FileError(format!("cannot read the file's text: {e}")));
+            return;
+        }
+    };
+    let mut batch = Vec::with_capacity(BATCH);
+    let flush = |batch: &mut Vec<Parsed>| -> bool { send(Feed::Batch(std::mem::take(batch))) };
+    if format == "vcard" {
+        for (i, card) in kith_formats::vcard::parse(decoded).enumerate() {
+            batch.push((i as i64 + 1, card));
+            if batch.len() == BATCH && !flush(&mut batch) {
+                return;
+            }
+        }
+    } else {
+        let rows = match kith_formats::csv_in::Rows::new(decoded) {
+            Ok(r) => r,
+            Err(e) => {
+                send(Feed::FileError(format!("{e} ({})", e.code())));
+                return;
+            }
+        };
+        let mapping = match Mapping::from_json(&mapping, rows.headers()) {
+            Ok(m) => m,
+            Err(e) => {
+                send(Feed::FileError(format!("the mapping no longer fits the file: {e}")));
+                return;
+            }
+        };
+        for row in rows {
+            let item = match row {
+                Ok(row) => (row.line as i64, kith_formats::csv_in::to_contact(&mapping, &row)),
+                Err(e) => (e.line as i64, Err(e)),
+            };
+            batch.push(item);
+            if batch.len() == BATCH && !flush(&mut batch) {
+                return;
+            }
+        }
+    }
+    if !batch.is_empty() {
+        flush(&mut batch);
+    }
+}
+
+/// The importing user's context now (their role may have changed since upload).
+async fn importer_context(app: &App, import: &ImportRow) -> std::result::Result<Context, RunError> {
+    let member = kith_store::members::get(app.db(), import.org_id, import.created_by)
+        .await?
+        .ok_or_else(|| RunError::Fatal("the person who started the import has left the workspace".into()))?;
+    let role = Role::parse(&member.role).unwrap_or(Role::Viewer);
+    let ctx = Context {
+        org_id: import.org_id,
+        actor: Actor { user_id: import.created_by, credential: Credential::Cli },
+        role,
+    };
+    if !ctx.can(Action::WriteRecords) {
+        return Err(RunError::Fatal("the person who started the import may no longer add records".into()));
+    }
+    Ok(ctx)
+}
+
+/// State of one run: what is known about handles and companies so far.
+struct Run {
+    ctx: Context,
+    viewer: Viewer,
+    dedupe: Dedupe,
+    dry_run: bool,
+    country_code: String,
+    fields: Vec<kith_store::custom_fields::CustomFieldRow>,
+    /// handle → contact id, for contacts seen or made in this run.
+    known: HashMap<(String, String), Uuid>,
+    companies: HashMap<String, Uuid>,
+    progress: Progress,
+}
+
+async fn run(app: &App, import: ImportRow) -> std::result::Result<(), RunError> {
+    let ctx = importer_context(app, &import).await?;
+    let mut state = Run {
+        viewer: Viewer::of(&ctx),
+        ctx,
+        dedupe: Dedupe::parse(&import.dedupe).unwrap_or(Dedupe::Update),
+        dry_run: import.dry_run,
+        country_code: app.phone_country_code(import.org_id).await?,
+        fields: kith_store::custom_fields::list_for(app.db(), import.org_id, "contact").await?,
+        known: HashMap::new(),
+        companies: HashMap::new(),
+        progress: Progress {
+            rows_done: import.rows_done,
+            total: import.total,
+            created: import.created,
+            updated: import.updated,
+            skipped: import.skipped,
+            failed: import.failed,
+            warnings: import.warnings,
+        },
+    };
+    let (bytes_tx, bytes_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(2);
+    let (feed_tx, mut feed_rx) = tokio::sync::mpsc::channel::<Feed>(2);
+    let fetch = {
+        let app = app.clone();
+        let (org, file) = (import.org_id, import.id);
+        tokio::spawn(async move {
+            let mut seq = 0;
+            while let Some(chunk) = files::chunk(app.db(), org, file, seq).await? {
+                if bytes_tx.send(chunk).await.is_err() {
+                    break;
+                }
+                seq += 1;
+            }
+            Ok::<_, kith_store::StoreError>(())
+        })
+    };
+    let reader = ChunkReader { rx: bytes_rx, current: Vec::new(), pos: 0 };
+    let (format, mapping) = (import.format.clone(), import.mapping.clone());
+    let parser = tokio::task::spawn_blocking(move || parse_thread(format, mapping, reader, feed_tx));
+    let resume_after = import.rows_done;
+    let mut seen: i64 = 0;
+    while let Some(feed) = feed_rx.recv().await {
+        match feed {
+            Feed::FileError(message) => return Err(RunError::Fatal(message)),
+            Feed::Batch(batch) => {
+                let last = batch.last().map(|(n, _)| *n).unwrap_or(seen);
+                seen += batch.len() as i64;
+                // Resume: batches already committed before a restart are skipped whole.
+                let todo: Vec<Parsed> = batch.into_iter().filter(|(n, _)| *n > resume_after).collect();
+                if todo.is_empty() {
+                    continue;
+                }
+                import_batch(app, &import, &mut state, todo, last.max(seen)).await?;
+            }
+        }
+    }
+    drop(feed_rx);
+    parser.await.map_err(|e| RunError::Retry(AppError::Internal(format!("parser thread: {e}"))))?;
+    fetch.await.map_err(|e| RunError::Retry(AppError::Internal(format!("file reader: {e}"))))??;
+    let mut tx = app.db().begin().await?;
+    rows::save_progress(&mut tx, import.id, "done", &state.progress, now_ms()).await?;
+    rows::finish(&mut tx, import.id, "done", None, now_ms()).await?;
+    files::delete(&mut tx, import.org_id, import.id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn issue(import_id: Uuid, row_no: i64, severity: &str, code: &str, message: impl Into<String>) -> IssueRow {
+    let mut message: String = message.into();
+    message.truncate(message.char_indices().nth(500).map(|(i, _)| i).unwrap_or(message.len()));
+    IssueRow { import_id, row_no, severity: severity.into(), code: code.into(), message }
+}
+
+/// The contact fields of a record, as an input the contact rules check.
+fn to_input(c: &ImportedContact, state: &Run, issues: &mut Vec<(String, String)>) -> (ContactInput, Option<String>) {
+    let mut custom = Map::new();
+    for (key, text) in &c.custom {
+        let Some(field) = state.fields.iter().find(|f| &f.key == key) else {
+            issues.push(("unknown_custom_field".into(), format!("no custom field {key:?}; value ignored")));
+            continue;
+        };
+        let value = match FieldKind::parse(&field.kind).unwrap_or(FieldKind::Text) {
+            FieldKind::Number => {
+                text.trim().replace(',', ".").parse::<f64>().map(Value::from).unwrap_or(Value::from(text.as_str()))
+            }
+            FieldKind::Checkbox => match text.trim().to_ascii_lowercase().as_str() {
+                "true" | "yes" | "1" | "x" => Value::Bool(true),
+                "false" | "no" | "0" | "" => Value::Bool(false),
+                _ => Value::from(text.as_str()),
+            },
+            FieldKind::MultiSelect => Value::from(
+                text.split([';', ',']).map(str::trim).filter(|s| !s.is_empty()).map(Value::from).collect::<Vec<_>>(),
+            ),
+            _ => Value::from(text.trim()),
+        };
+        custom.insert(key.clone(), value);
+    }
+    let birthday = match c.birthday.as_deref() {
+        Some(b) if check_date(b).is_ok() => Some(b.to_string()),
+        Some(b) => {
+            issues.push(("birthday_kept_out".into(), format!("birthday {b:?} has no year or is not a date; left out")));
+            None
+        }
+        None => None,
+    };
+    let input = ContactInput {
+        first_name: c.first_name.clone(),
+        last_name: c.last_name.clone(),
+        emails: Some(c.emails.iter().map(|(v, l)| LabeledValue { value: v.clone(), label: l.clone() }).collect()),
+        phones: Some(c.phones.iter().map(|(v, l)| LabeledValue { value: v.clone(), label: l.clone() }).collect()),
+        addresses: (!c.address.is_empty()).then(|| {
+            vec![contacts::Address {
+                label: None,
+                street: c.address.street.clone(),
+                city: c.address.city.clone(),
+                region: c.address.region.clone(),
+                postal_code: c.address.postal_code.clone(),
+                country: c.address.country.clone(),
+            }]
+        }),
+        social: c.website.as_ref().map(|w| {
+            let mut m = Map::new();
+            m.insert("website".into(), Value::from(w.as_str()));
+            m
+        }),
+        title: c.title.clone(),
+        birthday,
+        time_zone: c.time_zone.clone(),
+        source: c.source.clone(),
+        tags: (!c.tags.is_empty()).then(|| c.tags.clone()),
+        custom: (!custom.is_empty()).then_some(custom),
+        ..Default::default()
+    };
+    (input, c.company.clone())
+}
+
+/// Handles that identify a contact row for deduplication.
+fn dedupe_keys(row: &ContactRow, company: Option<&str>) -> Vec<(String, String)> {
+    let mut keys: Vec<(String, String)> =
+        contacts::handles_of(row).into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    if keys.is_empty() {
+        let name = search_terms([row.first_name.as_str(), row.last_name.as_str(), company.unwrap_or("")]);
+        if !name.is_empty() {
+            keys.push(("name".into(), name));
+        }
+    }
+    keys
+}
+
+async fn import_batch(
+    app: &App,
+    import: &ImportRow,
+    state: &mut Run,
+    batch: Vec<Parsed>,
+    rows_done: i64,
+) -> std::result::Result<(), RunError> {
+    let now = now_ms();
+    let mut issues: Vec<IssueRow> = Vec::new();
+    // Read phase (outside the write transaction): check rows, find existing contacts.
+    struct Planned {
+        row_no: i64,
+        row: ContactRow,
+        existing: Option<ContactRow>,
+        company: Option<String>,
+        tags: Option<Vec<String>>,
+        custom: Vec<(Uuid, Vec<kith_domain::crm::TypedValue>)>,
+        keys: Vec<(String, String)>,
+    }
+    let mut planned: Vec<Planned> = Vec::new();
+    for (row_no, parsed) in batch {
+        state.progress.total += 1;
+        let record = match parsed {
+            Ok(r) => r,
+            Err(e) => {
+                state.progress.failed += 1;
+                issues.push(issue(import.id, row_no, "error", e.code(), e.to_string()));
+                continue;
+            }
+        };
+        let mut notes: Vec<(String, String)> =
+            record.warnings.iter().map(|w| ("warning".to_string(), w.clone())).collect();
+        let (input, company) = to_input(&record, state, &mut notes);
+        let mut row = blank_row(&state.ctx, now);
+        let warnings = match apply_input(&mut row, &input, &state.country_code, PhonePolicy::KeepRaw) {
+            Ok(w) => w,
+            Err(e) => {
+                state.progress.failed += 1;
+                issues.push(issue(import.id, row_no, "error", "invalid_row", describe(&e)));
+                continue;
+            }
+        };
+        notes.extend(warnings.into_iter().map(|w| ("phone_kept_raw".to_string(), w)));
+        let custom = match super::apply_custom_with(&state.fields, "{}", input.custom.as_ref(), true) {
+            Ok((json, typed)) => {
+                row.custom = json;
+                typed
+            }
+            Err(e) => {
+                state.progress.failed += 1;
+                issues.push(issue(import.id, row_no, "error", "invalid_custom_field", describe(&e)));
+                continue;
+            }
+        };
+        if !notes.is_empty() {
+            state.progress.warnings += 1;
+            for (code, message) in notes {
+                issues.push(issue(import.id, row_no, "warning", &code, message));
+            }
+        }
+        let keys = dedupe_keys(&row, company.as_deref());
+        let existing = if state.dedupe == Dedupe::Create { None } else { find_existing(app, state, &keys).await? };
+        planned.push(Planned { row_no, row, existing, company, tags: input.tags.clone(), custom, keys });
+    }
+    // Write phase: one transaction for the batch and its progress.
+    let mut tx = app.db().begin().await?;
+    for mut p in planned {
+        if let Some(existing) = p.existing.take() {
+            if state.dedupe == Dedupe::Skip {
+                state.progress.skipped += 1;
+                continue;
+            }
+            let merged = merge(existing, &p.row, now);
+            if !state.dry_run {
+                let company_id = company_id(&mut tx, state, p.company.as_deref(), now).await?.or(merged.company_id);
+                let merged = ContactRow { company_id, ..merged };
+                write_contact(&mut tx, state, &merged, false, p.tags.as_deref(), &p.custom, p.company.as_deref(), now)
+                    .await?;
+            }
+            for k in p.keys {
+                state.known.insert(k, p.row.id);
+            }
+            state.progress.updated += 1;
+            let _ = p.row_no;
+        } else {
+            if !state.dry_run {
+                p.row.company_id = company_id(&mut tx, state, p.company.as_deref(), now).await?;
+                write_contact(&mut tx, state, &p.row, true, p.tags.as_deref(), &p.custom, p.company.as_deref(), now)
+                    .await?;
+            }
+            for k in p.keys {
+                state.known.insert(k, p.row.id);
+            }
+            state.progress.created += 1;
+        }
+    }
+    for i in &issues {
+        rows::add_issue(&mut tx, i).await?;
+    }
+    state.progress.rows_done = rows_done;
+    rows::save_progress(&mut tx, import.id, "running", &state.progress, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn describe(e: &AppError) -> String {
+    match e {
+        AppError::Validation(fields) => {
+            fields.iter().map(|f| format!("{} {}", f.field, f.message)).collect::<Vec<_>>().join("; ")
+        }
+        other => other.to_string(),
+    }
+}
+
+fn blank_row(ctx: &Context, now: i64) -> ContactRow {
+    ContactRow {
+        id: new_id(),
+        org_id: ctx.org_id,
+        first_name: String::new(),
+        last_name: String::new(),
+        emails: "[]".into(),
+        phones: "[]".into(),
+        addresses: "[]".into(),
+        social: "{}".into(),
+        company_id: None,
+        title: None,
+        birthday: None,
+        time_zone: None,
+        source: None,
+        custom: "{}".into(),
+        visibility: Visibility::Everyone.as_str().into(),
+        owner_id: Some(ctx.user_id()),
+        team_id: None,
+        created_by: ctx.user_id(),
+        version: 1,
+        created_ms: now,
+        updated_ms: now,
+    }
+}
+
+/// An existing contact (visible to the importer) sharing a key, if any.
+async fn find_existing(app: &App, state: &Run, keys: &[(String, String)]) -> Result<Option<ContactRow>> {
+    for k in keys {
+        if let Some(id) = state.known.get(k) {
+            if let Some(found) = kith_store::contacts::get_visible(app.db(), &state.viewer, *id).await? {
+                return Ok(Some(found));
+            }
+        }
+    }
+    let handles: Vec<(&str, String)> =
+        keys.iter().filter(|(k, _)| k == "email" || k == "phone").map(|(k, v)| (k.as_str(), v.clone())).collect();
+    if !handles.is_empty() {
+        return Ok(kith_store::contacts::find_by_handles(app.db(), &state.viewer, &handles).await?.into_iter().next());
+    }
+    Ok(None)
+}
+
+/// The existing contact with the imported values filled in or added.
+fn merge(mut existing: ContactRow, imported: &ContactRow, now: i64) -> ContactRow {
+    fn union<T: serde::de::DeserializeOwned + Serialize + PartialEq>(
+        a: &str,
+        b: &str,
+        same: impl Fn(&T, &T) -> bool,
+    ) -> String {
+        let mut items: Vec<T> = serde_json::from_str(a).unwrap_or_default();
+        for item in serde_json::from_str::<Vec<T>>(b).unwrap_or_default() {
+            if !items.iter().any(|i| same(i, &item)) {
+                items.push(item);
+            }
+        }
+        serde_json::to_string(&items).expect("json")
+    }
+    if !imported.first_name.is_empty() {
+        existing.first_name = imported.first_name.clone();
+    }
+    if !imported.last_name.is_empty() {
+        existing.last_name = imported.last_name.clone();
+    }
+    existing.emails = union::<LabeledValue>(&existing.emails, &imported.emails, |a, b| a.value == b.value);
+    existing.phones = union::<contacts::PhoneValue>(&existing.phones, &imported.phones, |a, b| a.value == b.value);
+    if imported.addresses != "[]" {
+        existing.addresses = union::<contacts::Address>(&existing.addresses, &imported.addresses, |a, b| a == b);
+    }
+    existing.title = imported.title.clone().or(existing.title);
+    existing.birthday = imported.birthday.clone().or(existing.birthday);
+    existing.time_zone = imported.time_zone.clone().or(existing.time_zone);
+    existing.source = existing.source.or(imported.source.clone());
+    let mut custom: Map<String, Value> = serde_json::from_str(&existing.custom).unwrap_or_default();
+    custom.extend(serde_json::from_str::<Map<String, Value>>(&imported.custom).unwrap_or_default());
+    existing.custom = Value::Object(custom).to_string();
+    existing.version += 1;
+    existing.updated_ms = now.max(existing.updated_ms + 1);
+    existing
+}
+
+/// The company of this name (visible to the importer), made if missing.
+async fn company_id(tx: &mut Tx, state: &mut Run, name: Option<&str>, now: i64) -> Result<Option<Uuid>> {
+    let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else { return Ok(None) };
+    let key = name.to_lowercase();
+    if let Some(id) = state.companies.get(&key) {
+        return Ok(Some(*id));
+    }
+    let name: String = name.chars().take(200).collect();
+    let found = super::companies::find_by_name_tx(tx, &state.viewer, &name).await?;
+    let id = match found {
+        Some(id) => id,
+        None => super::companies::insert_bare(tx, &state.ctx, &name, now).await?,
+    };
+    state.companies.insert(key, id);
+    Ok(Some(id))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn write_contact(
+    tx: &mut Tx,
+    state: &Run,
+    row: &ContactRow,
+    new: bool,
+    tags: Option<&[String]>,
+    custom: &[(Uuid, Vec<kith_domain::crm::TypedValue>)],
+    company: Option<&str>,
+    now: i64,
+) -> Result<()> {
+    if new {
+        kith_store::contacts::insert(tx, row).await?;
+    } else if !kith_store::contacts::update(tx, row).await? {
+        // Someone edited the contact since it was read: theirs wins; ours
+        // is dropped rather than overwriting it.
+        return Ok(());
+    }
+    let tag_ids = match tags {
+        Some(names) => {
+            let mut ids = super::resolve_tags(tx, state.ctx.org_id, names, now).await?;
+            if !new {
+                // Keep the tags the contact already had.
+                let existing = records::tags_of_tx(tx, state.ctx.org_id, "contact", row.id).await?;
+                ids.extend(existing.into_iter().filter(|e| !ids.contains(e)).collect::<Vec<_>>());
+            }
+            Some(ids)
+        }
+        None => None,
+    };
+    contacts::write_satellites(tx, row, tag_ids.as_deref(), custom, company).await?;
+    Ok(())
+}

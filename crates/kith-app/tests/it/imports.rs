@@ -1,0 +1,183 @@
+//! Contact imports: presets, encodings, per-row errors, dedupe, re-runs,
+//! resuming after a restart, and the report.
+
+use crate::support::*;
+use kith_app::crm::contacts;
+use kith_app::crm::imports::{self, Dedupe, ImportOptions};
+use kith_app::worker::{Registry, Worker};
+use kith_app::App;
+use kith_domain::{Context, PageRequest, Role};
+use kith_store::records::{ListFilter, SortKey};
+use kith_testkit::TestApp;
+use uuid::Uuid;
+
+const HUBSPOT: &str = "Record ID,First Name,Last Name,Email,Phone Number,Company Name,Lifecycle Stage\r\n\
+1,Ada,Lovelace,ada@engine.test,+44 20 7946 0958,Analytical Engines,lead\r\n\
+2,Grace,Hopper,grace@navy.test,not a phone,US Navy,customer\r\n\
+3,\"Broken,Row\"x,oops,,,,\r\n\
+4,Alan,Turing,bad-email,,Bletchley,lead\r\n\
+5,Ada,Lovelace,ADA@engine.test,,Analytical Engines,customer\r\n\
+6,Katherine,Johnson,,+1 757 555 0101,NASA,lead\r\n";
+
+async fn upload(app: &App, ctx: &Context, name: &str, bytes: &[u8], dedupe: Dedupe, dry_run: bool) -> Uuid {
+    let mut up = imports::begin(
+        app,
+        ctx,
+        ImportOptions { file_name: name.into(), preset: None, mapping: None, dedupe, dry_run },
+    )
+    .unwrap();
+    // Several writes, as a streamed upload would make.
+    for part in bytes.chunks(7) {
+        up.write(part).await.unwrap();
+    }
+    up.finish().await.unwrap().id
+}
+
+async fn drain(app: &App) {
+    let mut registry = Registry::default();
+    imports::register(&mut registry);
+    let w = Worker::new(app.clone(), registry);
+    while w.run_once().await.unwrap() > 0 {}
+}
+
+async fn count(app: &App, ctx: &Context) -> usize {
+    contacts::list(app, ctx, &ListFilter::default(), SortKey::default(), &PageRequest::new(Some(200), None))
+        .await
+        .unwrap()
+        .items
+        .len()
+}
+
+#[tokio::test]
+async fn a_hubspot_csv_imports_with_row_errors_and_a_rerun_creates_nothing() {
+    for t in TestApp::all().await {
+        let (app, l) = (&t.app, t.label);
+        let owner = t.user("import@crm.test").await;
+        let o = owner_ctx(app, &owner).await;
+        let id = upload(app, &o, "hubspot.csv", HUBSPOT.as_bytes(), Dedupe::Update, false).await;
+        let queued = imports::get(app, &o, id).await.unwrap();
+        assert_eq!((queued.status.as_str(), queued.preset.as_str()), ("queued", "hubspot"), "{l}: preset detected");
+        drain(app).await;
+        let done = imports::get(app, &o, id).await.unwrap();
+        assert_eq!(done.status, "done", "{l}: {:?}", done.error);
+        assert_eq!(
+            (done.total, done.created, done.updated, done.failed),
+            (6, 3, 1, 2),
+            "{l}: rows 3 (quoting) and 4 (e-mail) fail; row 5 is Ada again"
+        );
+        assert!(done.warnings >= 1, "{l}: the bad phone is a warning");
+        assert_eq!(count(app, &o).await, 3, "{l}");
+        let grace = contacts::list(app, &o, &ListFilter::default(), SortKey::default(), &PageRequest::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .find(|c| c.first_name == "Grace")
+            .unwrap();
+        assert_eq!((grace.phones[0].valid, grace.phones[0].value.as_str()), (false, "not a phone"), "{l}: kept raw");
+        assert!(grace.company_id.is_some(), "{l}: company made from its name");
+        let report = String::from_utf8(imports::report_csv(app, &o, id).await.unwrap()).unwrap();
+        assert!(report.contains("broken_quoting") && report.contains("invalid_email"), "{l}: {report}");
+
+        // The same file again: nothing new.
+        let again = upload(app, &o, "hubspot.csv", HUBSPOT.as_bytes(), Dedupe::Update, false).await;
+        drain(app).await;
+        let second = imports::get(app, &o, again).await.unwrap();
+        assert_eq!((second.created, second.updated), (0, 4), "{l}: a re-run only updates");
+        assert_eq!(count(app, &o).await, 3, "{l}: and creates nothing");
+        let skip = upload(app, &o, "hubspot.csv", HUBSPOT.as_bytes(), Dedupe::Skip, false).await;
+        drain(app).await;
+        assert_eq!(imports::get(app, &o, skip).await.unwrap().skipped, 4, "{l}: skip leaves them alone");
+
+        // A dry run writes nothing but counts.
+        let other = owner_ctx(app, &t.user("dry@crm.test").await).await;
+        let dry = upload(app, &other, "hubspot.csv", HUBSPOT.as_bytes(), Dedupe::Update, true).await;
+        drain(app).await;
+        let d = imports::get(app, &other, dry).await.unwrap();
+        assert_eq!((d.created, count(app, &other).await), (3, 0), "{l}: dry run");
+        assert!(matches!(imports::get(app, &other, id).await, Err(kith_app::AppError::NotFound)), "{l}: scoped");
+    }
+}
+
+#[tokio::test]
+async fn latin1_utf16_and_vcard_files_import() {
+    for t in TestApp::all().await {
+        let (app, l) = (&t.app, t.label);
+        let owner = t.user("enc@crm.test").await;
+        let o = owner_ctx(app, &owner).await;
+        // Windows-1252 "Müller" and a semicolon-separated sheet.
+        let mut latin1 = b"First name;Last name;E-mail\r\nJ\xfcrgen;M\xfcller;juergen@example.test\r\n".to_vec();
+        latin1.extend_from_slice(b"Ren\xe9e;Dupr\xe9;renee@example.test\r\n");
+        let a = upload(app, &o, "latin1.csv", &latin1, Dedupe::Update, false).await;
+        // UTF-16LE with a BOM.
+        let text = "First Name,Last Name,Email\r\nŽofia,Nováková,zofia@example.test\r\n";
+        let mut utf16 = vec![0xFF, 0xFE];
+        utf16.extend(text.encode_utf16().flat_map(|u| u.to_le_bytes()));
+        let b = upload(app, &o, "utf16.csv", &utf16, Dedupe::Update, false).await;
+        let vcf = "BEGIN:VCARD\r\nVERSION:3.0\r\nN:Curie;Marie;;;\r\nFN:Marie Curie\r\nEMAIL;TYPE=INTERNET,WORK:marie@radium.test\r\nTEL;TYPE=CELL:+33 1 23 45 67 89\r\nORG:Institut du Radium\r\nCATEGORIES:science,nobel\r\nEND:VCARD\r\nBEGIN:VCARD\r\nVERSION:4.0\r\nFN:Pierre Curie\r\nN:Curie;Pierre;;;\r\nEMAIL;TYPE=work:pierre@radium.test\r\nEND:VCARD\r\n";
+        let c = upload(app, &o, "people.vcf", vcf.as_bytes(), Dedupe::Update, false).await;
+        drain(app).await;
+        for (id, created) in [(a, 2), (b, 1), (c, 2)] {
+            let i = imports::get(app, &o, id).await.unwrap();
+            assert_eq!(
+                (i.status.as_str(), i.created, i.failed),
+                ("done", created, 0),
+                "{l}: {} {:?}",
+                i.file_name,
+                i.error
+            );
+        }
+        let names: Vec<String> =
+            contacts::list(app, &o, &ListFilter::default(), SortKey::CreatedAsc, &PageRequest::default())
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|c| c.display_name)
+                .collect();
+        assert_eq!(names, ["Jürgen Müller", "Renée Dupré", "Žofia Nováková", "Marie Curie", "Pierre Curie"], "{l}");
+        let marie = kith_app::crm::search::search(app, &o, "marie", 5).await.unwrap();
+        assert_eq!(marie.len(), 1, "{l}");
+        let m = contacts::get(app, &o, marie[0].id).await.unwrap();
+        assert_eq!((m.phones[0].value.as_str(), m.tags.len()), ("+33123456789", 2), "{l}");
+    }
+}
+
+#[tokio::test]
+async fn an_import_resumes_after_a_restart_without_doing_rows_twice() {
+    for t in TestApp::all().await {
+        let (app, l) = (&t.app, t.label);
+        let owner = t.user("resume@crm.test").await;
+        let o = owner_ctx(app, &owner).await;
+        let mut csv = String::from("First Name,Last Name,Email\n");
+        let rows = imports::BATCH * 2 + 17;
+        for i in 0..rows {
+            csv.push_str(&format!("P{i},Resume,p{i}@resume.test\n"));
+        }
+        let id = upload(app, &o, "big.csv", csv.as_bytes(), Dedupe::Create, false).await;
+        drain(app).await;
+        assert_eq!(imports::get(app, &o, id).await.unwrap().created as usize, rows, "{l}");
+
+        // Pretend the process died after the first batch: progress says one
+        // batch is done and the job runs again on a fresh upload.
+        let member = join(app, &o, "m@resume.test", Role::Member).await;
+        let m = ctx(app, member.org_id, member.user_id).await;
+        let id2 = upload(app, &m, "big.csv", csv.as_bytes(), Dedupe::Create, false).await;
+        let mut registry = Registry::default();
+        imports::register(&mut registry);
+        // Run once but stop after the first batch by failing the transaction of
+        // the second: simulate with a raw progress write instead.
+        let done_rows = imports::BATCH as i64;
+        kith_testkit::raw_execute(
+            &t.db.raw_url,
+            &format!("UPDATE imports SET rows_done = {done_rows}, total = {done_rows}, created = {done_rows}, status = 'running' WHERE file_name = 'big.csv' AND created = 0"),
+        )
+        .await;
+        drain(app).await;
+        let resumed = imports::get(app, &m, id2).await.unwrap();
+        assert_eq!(resumed.status, "done", "{l}");
+        assert_eq!(resumed.total as usize, rows, "{l}: every row counted once");
+        assert_eq!(resumed.created as usize, rows, "{l}: the counters continue from the committed batch");
+        let _ = (member, Uuid::nil());
+    }
+}
