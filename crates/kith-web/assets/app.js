@@ -209,7 +209,9 @@ doc.addEventListener('click', (e) => {
 
 doc.addEventListener('change', (e) => {
   const select = e.target;
-  if (!(select instanceof HTMLSelectElement) || !select.hasAttribute('data-autosubmit')) return;
+  const auto = (select instanceof HTMLSelectElement || (select instanceof HTMLInputElement && select.type === 'checkbox'))
+    && select.hasAttribute('data-autosubmit');
+  if (!auto) return;
   const form = select.form;
   if (!form) return;
   const submitter = form.querySelector('button:not([type]), button[type="submit"], input[type="submit"]');
@@ -340,6 +342,24 @@ doc.addEventListener('keydown', (e) => {
       }
       break;
     }
+    case 'c': {
+      const target = doc.querySelector('[data-key="c"]');
+      if (target) {
+        e.preventDefault();
+        if (isTypingTarget(target)) target.focus();
+        else target.click();
+      }
+      break;
+    }
+    case 'e': {
+      const field = doc.querySelector('form[data-inline-edit] input:not([type="hidden"]), form[data-inline-edit] select');
+      if (field) {
+        e.preventDefault();
+        field.focus();
+        if (typeof field.select === 'function') field.select();
+      }
+      break;
+    }
     case 'j':
       if (moveSelection(1)) e.preventDefault();
       break;
@@ -363,4 +383,375 @@ for (const bar of doc.querySelectorAll('.tabs')) {
   const r = current.getBoundingClientRect();
   const b = bar.getBoundingClientRect();
   bar.scrollLeft += r.left - b.left - (b.width - r.width) / 2;
+}
+
+// ---------- the viewer's time zone, for times typed into forms ----------
+
+try {
+  const secure = window.location.protocol === 'https:' ? '; Secure' : '';
+  doc.cookie = `kith_tzo=${new Date().getTimezoneOffset()}; Path=/; Max-Age=31536000; SameSite=Lax${secure}`;
+} catch { /* cookies off: times are read as UTC */ }
+
+// ---------- after a quick add: the timeline is in view on wide screens anyway ----------
+
+if (window.location.hash === '#timeline' && window.matchMedia('(min-width: 761px)').matches) {
+  window.addEventListener('load', () => window.scrollTo(0, 0), { once: true });
+  history.replaceState(null, '', window.location.pathname + window.location.search);
+}
+
+// ---------- toasts: messages about changes a script made ----------
+
+function toast(message, kind) {
+  let region = doc.querySelector('.toasts');
+  if (!region) {
+    region = doc.createElement('div');
+    region.className = 'toasts';
+    doc.body.appendChild(region);
+  }
+  const el = doc.createElement('div');
+  el.className = `flash flash-${kind || 'success'}`;
+  el.setAttribute('role', kind === 'error' ? 'alert' : 'status');
+  const text = doc.createElement('span');
+  text.className = 'flash-text';
+  text.textContent = message;
+  const close = doc.createElement('button');
+  close.type = 'button';
+  close.className = 'flash-close';
+  close.setAttribute('aria-label', 'Dismiss');
+  close.textContent = '×';
+  el.append(text, ' ', close);
+  region.appendChild(el);
+  setTimeout(() => dismissFlash(el), kind === 'error' ? 10000 : 4000);
+}
+
+// ---------- links that open a dialog (the page behind them works without script) ----------
+
+doc.addEventListener('click', (e) => {
+  const link = closestFrom(e.target, 'a[data-dialog]');
+  if (!link || e.ctrlKey || e.metaKey || e.shiftKey) return;
+  const dialog = doc.getElementById(link.getAttribute('data-dialog'));
+  if (!(dialog instanceof HTMLDialogElement)) return;
+  e.preventDefault();
+  openDialog(dialog);
+  const danger = dialog.querySelector('.btn-danger');
+  if (danger) danger.focus();
+});
+
+// ---------- record forms: team only for "A team"; inline edit shows Save once changed ----------
+
+function syncPlacement(group) {
+  const vis = group.querySelector('select[name="visibility"]');
+  const team = group.querySelector('select[name="team_id"]');
+  const field = team && team.closest('.field');
+  if (!vis || !field) return;
+  field.hidden = vis.value !== 'team' && !field.classList.contains('has-error');
+}
+
+for (const group of doc.querySelectorAll('[data-placement]')) {
+  syncPlacement(group);
+  group.addEventListener('change', () => syncPlacement(group));
+}
+
+for (const form of doc.querySelectorAll('form[data-inline-edit]')) {
+  const mark = () => form.classList.add('is-dirty');
+  form.addEventListener('input', mark);
+  form.addEventListener('change', mark);
+  form.addEventListener('reset', () => {
+    form.classList.remove('is-dirty');
+    setTimeout(() => form.querySelectorAll('[data-placement]').forEach(syncPlacement), 0);
+  });
+  if (form.querySelector('[aria-invalid="true"]') || form.closest('.card-body')?.querySelector('.flash-error')) mark();
+}
+
+// ---------- command palette (Ctrl/Cmd-K) ----------
+
+const palette = doc.getElementById('palette');
+const ACTIONS = [
+  { kind: 'action', title: 'New contact', url: '/contacts/new', words: 'new contact create person add' },
+  { kind: 'action', title: 'New company', url: '/companies/new', words: 'new company create organisation add' },
+  { kind: 'action', title: 'New deal', url: '/deals/new', words: 'new deal create opportunity add' },
+  { kind: 'page', title: 'Tasks', url: '/tasks', words: 'tasks todo inbox' },
+  { kind: 'page', title: 'Overdue tasks', url: '/tasks?view=overdue', words: 'overdue tasks late' },
+  { kind: 'page', title: 'Contacts', url: '/contacts', words: 'contacts people' },
+  { kind: 'page', title: 'Companies', url: '/companies', words: 'companies organisations' },
+  { kind: 'page', title: 'Deals board', url: '/deals/board', words: 'deals board kanban pipeline' },
+  { kind: 'page', title: 'Deals table', url: '/deals', words: 'deals table list' },
+  { kind: 'page', title: 'Settings', url: '/settings/profile', words: 'settings profile account' },
+];
+const KIND_LABEL = { contact: 'Contact', company: 'Company', deal: 'Deal', note: 'Note', action: 'Action', page: 'Go to' };
+
+if (palette instanceof HTMLDialogElement) {
+  const input = palette.querySelector('input');
+  const list = palette.querySelector('[role="listbox"]');
+  let items = [];
+  let active = -1;
+  let timer = 0;
+  let seq = 0;
+
+  const matching = (q) => {
+    const t = q.trim().toLowerCase();
+    if (!t) return ACTIONS.slice(0, 4);
+    return ACTIONS.filter((a) => a.title.toLowerCase().includes(t) || a.words.split(' ').some((w) => w.startsWith(t)));
+  };
+
+  const setActive = (i) => {
+    active = items.length ? (i + items.length) % items.length : -1;
+    list.querySelectorAll('[role="option"]').forEach((li, j) => {
+      li.setAttribute('aria-selected', String(j === active));
+      if (j === active) li.scrollIntoView({ block: 'nearest' });
+    });
+    if (active >= 0) input.setAttribute('aria-activedescendant', `pal-${active}`);
+    else input.removeAttribute('aria-activedescendant');
+  };
+
+  const render = (next, note) => {
+    items = next;
+    list.textContent = '';
+    items.forEach((item, i) => {
+      const li = doc.createElement('li');
+      li.id = `pal-${i}`;
+      li.setAttribute('role', 'option');
+      li.dataset.url = item.url;
+      const title = doc.createElement('span');
+      title.className = 'pal-title';
+      title.textContent = item.title;
+      const kind = doc.createElement('span');
+      kind.className = 'pal-kind';
+      kind.textContent = KIND_LABEL[item.kind] || item.kind;
+      li.append(title, kind);
+      list.appendChild(li);
+    });
+    if (note) {
+      const li = doc.createElement('li');
+      li.className = 'pal-empty';
+      li.setAttribute('aria-disabled', 'true');
+      li.textContent = note;
+      list.appendChild(li);
+    }
+    setActive(items.length ? 0 : -1);
+  };
+
+  const go = (url) => {
+    closeDialog(palette);
+    window.location.assign(url);
+  };
+
+  const lookup = async (q, mine) => {
+    try {
+      const resp = await fetch(`/search.json?q=${encodeURIComponent(q)}&limit=8`, {
+        headers: { Accept: 'application/json' },
+        credentials: 'same-origin',
+      });
+      if (mine !== seq) return;
+      if (!resp.ok) {
+        render(matching(q), resp.status === 401 ? 'Your session ended: reload and sign in.' : 'Search failed; press Enter to try the search page.');
+        return;
+      }
+      const hits = await resp.json();
+      if (mine !== seq) return;
+      const records = hits.map((h) => ({ kind: h.kind, title: h.title, url: h.url }));
+      const all = records.concat(matching(q));
+      render(all, records.length ? '' : `No records match “${q.trim()}”. Enter searches everything.`);
+    } catch {
+      if (mine === seq) render(matching(q), 'Offline? Search could not be reached.');
+    }
+  };
+
+  const openPalette = () => {
+    if (palette.open) return;
+    input.value = '';
+    render(matching(''));
+    openDialog(palette);
+    input.focus();
+  };
+
+  input.addEventListener('input', () => {
+    const q = input.value;
+    seq += 1;
+    const mine = seq;
+    clearTimeout(timer);
+    if (!q.trim()) { render(matching('')); return; }
+    // Actions answer at once; records after a short pause in typing.
+    render(matching(q));
+    timer = setTimeout(() => lookup(q, mine), 150);
+  });
+
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'ArrowDown' || (e.key === 'n' && e.ctrlKey)) { e.preventDefault(); setActive(active + 1); }
+    else if (e.key === 'ArrowUp' || (e.key === 'p' && e.ctrlKey)) { e.preventDefault(); setActive(active - 1); }
+    else if (e.key === 'Enter') {
+      if (active >= 0 && items[active]) { e.preventDefault(); go(items[active].url); }
+      else if (!input.value.trim()) e.preventDefault();
+    }
+  });
+
+  list.addEventListener('mousemove', (e) => {
+    const li = closestFrom(e.target, '[role="option"]');
+    if (!li) return;
+    const i = Array.prototype.indexOf.call(list.querySelectorAll('[role="option"]'), li);
+    if (i !== active) setActive(i);
+  });
+  list.addEventListener('click', (e) => {
+    const li = closestFrom(e.target, '[role="option"]');
+    if (li) go(li.dataset.url);
+  });
+
+  doc.addEventListener('keydown', (e) => {
+    if ((e.key === 'k' || e.key === 'K') && (e.ctrlKey || e.metaKey) && !e.altKey && !e.shiftKey) {
+      e.preventDefault();
+      if (palette.open) closeDialog(palette);
+      else {
+        doc.querySelectorAll('dialog[open]').forEach(closeDialog);
+        openPalette();
+      }
+    }
+  });
+}
+
+// ---------- the board: drag and drop, [ and ], a stage select on touch ----------
+
+function formatMoney(minor, currency) {
+  const neg = minor < 0;
+  const abs = Math.abs(minor);
+  const major = String(Math.floor(abs / 100)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return `${currency} ${neg ? '-' : ''}${major}.${String(abs % 100).padStart(2, '0')}`;
+}
+
+const board = doc.querySelector('[data-board]');
+if (board) {
+  const columns = () => Array.from(board.querySelectorAll('.board-col'));
+  const columnOf = (stage) => columns().find((c) => c.dataset.stage === stage);
+
+  const adjust = (col, card, delta) => {
+    const count = col.querySelector('[data-count]');
+    if (count) count.textContent = String(Math.max(0, (Number(count.textContent) || 0) + delta));
+    const totals = col.querySelector('[data-totals]');
+    if (!totals) return;
+    const currency = card.dataset.currency;
+    const minor = Number(card.dataset.minor) || 0;
+    let span = Array.from(totals.querySelectorAll('[data-currency]')).find((s) => s.dataset.currency === currency);
+    if (!span) {
+      if (delta < 0) return;
+      span = doc.createElement('span');
+      span.dataset.currency = currency;
+      span.dataset.minor = '0';
+      totals.appendChild(span);
+    }
+    const next = (Number(span.dataset.minor) || 0) + delta * minor;
+    const left = count ? Number(count.textContent) : 1;
+    if (delta < 0 && (next <= 0 || left === 0)) { span.remove(); return; }
+    span.dataset.minor = String(next);
+    span.textContent = formatMoney(next, currency);
+  };
+
+  const moveCard = async (card, target) => {
+    const from = card.closest('.board-col');
+    const form = card.querySelector('form.deal-card-move');
+    if (!target || !from || target === from || !form || card.dataset.busy) return;
+    const select = form.querySelector('select[name="stage_id"]');
+    const title = (card.querySelector('.deal-card-title') || card).textContent.trim();
+    const hadFocus = card.contains(doc.activeElement) ? doc.activeElement : null;
+    const body = new URLSearchParams();
+    body.set('_csrf', form.querySelector('input[name="_csrf"]').value);
+    body.set('version', card.dataset.version);
+    body.set('stage_id', target.dataset.stage);
+    card.dataset.busy = '1';
+    card.classList.add('is-moving');
+    try {
+      const resp = await fetch(form.action, {
+        method: 'POST',
+        headers: { Accept: 'application/json' },
+        body,
+        credentials: 'same-origin',
+      });
+      let data = null;
+      try { data = await resp.json(); } catch { data = null; }
+      if (!resp.ok || !data || !data.ok) {
+        if (select) select.value = from.dataset.stage;
+        toast((data && data.error) || 'The deal could not be moved. Reload the page and try again.', 'error');
+        return;
+      }
+      const list = target.querySelector('[data-cards]');
+      list.prepend(card);
+      card.dataset.version = String(data.version);
+      const version = form.querySelector('input[name="version"]');
+      if (version) version.value = String(data.version);
+      if (select) select.value = data.stage_id;
+      adjust(from, card, -1);
+      adjust(target, card, 1);
+      card.classList.remove('is-moved');
+      void card.offsetWidth;
+      card.classList.add('is-moved');
+      if (hadFocus) hadFocus.focus();
+      card.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+      announce(`Moved ${title} to ${data.stage}.`);
+    } catch {
+      if (select) select.value = from.dataset.stage;
+      toast('Kith could not be reached; the deal stays where it was.', 'error');
+    } finally {
+      delete card.dataset.busy;
+      card.classList.remove('is-moving');
+    }
+  };
+
+  board.addEventListener('keydown', (e) => {
+    const card = closestFrom(e.target, '.deal-card');
+    if (!card || e.target instanceof HTMLSelectElement || e.ctrlKey || e.metaKey) return;
+    let step = 0;
+    if (!e.altKey && e.key === '[') step = -1;
+    else if (!e.altKey && e.key === ']') step = 1;
+    else if (e.altKey && e.key === 'ArrowLeft') step = -1;
+    else if (e.altKey && e.key === 'ArrowRight') step = 1;
+    if (!step || !card.querySelector('form.deal-card-move')) return;
+    e.preventDefault();
+    const cols = columns();
+    const i = cols.indexOf(card.closest('.board-col'));
+    const target = cols[i + step];
+    if (target) moveCard(card, target);
+    else announce(step < 0 ? 'Already in the first stage.' : 'Already in the last stage.');
+  });
+
+  board.addEventListener('change', (e) => {
+    const select = e.target;
+    if (!(select instanceof HTMLSelectElement) || !select.hasAttribute('data-move')) return;
+    const card = select.closest('.deal-card');
+    const target = columnOf(select.value);
+    if (card && target) moveCard(card, target);
+  });
+
+  let dragged = null;
+  board.addEventListener('dragstart', (e) => {
+    const card = closestFrom(e.target, '.deal-card[draggable="true"]');
+    if (!card) return;
+    dragged = card;
+    card.classList.add('is-dragging');
+    if (e.dataTransfer) {
+      e.dataTransfer.effectAllowed = 'move';
+      e.dataTransfer.setData('text/plain', card.dataset.deal || '');
+    }
+  });
+  board.addEventListener('dragend', () => {
+    if (dragged) dragged.classList.remove('is-dragging');
+    dragged = null;
+    board.querySelectorAll('.board-col.is-over').forEach((c) => c.classList.remove('is-over'));
+  });
+  board.addEventListener('dragover', (e) => {
+    const col = closestFrom(e.target, '.board-col');
+    if (!col || !dragged) return;
+    e.preventDefault();
+    if (e.dataTransfer) e.dataTransfer.dropEffect = 'move';
+    board.querySelectorAll('.board-col.is-over').forEach((c) => { if (c !== col) c.classList.remove('is-over'); });
+    if (col !== dragged.closest('.board-col')) col.classList.add('is-over');
+  });
+  board.addEventListener('dragleave', (e) => {
+    const col = closestFrom(e.target, '.board-col');
+    if (col && !col.contains(e.relatedTarget)) col.classList.remove('is-over');
+  });
+  board.addEventListener('drop', (e) => {
+    const col = closestFrom(e.target, '.board-col');
+    if (!col || !dragged) return;
+    e.preventDefault();
+    col.classList.remove('is-over');
+    moveCard(dragged, col);
+  });
 }

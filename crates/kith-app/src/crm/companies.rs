@@ -305,17 +305,6 @@ pub async fn delete(app: &App, ctx: &Context, id: Uuid, origin: &Origin) -> Resu
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn domains_are_normalised() {
-        assert_eq!(super::normalize_domain("https://www.Example.com/about").as_deref(), Some("example.com"));
-        assert_eq!(super::normalize_domain("shop.example.co.uk:8443").as_deref(), Some("shop.example.co.uk"));
-        assert_eq!(super::normalize_domain("localhost"), None);
-        assert_eq!(super::normalize_domain("bad domain.com"), None);
-    }
-}
-
 /// A visible company with exactly this name (case-insensitive), inside a transaction (imports).
 pub(crate) async fn find_by_name_tx(tx: &mut kith_store::Tx, viewer: &Viewer, name: &str) -> Result<Option<Uuid>> {
     Ok(rows::find_by_name_tx(tx, viewer, name).await?.into_iter().next().map(|c| c.id))
@@ -343,4 +332,15 @@ pub(crate) async fn insert_bare(tx: &mut kith_store::Tx, ctx: &Context, name: &s
     rows::insert(tx, &row).await?;
     records::upsert_search_doc(tx, &search_doc(&row)).await?;
     Ok(row.id)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn domains_are_normalised() {
+        assert_eq!(super::normalize_domain("https://www.Example.com/about").as_deref(), Some("example.com"));
+        assert_eq!(super::normalize_domain("shop.example.co.uk:8443").as_deref(), Some("shop.example.co.uk"));
+        assert_eq!(super::normalize_domain("localhost"), None);
+        assert_eq!(super::normalize_domain("bad domain.com"), None);
+    }
 }

@@ -609,6 +609,7 @@ async fn import_batch(
         keys: Vec<(String, String)>,
     }
     let mut planned: Vec<Planned> = Vec::new();
+    let mut in_batch: HashMap<(String, String), usize> = HashMap::new();
     for (row_no, parsed) in batch {
         state.progress.total += 1;
         let record = match parsed {
@@ -650,7 +651,31 @@ async fn import_batch(
             }
         }
         let keys = dedupe_keys(&row, company.as_deref());
+        if state.dedupe != Dedupe::Create {
+            // The same person twice in one batch: fold into the earlier row.
+            if let Some(&earlier) = keys.iter().find_map(|k| in_batch.get(k)) {
+                let p: &mut Planned = &mut planned[earlier];
+                if state.dedupe == Dedupe::Skip {
+                    state.progress.skipped += 1;
+                } else {
+                    let (id, version, created_ms) = (p.row.id, p.row.version, p.row.created_ms);
+                    p.row = ContactRow { id, version, created_ms, ..merge(p.row.clone(), &row, now) };
+                    p.custom.extend(custom);
+                    if let Some(tags) = &input.tags {
+                        p.tags.get_or_insert_with(Vec::new).extend(tags.iter().cloned());
+                    }
+                    state.progress.updated += 1;
+                }
+                for k in keys {
+                    in_batch.entry(k).or_insert(earlier);
+                }
+                continue;
+            }
+        }
         let existing = if state.dedupe == Dedupe::Create { None } else { find_existing(app, state, &keys).await? };
+        for k in &keys {
+            in_batch.insert(k.clone(), planned.len());
+        }
         planned.push(Planned { row_no, row, existing, company, tags: input.tags.clone(), custom, keys });
     }
     // Write phase: one transaction for the batch and its progress.

@@ -29,6 +29,9 @@ use kith_store::{members, teams, Tx};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+/// Typed custom-field rows to store, per field.
+pub(crate) type TypedValues = Vec<(Uuid, Vec<TypedValue>)>;
+
 pub(crate) fn need(ctx: &Context, action: Action) -> Result<()> {
     if ctx.can(action) {
         Ok(())
@@ -156,7 +159,7 @@ pub(crate) async fn apply_custom(
     record_type: RecordType,
     current: &str,
     patch: Option<&Map<String, Value>>,
-) -> Result<(String, Vec<(Uuid, Vec<TypedValue>)>)> {
+) -> Result<(String, TypedValues)> {
     let fields = kith_store::custom_fields::list_for(app.db(), org_id, record_type.as_str()).await?;
     // Required fields are enforced on new records and on writes that touch
     // custom values, not on unrelated edits of records older than the rule.
@@ -171,7 +174,7 @@ pub(crate) fn apply_custom_with(
     current: &str,
     patch: Option<&Map<String, Value>>,
     enforce_required: bool,
-) -> Result<(String, Vec<(Uuid, Vec<TypedValue>)>)> {
+) -> Result<(String, TypedValues)> {
     let mut merged: Map<String, Value> = serde_json::from_str(current).unwrap_or_default();
     // Values of deleted fields go at the next write.
     merged.retain(|k, _| fields.iter().any(|f| &f.key == k));

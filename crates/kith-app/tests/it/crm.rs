@@ -304,7 +304,7 @@ async fn deals_move_through_stages_on_the_timeline_and_board() {
             &o,
             &DealInput {
                 title: Some("Annual plan".into()),
-                value_minor: Some(990_00),
+                value_minor: Some(99_000),
                 currency: Some("eur".into()),
                 contact_ids: Some(vec![buyer.id]),
                 expected_close: Some("2027-01-31".into()),
@@ -337,7 +337,7 @@ async fn deals_move_through_stages_on_the_timeline_and_board() {
 
         let board = deals::board(app, &v, Some(pipeline.id)).await.unwrap();
         let col = board.columns.iter().find(|c| c.stage.id == next.id).unwrap();
-        assert_eq!((col.count, col.deals.len(), col.totals[0].value_minor), (1, 1, 990_00), "{l}");
+        assert_eq!((col.count, col.deals.len(), col.totals[0].value_minor), (1, 1, 99_000), "{l}");
         let r =
             deals::update(app, &v, deal.id, &DealInput { title: Some("x".into()), ..Default::default() }, None).await;
         assert!(matches!(r, Err(AppError::Forbidden)), "{l}: viewers do not write");

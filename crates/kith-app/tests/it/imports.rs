@@ -127,7 +127,7 @@ async fn latin1_utf16_and_vcard_files_import() {
                 i.error
             );
         }
-        let names: Vec<String> =
+        let mut names: Vec<String> =
             contacts::list(app, &o, &ListFilter::default(), SortKey::CreatedAsc, &PageRequest::default())
                 .await
                 .unwrap()
@@ -135,7 +135,8 @@ async fn latin1_utf16_and_vcard_files_import() {
                 .into_iter()
                 .map(|c| c.display_name)
                 .collect();
-        assert_eq!(names, ["Jürgen Müller", "Renée Dupré", "Žofia Nováková", "Marie Curie", "Pierre Curie"], "{l}");
+        names.sort();
+        assert_eq!(names, ["Jürgen Müller", "Marie Curie", "Pierre Curie", "Renée Dupré", "Žofia Nováková"], "{l}");
         let marie = kith_app::crm::search::search(app, &o, "marie", 5).await.unwrap();
         assert_eq!(marie.len(), 1, "{l}");
         let m = contacts::get(app, &o, marie[0].id).await.unwrap();

@@ -7,11 +7,28 @@
 // pages); boxing them would only add noise.
 #![allow(clippy::result_large_err)]
 
+/// Resolve the signed-in context or return the redirect the caller should send.
+macro_rules! signed_in {
+    ($state:expr, $ui:expr) => {
+        match $crate::ui::require_context(&$state, &$ui).await {
+            Ok(v) => v,
+            Err(r) => return r,
+        }
+    };
+}
+
 mod auth;
+mod companies;
+mod contacts;
 mod cookies;
+mod crm;
+mod deals;
 mod home;
 mod pages;
+mod pipelines;
+mod search;
 mod settings;
+mod tasks;
 
 use crate::state::WebState;
 use axum::extract::{Request, State};
@@ -93,6 +110,35 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/settings/tokens", get(settings::tokens_page).post(settings::create_token))
         .route("/settings/tokens/{id}/revoke", post(settings::revoke_token))
         .route("/settings/audit", get(settings::audit_page))
+        .route("/settings/pipelines", get(pipelines::page).post(pipelines::create))
+        .route("/settings/pipelines/{id}", post(pipelines::update))
+        .route("/contacts", get(contacts::list_page))
+        .route("/contacts/new", get(contacts::new_page).post(contacts::create))
+        .route("/contacts/{id}", get(contacts::page).post(contacts::update))
+        .route("/contacts/{id}/delete", get(contacts::delete_page).post(contacts::delete))
+        .route("/contacts/{id}/notes", post(crm::add_note))
+        .route("/contacts/{id}/tasks", post(crm::add_task))
+        .route("/contacts/{id}/activities", post(crm::add_activity))
+        .route("/companies", get(companies::list_page))
+        .route("/companies/new", get(companies::new_page).post(companies::create))
+        .route("/companies/{id}", get(companies::page).post(companies::update))
+        .route("/companies/{id}/delete", get(companies::delete_page).post(companies::delete))
+        .route("/companies/{id}/notes", post(crm::add_note))
+        .route("/companies/{id}/tasks", post(crm::add_task))
+        .route("/companies/{id}/activities", post(crm::add_activity))
+        .route("/deals", get(deals::list_page))
+        .route("/deals/new", get(deals::new_page).post(deals::create))
+        .route("/deals/board", get(deals::board_page))
+        .route("/deals/{id}", get(deals::page).post(deals::update))
+        .route("/deals/{id}/stage", post(deals::move_stage))
+        .route("/deals/{id}/delete", get(deals::delete_page).post(deals::delete))
+        .route("/deals/{id}/notes", post(crm::add_note))
+        .route("/deals/{id}/tasks", post(crm::add_task))
+        .route("/deals/{id}/activities", post(crm::add_activity))
+        .route("/tasks", get(tasks::page).post(tasks::create))
+        .route("/tasks/{id}/done", post(tasks::set_done))
+        .route("/search", get(search::page))
+        .route("/search.json", get(search::json))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state, session_layer))
 }

@@ -27,6 +27,12 @@ pub struct Shell {
     pub active: &'static str,
     /// Which settings tab is current.
     pub tab: &'static str,
+    /// A page that uses the whole width (boards, record pages).
+    pub wide: bool,
+    /// What the top-bar search box shows (the query on the search page).
+    pub search_q: String,
+    /// The signed-in user may change records (create, edit, delete).
+    pub can_write: bool,
 }
 
 pub struct WorkspaceItem {
@@ -68,6 +74,9 @@ impl Shell {
                 .collect(),
             active,
             tab,
+            wide: false,
+            search_q: String::new(),
+            can_write: ctx.is_some_and(|c| c.can(kith_domain::Action::WriteRecords)),
         }
     }
 }
@@ -102,6 +111,67 @@ impl Errors {
     pub fn has(&self, field: &str) -> bool {
         self.fields.contains_key(field)
     }
+
+    /// The error of `field` as a sentence about the field called `label`:
+    /// "E-mail is not an e-mail address."
+    pub fn say(&self, field: &str, label: &str) -> Option<String> {
+        self.fields.get(field).map(|m| sentence(label, m))
+    }
+
+    /// File errors of fields whose name starts with `prefix` (e.g. `emails[0].value`)
+    /// under the name of the form field that holds them.
+    pub fn rename(mut self, prefix: &str, to: &str) -> Errors {
+        let keys: Vec<String> = self.fields.keys().filter(|k| k.starts_with(prefix) && *k != to).cloned().collect();
+        for k in keys {
+            if let Some(m) = self.fields.remove(&k) {
+                self.fields.entry(to.to_string()).or_insert(m);
+            }
+        }
+        self
+    }
+
+    /// Errors of fields the form does not show go to the general message, so
+    /// nothing is silently dropped.
+    pub fn only(mut self, shown: &[&str]) -> Errors {
+        let hidden: Vec<String> = self.fields.keys().filter(|k| !shown.contains(&k.as_str())).cloned().collect();
+        for k in hidden {
+            if let Some(m) = self.fields.remove(&k) {
+                let line = sentence(&k.replace('_', " "), &m);
+                self.general = Some(match self.general.take() {
+                    Some(g) => format!("{g} {line}"),
+                    None => line,
+                });
+            }
+        }
+        self
+    }
+
+    /// Only a message above the form.
+    pub fn message(text: String) -> Errors {
+        Errors { general: Some(text), ..Default::default() }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty() && self.general.is_none()
+    }
+}
+
+/// "E-mail" + "is not an e-mail address" → "E-mail is not an e-mail address.";
+/// a message that is already a sentence of its own is only capitalised.
+pub fn sentence(label: &str, message: &str) -> String {
+    let m = message.trim().trim_end_matches('.');
+    let about_field = ["is ", "must ", "has ", "lists ", "should ", "needs ", "was ", "cannot ", "no such"]
+        .iter()
+        .any(|p| m.starts_with(p));
+    if about_field {
+        format!("{label} {m}.")
+    } else {
+        let mut c = m.chars();
+        match c.next() {
+            Some(f) => format!("{}{}.", f.to_uppercase(), c.as_str()),
+            None => String::new(),
+        }
+    }
 }
 
 /// "2026-11-25 14:03 UTC" — the no-JavaScript form; the script shows local relative time.
@@ -134,15 +204,35 @@ pub fn qr_data_uri(text: &str) -> String {
     format!("data:image/svg+xml;base64,{}", base64::engine::general_purpose::STANDARD.encode(svg))
 }
 
+/// "2026-11-25T14:03:00Z", for `<time datetime>`.
+pub fn iso_ms(ms: i64) -> String {
+    let days = ms.div_euclid(86_400_000);
+    let rem = ms.rem_euclid(86_400_000) / 1000;
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem / 60 % 60, rem % 60)
+}
+
+/// Days since 1970-01-01 of a `YYYY-MM-DD` date (already checked).
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = if m > 2 { m - 3 } else { m + 9 } as i64;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// A time as the templates show it.
 pub struct When {
     pub ms: i64,
     pub text: String,
+    pub iso: String,
 }
 
 impl When {
     pub fn new(ms: i64) -> When {
-        When { ms, text: fmt_ms(ms) }
+        When { ms, text: fmt_ms(ms), iso: iso_ms(ms) }
     }
 }
 
@@ -412,8 +502,497 @@ pub struct AuditPage {
     pub next_cursor: Option<String>,
 }
 
+// ---------- CRM ----------
+
+/// One `<option>`.
+pub struct Opt {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+impl Opt {
+    pub fn new(value: impl Into<String>, label: impl Into<String>, current: &str) -> Opt {
+        let value = value.into();
+        Opt { selected: value == current, value, label: label.into() }
+    }
+}
+
+/// Options under a heading (`<optgroup>`), e.g. the stages of each pipeline.
+pub struct OptGroup {
+    pub label: String,
+    pub opts: Vec<Opt>,
+}
+
+/// A link to a record: where and what it is called.
+pub struct Link {
+    pub url: String,
+    pub name: String,
+}
+
+/// The choices every record form offers for where a record sits.
+pub struct Placement {
+    pub visibilities: Vec<Opt>,
+    pub teams: Vec<Opt>,
+}
+
+pub struct TimelineView {
+    /// `note`, `task`, `activity`, `stage`.
+    pub kind: &'static str,
+    /// A word for the marker: "Note", "Call", "Task", "Stage".
+    pub label: String,
+    pub title: String,
+    pub body: String,
+    pub actor: String,
+    pub at: When,
+    pub private: bool,
+    pub done: bool,
+    pub due: Option<When>,
+}
+
+/// What the shared parts of a record page (timeline, quick-add forms) need.
+pub struct RecordView {
+    /// `/contacts/<id>`.
+    pub path: String,
+    pub timeline: Vec<TimelineView>,
+    /// The next (older) page of the timeline.
+    pub older_url: Option<String>,
+    /// The first page is shown (quick-add forms sit above it).
+    pub newest: bool,
+}
+
+pub struct ContactRowView {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+    pub phone_href: String,
+    pub company: Option<Link>,
+    pub owner: String,
+    pub tags: Vec<Link>,
+    pub updated: When,
+}
+
+#[derive(Template)]
+#[template(path = "contacts.html")]
+pub struct ContactsPage {
+    pub shell: Shell,
+    pub rows: Vec<ContactRowView>,
+    pub next_url: Option<String>,
+    pub tags: Vec<Opt>,
+    pub mine: bool,
+    /// A filter is on (the empty state says so).
+    pub filtered: bool,
+}
+
+/// The contact form as typed (or as stored, on the record page).
+#[derive(Default)]
+pub struct ContactForm {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub phone: String,
+    pub company_id: String,
+    pub title: String,
+    pub visibility: String,
+    pub team_id: String,
+    pub tags: String,
+    pub version: i64,
+}
+
+#[derive(Template)]
+#[template(path = "contact_new.html")]
+pub struct ContactNewPage {
+    pub shell: Shell,
+    pub form: ContactForm,
+    pub errors: Errors,
+    pub companies: Vec<Opt>,
+    pub place: Placement,
+}
+
+pub struct DealMini {
+    pub id: String,
+    pub title: String,
+    pub value: String,
+    pub stage: String,
+    pub status: String,
+}
+
+pub struct ContactMini {
+    pub id: String,
+    pub name: String,
+    pub detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "contact.html")]
+pub struct ContactPage {
+    pub shell: Shell,
+    pub id: String,
+    pub name: String,
+    pub initials: String,
+    pub subtitle: String,
+    pub company: Option<Link>,
+    pub emails: Vec<String>,
+    pub phones: Vec<(String, String)>,
+    pub tags: Vec<Link>,
+    pub owner: String,
+    pub visibility: String,
+    pub created: When,
+    pub updated: When,
+    pub form: ContactForm,
+    pub errors: Errors,
+    pub companies: Vec<Opt>,
+    pub place: Placement,
+    pub rec: RecordView,
+    pub deals: Vec<DealMini>,
+}
+
+pub struct CompanyRowView {
+    pub id: String,
+    pub name: String,
+    pub domain: String,
+    pub industry: String,
+    pub owner: String,
+    pub tags: Vec<Link>,
+    pub updated: When,
+}
+
+#[derive(Template)]
+#[template(path = "companies.html")]
+pub struct CompaniesPage {
+    pub shell: Shell,
+    pub rows: Vec<CompanyRowView>,
+    pub next_url: Option<String>,
+    pub tags: Vec<Opt>,
+    pub mine: bool,
+    pub filtered: bool,
+}
+
+#[derive(Default)]
+pub struct CompanyForm {
+    pub name: String,
+    pub domain: String,
+    pub industry: String,
+    pub size: String,
+    pub visibility: String,
+    pub team_id: String,
+    pub tags: String,
+    pub version: i64,
+}
+
+#[derive(Template)]
+#[template(path = "company_new.html")]
+pub struct CompanyNewPage {
+    pub shell: Shell,
+    pub form: CompanyForm,
+    pub errors: Errors,
+    pub place: Placement,
+}
+
+#[derive(Template)]
+#[template(path = "company.html")]
+pub struct CompanyPage {
+    pub shell: Shell,
+    pub id: String,
+    pub name: String,
+    pub initials: String,
+    pub domain: String,
+    pub tags: Vec<Link>,
+    pub owner: String,
+    pub visibility: String,
+    pub created: When,
+    pub updated: When,
+    pub form: CompanyForm,
+    pub errors: Errors,
+    pub place: Placement,
+    pub rec: RecordView,
+    pub contacts: Vec<ContactMini>,
+    pub more_contacts: bool,
+    pub deals: Vec<DealMini>,
+}
+
+pub struct DealRowView {
+    pub id: String,
+    pub title: String,
+    pub value: String,
+    pub stage: String,
+    pub status: String,
+    pub owner: String,
+    pub close: String,
+    pub updated: When,
+}
+
+#[derive(Template)]
+#[template(path = "deals.html")]
+pub struct DealsPage {
+    pub shell: Shell,
+    pub rows: Vec<DealRowView>,
+    pub next_url: Option<String>,
+    pub pipelines: Vec<Opt>,
+    pub statuses: Vec<Opt>,
+    pub mine: bool,
+    pub filtered: bool,
+    pub board_url: String,
+}
+
+#[derive(Default)]
+pub struct DealForm {
+    pub title: String,
+    pub value: String,
+    pub currency: String,
+    pub stage_id: String,
+    pub expected_close: String,
+    pub company_id: String,
+    pub contact_ids: Vec<String>,
+    pub status: String,
+    pub lost_reason: String,
+    pub visibility: String,
+    pub team_id: String,
+    pub tags: String,
+    pub version: i64,
+}
+
+#[derive(Template)]
+#[template(path = "deal_new.html")]
+pub struct DealNewPage {
+    pub shell: Shell,
+    pub form: DealForm,
+    pub errors: Errors,
+    pub stages: Vec<OptGroup>,
+    pub companies: Vec<Opt>,
+    pub contacts: Vec<Opt>,
+    pub place: Placement,
+}
+
+#[derive(Template)]
+#[template(path = "deal.html")]
+pub struct DealPage {
+    pub shell: Shell,
+    pub id: String,
+    pub title: String,
+    pub value: String,
+    pub status: String,
+    pub pipeline: Link,
+    pub stage: String,
+    pub stage_opts: Vec<Opt>,
+    pub version: i64,
+    pub company: Option<Link>,
+    pub contacts: Vec<ContactMini>,
+    pub tags: Vec<Link>,
+    pub owner: String,
+    pub visibility: String,
+    pub created: When,
+    pub updated: When,
+    pub closed: Option<When>,
+    pub form: DealForm,
+    pub errors: Errors,
+    pub statuses: Vec<Opt>,
+    pub companies: Vec<Opt>,
+    pub place: Placement,
+    pub rec: RecordView,
+}
+
+pub struct TotalView {
+    pub currency: String,
+    pub minor: i64,
+    pub text: String,
+}
+
+pub struct CardView {
+    pub id: String,
+    pub title: String,
+    pub value: String,
+    pub value_minor: i64,
+    pub currency: String,
+    pub owner: String,
+    pub owner_initials: String,
+    pub stage_id: String,
+    pub version: i64,
+    pub close: String,
+}
+
+pub struct ColumnView {
+    pub id: String,
+    pub name: String,
+    pub probability: i64,
+    pub count: i64,
+    pub totals: Vec<TotalView>,
+    pub cards: Vec<CardView>,
+}
+
+impl ColumnView {
+    /// More deals than cards: the column shows the most recent ones.
+    pub fn more(&self) -> bool {
+        self.count > self.cards.len() as i64
+    }
+}
+
+#[derive(Template)]
+#[template(path = "deals_board.html")]
+pub struct BoardPage {
+    pub shell: Shell,
+    pub pipelines: Vec<Opt>,
+    pub pipeline_id: String,
+    pub pipeline_name: String,
+    pub columns: Vec<ColumnView>,
+    /// Where a move from this page returns to.
+    pub here: String,
+    pub empty: bool,
+}
+
+pub struct TaskItem {
+    pub id: String,
+    pub title: String,
+    pub done: bool,
+    pub version: i64,
+    pub due: Option<When>,
+    pub overdue: bool,
+    pub record: Option<Link>,
+}
+
+#[derive(Template)]
+#[template(path = "tasks.html")]
+pub struct TasksPage {
+    pub shell: Shell,
+    pub view: &'static str,
+    pub tasks: Vec<TaskItem>,
+    pub next_url: Option<String>,
+    pub form: super::crm::TaskForm,
+    pub errors: Errors,
+    pub here: String,
+}
+
+pub struct SearchGroup {
+    pub label: &'static str,
+    pub hits: Vec<SearchLine>,
+}
+
+pub struct SearchLine {
+    pub title: String,
+    pub url: String,
+    pub detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "search.html")]
+pub struct SearchPage {
+    pub shell: Shell,
+    pub q: String,
+    pub groups: Vec<SearchGroup>,
+    pub total: usize,
+}
+
+pub struct StageItem {
+    pub index: usize,
+    pub id: String,
+    pub name: String,
+    pub probability: String,
+}
+
+pub struct PipelineItem {
+    pub id: String,
+    pub name: String,
+    pub version: i64,
+    pub stages: Vec<StageItem>,
+    /// This pipeline's form failed: its message and what was typed are shown.
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "settings_pipelines.html")]
+pub struct PipelinesPage {
+    pub shell: Shell,
+    pub can_manage: bool,
+    pub pipelines: Vec<PipelineItem>,
+    pub name: String,
+    pub errors: Errors,
+}
+
+impl DealsPage {
+    pub fn table_url(&self) -> &str {
+        "/deals"
+    }
+
+    pub fn board_link(&self) -> &str {
+        &self.board_url
+    }
+
+    pub fn is_board(&self) -> bool {
+        false
+    }
+}
+
+impl BoardPage {
+    pub fn table_url(&self) -> String {
+        format!("/deals?pipeline={}", self.pipeline_id)
+    }
+
+    pub fn board_link(&self) -> &str {
+        &self.here
+    }
+
+    pub fn is_board(&self) -> bool {
+        true
+    }
+}
+
+impl ContactPage {
+    pub fn record_name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn delete_note(&self) -> &'static str {
+        "Its notes and logged activities are deleted for everyone; its tasks stay in the task lists. This cannot be undone."
+    }
+}
+
+impl CompanyPage {
+    pub fn record_name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn delete_note(&self) -> &'static str {
+        "Its notes and logged activities are deleted for everyone; its people and deals stay. This cannot be undone."
+    }
+}
+
+impl DealPage {
+    pub fn record_name(&self) -> &str {
+        &self.title
+    }
+
+    pub fn delete_note(&self) -> &'static str {
+        "Its stage history, notes and logged activities are deleted for everyone. This cannot be undone."
+    }
+}
+
+#[derive(Template)]
+#[template(path = "confirm.html")]
+pub struct ConfirmPage {
+    pub shell: Shell,
+    pub heading: String,
+    pub message: String,
+    pub action: String,
+    pub button: String,
+    pub cancel: String,
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn iso_and_days() {
+        assert_eq!(super::iso_ms(1_764_000_000_000), "2025-11-24T16:00:00Z");
+        assert_eq!(super::days_from_civil(2000, 2, 29), 951_782_400_000 / 86_400_000);
+        assert_eq!(super::days_from_civil(1970, 1, 1), 0);
+    }
+
+    #[test]
+    fn sentences() {
+        assert_eq!(super::sentence("E-mail", "is not an e-mail address"), "E-mail is not an e-mail address.");
+        assert_eq!(super::sentence("Phone", "a phone number has 8 digits"), "A phone number has 8 digits.");
+    }
+
     #[test]
     fn formats_utc() {
         assert_eq!(super::fmt_ms(0), "1970-01-01 00:00 UTC");

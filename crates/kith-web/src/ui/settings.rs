@@ -3,7 +3,7 @@
 //! or re-renders its page with the errors next to the fields.
 
 use super::pages::*;
-use super::{redirect_with, render, require_context, Flash, UiCtx};
+use super::{redirect_with, render, Flash, UiCtx};
 use crate::extract::RequestOrigin;
 use crate::state::WebState;
 use axum::extract::{Path, Query, State};
@@ -16,16 +16,6 @@ use kith_domain::time::now_ms;
 use kith_domain::Role;
 use serde::Deserialize;
 use uuid::Uuid;
-
-/// Resolve the signed-in context or return the redirect the caller should send.
-macro_rules! signed_in {
-    ($state:expr, $ui:expr) => {
-        match require_context(&$state, &$ui).await {
-            Ok(v) => v,
-            Err(r) => return r,
-        }
-    };
-}
 
 /// An id from the path; anything that is not one is simply not found.
 fn path_id(raw: &str) -> Result<Uuid, AppError> {

@@ -1,8 +1,11 @@
-//! The main flow in Debian's Chromium, driven through chromedriver:
-//! sign-up → two-factor → sign-in with 2FA → invite → accept → switch workspace.
+//! The main flows in Debian's Chromium, driven through chromedriver:
+//! sign-up → two-factor → sign-in with 2FA → invite → accept → switch workspace;
+//! and the CRM: contact → note → command palette → deal → keyboard move on the board.
 //! Skips (or fails under KITH_TEST_REQUIRE_ALL) when Chromium or chromedriver
 //! is missing. Set KITH_TEST_SCREENSHOTS=<dir> to keep a PNG of each step.
 
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use kith_testkit::{spawn_app, TempDir};
 use std::process::{Child, Command, Stdio};
@@ -103,14 +106,37 @@ async fn wait_path(c: &Client, path: &str) {
 }
 
 async fn text(c: &Client, css: &str) -> String {
-    c.wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .text()
-        .await
-        .unwrap()
+    let started = Instant::now();
+    loop {
+        let el = c
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        // The page may be replaced between finding and reading (a form just posted).
+        match el.text().await {
+            Ok(t) => return t,
+            Err(e) if started.elapsed() < Duration::from_secs(10) => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("{css}: {e}"),
+        }
+    }
+}
+
+/// Wait until the address starts with `prefix` (a new record's page).
+async fn wait_path_prefix(c: &Client, prefix: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let path = c.current_url().await.unwrap().path().to_string();
+        if path.starts_with(prefix) {
+            return path;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "expected {prefix}…, at {path}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 fn totp(secret_b32: &str, offset_s: u64) -> String {
@@ -189,4 +215,225 @@ async fn signup_2fa_invite_accept_switch_in_chromium() {
     shot(&mia, "09-switched").await;
     mia.close().await.unwrap();
     ada.close().await.unwrap();
+}
+
+/// A screenshot at a laptop's and a phone's size (then back to the laptop's).
+async fn shots(c: &Client, name: &str) {
+    if std::env::var("KITH_TEST_SCREENSHOTS").is_err() {
+        return;
+    }
+    for (w, h) in [(1280, 800), (390, 844)] {
+        viewport(c, w, h).await;
+        shot(c, &format!("{name}-{w}")).await;
+    }
+    viewport(c, 1280, 800).await;
+}
+
+/// Size the window so that the page itself (the viewport) is `w`×`h`.
+async fn viewport(c: &Client, w: u32, h: u32) {
+    c.set_window_size(w, h).await.unwrap();
+    let inner = c.execute("return [window.innerWidth, window.innerHeight]", vec![]).await.unwrap();
+    let (iw, ih) = (inner[0].as_u64().unwrap_or(w as u64) as u32, inner[1].as_u64().unwrap_or(h as u64) as u32);
+    c.set_window_size(w + w.saturating_sub(iw), h + h.saturating_sub(ih)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+}
+
+/// Press keys together (modifiers first), then release them.
+async fn press(c: &Client, keys: &[char]) {
+    let mut seq = KeyActions::new("keyboard".into());
+    for k in keys {
+        seq = seq.then(KeyAction::Down { value: *k });
+    }
+    for k in keys.iter().rev() {
+        seq = seq.then(KeyAction::Up { value: *k });
+    }
+    c.perform_actions(seq).await.unwrap();
+}
+
+async fn wait_for(c: &Client, what: &str, check: impl AsyncFn() -> bool) {
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < Duration::from_secs(10), "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = c;
+}
+
+#[tokio::test]
+async fn crm_contact_note_palette_deal_board_in_chromium() {
+    let Some(mut driver) = start_driver().await else { return };
+    let s = spawn_app().await;
+    let c = browser(&mut driver).await;
+
+    c.goto(&s.url("/signup")).await.unwrap();
+    fill(&c, "name", "Ada Lovelace").await;
+    fill(&c, "email", "ada@example.com").await;
+    fill(&c, "password", "correct horse battery").await;
+    fill(&c, "workspace_name", "Acme Law").await;
+    submit(&c, "/signup").await;
+    wait_path(&c, "/").await;
+
+    c.goto(&s.url("/contacts")).await.unwrap();
+    assert!(text(&c, ".empty-state").await.contains("No contacts yet"));
+    shots(&c, "crm-01-contacts-empty").await;
+
+    // A company, then people (the first one is the one this flow follows).
+    c.goto(&s.url("/companies/new")).await.unwrap();
+    fill(&c, "name", "Analytical Engines Ltd").await;
+    fill(&c, "domain", "engines.example").await;
+    submit(&c, "/companies/new").await;
+    wait_path_prefix(&c, "/companies/0").await;
+    assert!(text(&c, "h1").await.contains("Analytical Engines"));
+    let people = [
+        ("Charles", "Babbage", "charles@engines.example", "+44 20 7946 0958", "Inventor", "vip, founder"),
+        ("Grace", "Hopper", "grace@navy.example", "+1 415 555 0100", "Rear admiral", "navy"),
+        ("Alan", "Turing", "alan@bletchley.example", "+44 1908 640404", "Cryptanalyst", "vip"),
+        ("Katherine", "Johnson", "katherine@nasa.example", "+1 757 864 1000", "Mathematician", ""),
+    ];
+    let mut first_url = String::new();
+    for (i, (first, last, email, phone, title, tags)) in people.iter().enumerate() {
+        c.goto(&s.url("/contacts/new")).await.unwrap();
+        fill(&c, "first_name", first).await;
+        fill(&c, "last_name", last).await;
+        fill(&c, "email", email).await;
+        fill(&c, "phone", phone).await;
+        fill(&c, "title", title).await;
+        fill(&c, "tags", tags).await;
+        if i == 0 {
+            c.find(Locator::Id("company_id")).await.unwrap().select_by_label("Analytical Engines Ltd").await.unwrap();
+        }
+        submit(&c, "/contacts/new").await;
+        let path = wait_path_prefix(&c, "/contacts/0").await;
+        if i == 0 {
+            first_url = path;
+        }
+    }
+    c.goto(&s.url("/contacts")).await.unwrap();
+    assert!(text(&c, "table").await.contains("+1 415 555 0100"));
+    shots(&c, "crm-02-contacts").await;
+
+    // A note on Charles, from the composer above his timeline.
+    c.goto(&s.url(&first_url)).await.unwrap();
+    fill(&c, "note-body", "Wants a quote for the difference engine").await;
+    submit(&c, &format!("{first_url}/notes")).await;
+    assert!(text(&c, ".timeline").await.contains("difference engine"));
+    assert!(text(&c, ".flash").await.contains("Note added"));
+    shots(&c, "crm-03-contact").await;
+
+    // The palette finds him by a word of the note; Enter opens his page.
+    c.goto(&s.url("/contacts")).await.unwrap();
+    press(&c, &[Key::Control.into(), 'k']).await;
+    let input = c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Css("#palette-input")).await.unwrap();
+    input.send_keys("difference").await.unwrap();
+    let found = text(&c, "#palette-list [role=option][aria-selected=true]").await;
+    assert!(found.contains("Charles Babbage"), "{found}");
+    shots(&c, "crm-04-palette").await;
+    press(&c, &[Key::Control.into(), 'k']).await;
+    press(&c, &[Key::Control.into(), 'k']).await;
+    c.find(Locator::Id("palette-input")).await.unwrap().send_keys("babb").await.unwrap();
+    wait_for(&c, "a palette hit", async || {
+        c.find(Locator::Css("#palette-list [role=option][aria-selected=true]")).await.is_ok_and(|_| true)
+    })
+    .await;
+    let found = text(&c, "#palette-list [role=option][aria-selected=true]").await;
+    assert!(found.contains("Charles Babbage"), "{found}");
+    press(&c, &[Key::Enter.into()]).await;
+    wait_path(&c, &first_url).await;
+
+    // A deal with him, then onto the board.
+    c.find(Locator::Css("a[href^='/deals/new?contact=']")).await.unwrap().click().await.unwrap();
+    wait_path(&c, "/deals/new").await;
+    fill(&c, "title", "Difference engine No. 2").await;
+    fill(&c, "value", "990").await;
+    fill(&c, "currency", "EUR").await;
+    submit(&c, "/deals/new").await;
+    wait_path_prefix(&c, "/deals/0").await;
+    assert!(text(&c, ".record-sub").await.contains("EUR 990.00"));
+    c.goto(&s.url("/deals/new")).await.unwrap();
+    fill(&c, "title", "Bombe maintenance").await;
+    fill(&c, "value", "12500").await;
+    fill(&c, "currency", "GBP").await;
+    submit(&c, "/deals/new").await;
+    wait_path_prefix(&c, "/deals/0").await;
+    assert!(text(&c, "h1").await.contains("Bombe"));
+
+    c.goto(&s.url("/deals/board")).await.unwrap();
+    let first_col = ".board-col:nth-child(1)";
+    let second_col = ".board-col:nth-child(2)";
+    assert_eq!(text(&c, &format!("{first_col} [data-count]")).await, "2");
+    assert_eq!(text(&c, &format!("{second_col} [data-count]")).await, "0");
+    // Keyboard: focus the card, press ] to move it one stage on.
+    c.execute(
+        "Array.from(document.querySelectorAll('.deal-card-title')).find(a => a.textContent.includes('Difference')).focus()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    press(&c, &[']']).await;
+    wait_for(&c, "the card in the next column", async || {
+        c.find(Locator::Css(&format!("{second_col} .deal-card"))).await.is_ok()
+    })
+    .await;
+    assert!(text(&c, &format!("{second_col} .deal-card")).await.contains("Difference engine"));
+    assert_eq!(text(&c, &format!("{second_col} [data-count]")).await, "1");
+    assert_eq!(text(&c, &format!("{first_col} [data-count]")).await, "1");
+    assert!(text(&c, &format!("{second_col} [data-totals]")).await.contains("EUR 990.00"));
+    let focused = c.execute("return document.activeElement.textContent", vec![]).await.unwrap();
+    assert!(focused.as_str().unwrap_or("").contains("Difference"), "focus stays on the card: {focused}");
+    // Alt+→ moves it once more; the server has it there after a reload.
+    press(&c, &[Key::Alt.into(), Key::Right.into()]).await;
+    let third_col = ".board-col:nth-child(3)";
+    wait_for(&c, "the card in the third column", async || {
+        c.find(Locator::Css(&format!("{third_col} .deal-card"))).await.is_ok()
+    })
+    .await;
+    c.refresh().await.unwrap();
+    assert!(text(&c, &format!("{third_col} .deal-card")).await.contains("Difference engine"));
+    shots(&c, "crm-05-board").await;
+
+    // The deal's timeline has both moves.
+    c.find(Locator::Css(&format!("{third_col} .deal-card-title"))).await.unwrap().click().await.unwrap();
+    let timeline = text(&c, ".timeline").await;
+    assert!(timeline.contains("Moved from Qualified to Proposal") && timeline.contains("Moved from Lead to Qualified"));
+    shots(&c, "crm-06-deal").await;
+
+    // Tasks: add one from the inbox, one overdue; tick the overdue one.
+    c.goto(&s.url("/tasks")).await.unwrap();
+    fill(&c, "task-title", "Send the engine quote").await;
+    submit(&c, "/tasks").await;
+    assert!(text(&c, ".table-tasks").await.contains("Send the engine quote"));
+    c.goto(&s.url(&first_url)).await.unwrap();
+    c.execute("document.querySelector('details.compose-more').open = true", vec![]).await.unwrap();
+    fill(&c, "task-title", "Call Charles back").await;
+    c.execute("document.getElementById('task-date').value = '2024-01-05'", vec![]).await.unwrap();
+    submit(&c, &format!("{first_url}/tasks")).await;
+    assert!(text(&c, ".flash").await.contains("Task added"));
+    c.goto(&s.url("/tasks?view=overdue")).await.unwrap();
+    assert!(text(&c, ".table-tasks").await.contains("Call Charles back"));
+    c.goto(&s.url("/tasks?view=open")).await.unwrap();
+    shots(&c, "crm-07-tasks").await;
+    c.find(Locator::Css(".table-tasks input[type=checkbox]")).await.unwrap().click().await.unwrap();
+    assert!(text(&c, ".flash").await.contains("Done:"));
+
+    c.goto(&s.url("/search?q=engine")).await.unwrap();
+    assert!(
+        text(&c, ".search-group").await.contains("Analytical Engines") || text(&c, "main").await.contains("Difference")
+    );
+    shots(&c, "crm-08-search").await;
+
+    // The other pages, for the eye: a company, the deals table, a form with errors, pipelines.
+    c.find(Locator::Css("a[href^='/companies/0']")).await.unwrap().click().await.unwrap();
+    wait_path_prefix(&c, "/companies/0").await;
+    shots(&c, "crm-09-company").await;
+    c.goto(&s.url("/deals")).await.unwrap();
+    assert!(text(&c, "table").await.contains("EUR 990.00"));
+    shots(&c, "crm-10-deals-table").await;
+    c.goto(&s.url("/contacts/new")).await.unwrap();
+    fill(&c, "email", "not an address").await;
+    submit(&c, "/contacts/new").await;
+    assert!(text(&c, "#email-error").await.contains("is not an e-mail address"));
+    shots(&c, "crm-11-contact-errors").await;
+    c.goto(&s.url("/settings/pipelines")).await.unwrap();
+    shots(&c, "crm-12-pipelines").await;
+    c.close().await.unwrap();
 }

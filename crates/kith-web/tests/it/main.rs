@@ -4,6 +4,7 @@
 mod api;
 mod browser;
 mod crm_api;
+mod crm_ui;
 mod helpers;
 mod isolation;
 mod mail;

@@ -1,0 +1,424 @@
+//! Contacts: the list (filters, keyset pages), the new-contact form, and the
+//! record page (fields with inline edit, timeline, related deals, delete).
+
+use super::crm::*;
+use super::pages::*;
+use super::{redirect_with, render, Flash, UiCtx};
+use crate::extract::RequestOrigin;
+use crate::state::WebState;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::{Extension, Form};
+use kith_app::crm::contacts::{self, Contact, ContactInput, LabeledValue};
+use kith_app::crm::{deals, tags};
+use kith_app::records::ListFilter;
+use kith_app::{AppError, Context};
+use kith_domain::crm::RecordType;
+use kith_domain::page::{Cursor, Page, PageRequest};
+use serde::Deserialize;
+use std::collections::HashMap;
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    #[serde(default)]
+    cursor: Option<String>,
+    #[serde(default)]
+    tag: Option<String>,
+    #[serde(default)]
+    mine: Option<String>,
+}
+
+impl ListQuery {
+    pub fn mine(&self) -> bool {
+        self.mine.as_deref().is_some_and(|v| !v.is_empty() && v != "0")
+    }
+
+    pub fn tag(&self) -> &str {
+        self.tag.as_deref().map(str::trim).unwrap_or("")
+    }
+
+    /// The list filter; None when the tag does not exist (nothing can match).
+    pub async fn filter(&self, state: &WebState, ctx: &Context) -> Result<Option<ListFilter>, AppError> {
+        let mut filter = ListFilter::default();
+        if !self.tag().is_empty() {
+            match tags::id_by_name(&state.app, ctx, self.tag()).await? {
+                Some(id) => filter.tag_ids.push(id),
+                None => return Ok(None),
+            }
+        }
+        if self.mine() {
+            filter.owner_id = Some(ctx.user_id());
+        }
+        Ok(Some(filter))
+    }
+
+    pub fn page(&self) -> PageRequest {
+        PageRequest::new(Some(50), self.cursor.as_deref().and_then(Cursor::decode))
+    }
+
+    pub fn next_url(&self, base: &str, next: Option<Cursor>) -> Option<String> {
+        let c = next?.encode();
+        Some(format!(
+            "{base}{}",
+            query_string(&[("tag", self.tag()), ("mine", if self.mine() { "1" } else { "" }), ("cursor", &c)])
+        ))
+    }
+}
+
+/// The tag filter's options (by name), "All tags" first.
+pub async fn tag_opts(state: &WebState, ctx: &Context, current: &str) -> Vec<Opt> {
+    let (list, _) = tags::list(&state.app, ctx, None, 200).await.unwrap_or_default();
+    let mut opts = vec![Opt::new("", "All tags", current)];
+    opts.extend(list.into_iter().map(|t| {
+        let selected = t.name.eq_ignore_ascii_case(current);
+        Opt { value: t.name.clone(), label: t.name, selected }
+    }));
+    opts
+}
+
+pub async fn list_page(
+    State(state): State<WebState>,
+    Extension(ui): Extension<UiCtx>,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let (auth, ctx) = signed_in!(state, ui);
+    let list = match q.filter(&state, &ctx).await {
+        Ok(Some(filter)) => contacts::list(&state.app, &ctx, &filter, Default::default(), &q.page()).await,
+        Ok(None) => Ok(Page { items: vec![], next: None }),
+        Err(e) => Err(e),
+    };
+    let list = match list {
+        Ok(l) => l,
+        Err(e) => return load_error(e),
+    };
+    let people = People::load(&state, &ctx).await;
+    let mut companies: HashMap<uuid::Uuid, String> = HashMap::new();
+    for id in list.items.iter().filter_map(|c| c.company_id) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = companies.entry(id) {
+            if let Ok(c) = kith_app::crm::companies::get(&state.app, &ctx, id).await {
+                slot.insert(c.name);
+            }
+        }
+    }
+    let rows = list
+        .items
+        .iter()
+        .map(|c| {
+            let phone = c.phones.first();
+            ContactRowView {
+                id: c.id.to_string(),
+                name: c.display_name.clone(),
+                email: c.emails.first().map(|e| e.value.clone()).unwrap_or_default(),
+                phone: phone.map(|p| fmt_phone(&p.value)).unwrap_or_default(),
+                phone_href: phone.map(|p| format!("tel:{}", p.value)).unwrap_or_default(),
+                company: c.company_id.and_then(|id| {
+                    companies.get(&id).map(|n| Link { url: format!("/companies/{id}"), name: n.clone() })
+                }),
+                owner: people.name(c.owner_id),
+                tags: tag_links("/contacts", &c.tags),
+                updated: When::new(c.updated_at_ms),
+            }
+        })
+        .collect();
+    let shell = Shell::build(&state, &ui, &auth, Some(&ctx), "Contacts", "contacts", "").await;
+    render(&ContactsPage {
+        shell,
+        rows,
+        next_url: q.next_url("/contacts", list.next),
+        tags: tag_opts(&state, &ctx, q.tag()).await,
+        mine: q.mine(),
+        filtered: !q.tag().is_empty() || q.mine(),
+    })
+}
+
+/// The contact form as posted.
+#[derive(Deserialize, Default)]
+pub struct Fields {
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    company_id: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    visibility: String,
+    #[serde(default)]
+    team_id: String,
+    #[serde(default)]
+    tags: String,
+    #[serde(default)]
+    version: Option<i64>,
+}
+
+const SHOWN: [&str; 9] =
+    ["first_name", "last_name", "email", "phone", "company_id", "title", "visibility", "team_id", "tags"];
+
+fn digits(s: &str) -> String {
+    s.chars().filter(char::is_ascii_digit).collect()
+}
+
+impl Fields {
+    /// The input for the app; labels of e-mails and phones that stay are kept.
+    fn input(&self, current: Option<&Contact>) -> Result<ContactInput, AppError> {
+        let (visibility, team_id) = parse_placement(&self.visibility, &self.team_id)?;
+        let company = parse_opt_id("company_id", &self.company_id)?;
+        let emails = split_list(&self.email)
+            .into_iter()
+            .map(|value| {
+                let label = current.and_then(|c| {
+                    c.emails.iter().find(|e| e.value.eq_ignore_ascii_case(&value)).and_then(|e| e.label.clone())
+                });
+                LabeledValue { value, label }
+            })
+            .collect();
+        let phones = split_list(&self.phone)
+            .into_iter()
+            .map(|value| {
+                let label = current.and_then(|c| {
+                    c.phones.iter().find(|p| digits(&p.value) == digits(&value)).and_then(|p| p.label.clone())
+                });
+                LabeledValue { value, label }
+            })
+            .collect();
+        Ok(ContactInput {
+            first_name: Some(self.first_name.clone()),
+            last_name: Some(self.last_name.clone()),
+            emails: Some(emails),
+            phones: Some(phones),
+            company_id: Some(company),
+            title: Some(self.title.clone()),
+            visibility,
+            team_id,
+            tags: Some(split_list(&self.tags)),
+            ..Default::default()
+        })
+    }
+
+    fn form(self) -> ContactForm {
+        ContactForm {
+            first_name: self.first_name,
+            last_name: self.last_name,
+            email: self.email,
+            phone: self.phone,
+            company_id: self.company_id,
+            title: self.title,
+            visibility: self.visibility,
+            team_id: self.team_id,
+            tags: self.tags,
+            version: self.version.unwrap_or(0),
+        }
+    }
+}
+
+fn form_of(c: &Contact) -> ContactForm {
+    ContactForm {
+        first_name: c.first_name.clone(),
+        last_name: c.last_name.clone(),
+        email: c.emails.iter().map(|e| e.value.as_str()).collect::<Vec<_>>().join(", "),
+        phone: c.phones.iter().map(|p| fmt_phone(&p.value)).collect::<Vec<_>>().join(", "),
+        company_id: c.company_id.map(|i| i.to_string()).unwrap_or_default(),
+        title: c.title.clone().unwrap_or_default(),
+        visibility: c.visibility.as_str().into(),
+        team_id: c.team_id.map(|i| i.to_string()).unwrap_or_default(),
+        tags: tags_text(&c.tags),
+        version: c.version,
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct NewQuery {
+    #[serde(default)]
+    company: Option<String>,
+}
+
+async fn new_view(state: &WebState, ui: &UiCtx, ctx: &Context, form: ContactForm, errors: Errors) -> Response {
+    let auth = match ui.require() {
+        Ok(a) => a.clone(),
+        Err(r) => return r,
+    };
+    let shell = Shell::build(state, ui, &auth, Some(ctx), "New contact", "contacts", "").await;
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    render_status(
+        status,
+        &ContactNewPage {
+            shell,
+            companies: company_opts(state, ctx, &form.company_id).await,
+            place: placement(state, ctx, &form.visibility, &form.team_id).await,
+            form,
+            errors,
+        },
+    )
+}
+
+pub async fn new_page(
+    State(state): State<WebState>,
+    Extension(ui): Extension<UiCtx>,
+    Query(q): Query<NewQuery>,
+) -> Response {
+    let (_, ctx) = signed_in!(state, ui);
+    let form =
+        ContactForm { visibility: "everyone".into(), company_id: q.company.unwrap_or_default(), ..Default::default() };
+    new_view(&state, &ui, &ctx, form, Errors::default()).await
+}
+
+pub async fn create(State(state): State<WebState>, Extension(ui): Extension<UiCtx>, Form(f): Form<Fields>) -> Response {
+    let (_, ctx) = signed_in!(state, ui);
+    let result = match f.input(None) {
+        Ok(input) => contacts::create(&state.app, &ctx, &input).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(c) => redirect_with(
+            &format!("/contacts/{}", c.id),
+            Flash::success(format!("Contact {} created.", c.display_name)),
+            state.config.secure_cookies,
+        ),
+        Err(e) => new_view(&state, &ui, &ctx, f.form(), form_errors(e, &SHOWN)).await,
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct RecordQuery {
+    #[serde(default)]
+    pub older: Option<String>,
+}
+
+async fn record_page(
+    state: &WebState,
+    ui: &UiCtx,
+    ctx: &Context,
+    contact: Contact,
+    edit: Option<(ContactForm, Errors)>,
+    older: Option<&str>,
+) -> Response {
+    let auth = match ui.require() {
+        Ok(a) => a.clone(),
+        Err(r) => return r,
+    };
+    let people = People::load(state, ctx).await;
+    let stages = Stages::load(state, ctx).await;
+    let company = company_link(state, ctx, contact.company_id).await;
+    let related = deals::of_contact(&state.app, ctx, contact.id).await.unwrap_or_default();
+    let rec = record_view(state, ctx, &people, RecordType::Contact, contact.id, older).await;
+    let (form, errors) = edit.unwrap_or_else(|| (form_of(&contact), Errors::default()));
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let subtitle = match (&contact.title, &company) {
+        (Some(t), Some(c)) => format!("{t} at {}", c.name),
+        (Some(t), None) => t.clone(),
+        (None, Some(c)) => c.name.clone(),
+        (None, None) => String::new(),
+    };
+    let shell = with_wide(Shell::build(state, ui, &auth, Some(ctx), &contact.display_name, "contacts", "").await);
+    render_status(
+        status,
+        &ContactPage {
+            shell,
+            id: contact.id.to_string(),
+            initials: initials(&contact.display_name),
+            name: contact.display_name.clone(),
+            subtitle,
+            company,
+            emails: contact.emails.iter().map(|e| e.value.clone()).collect(),
+            phones: contact.phones.iter().map(|p| (format!("tel:{}", p.value), fmt_phone(&p.value))).collect(),
+            tags: tag_links("/contacts", &contact.tags),
+            owner: people.name(contact.owner_id),
+            visibility: visibility_label(contact.visibility).into(),
+            created: When::new(contact.created_at_ms),
+            updated: When::new(contact.updated_at_ms),
+            companies: company_opts(state, ctx, &form.company_id).await,
+            place: placement(state, ctx, &form.visibility, &form.team_id).await,
+            form,
+            errors,
+            rec,
+            deals: related.iter().map(|d| deal_mini(d, &stages)).collect(),
+        },
+    )
+}
+
+pub async fn page(
+    State(state): State<WebState>,
+    Extension(ui): Extension<UiCtx>,
+    Path(id): Path<String>,
+    Query(q): Query<RecordQuery>,
+) -> Response {
+    let (_, ctx) = signed_in!(state, ui);
+    let Some(id) = parse_id(&id) else { return not_found_page() };
+    match contacts::get(&state.app, &ctx, id).await {
+        Ok(c) => record_page(&state, &ui, &ctx, c, None, q.older.as_deref()).await,
+        Err(e) => load_error(e),
+    }
+}
+
+pub async fn update(
+    State(state): State<WebState>,
+    Extension(ui): Extension<UiCtx>,
+    Path(id): Path<String>,
+    Form(f): Form<Fields>,
+) -> Response {
+    let (_, ctx) = signed_in!(state, ui);
+    let Some(id) = parse_id(&id) else { return not_found_page() };
+    let current = match contacts::get(&state.app, &ctx, id).await {
+        Ok(c) => c,
+        Err(e) => return load_error(e),
+    };
+    let result = match f.input(Some(&current)) {
+        Ok(input) => contacts::update(&state.app, &ctx, id, &input, f.version).await,
+        Err(e) => Err(e),
+    };
+    let to = format!("/contacts/{id}");
+    match result {
+        Ok(_) => redirect_with(&to, Flash::success("Saved."), state.config.secure_cookies),
+        Err(AppError::StaleVersion) => done(&state, &to, Err(AppError::StaleVersion), ""),
+        Err(AppError::NotFound) => not_found_page(),
+        Err(e) => {
+            let errors = form_errors(e, &SHOWN);
+            record_page(&state, &ui, &ctx, current, Some((f.form(), errors)), None).await
+        }
+    }
+}
+
+pub async fn delete_page(
+    State(state): State<WebState>,
+    Extension(ui): Extension<UiCtx>,
+    Path(id): Path<String>,
+) -> Response {
+    let (auth, ctx) = signed_in!(state, ui);
+    let Some(id) = parse_id(&id) else { return not_found_page() };
+    let c = match contacts::get(&state.app, &ctx, id).await {
+        Ok(c) => c,
+        Err(e) => return load_error(e),
+    };
+    let shell = Shell::build(&state, &ui, &auth, Some(&ctx), "Delete contact", "contacts", "").await;
+    render(&ConfirmPage {
+        shell,
+        heading: format!("Delete {}?", c.display_name),
+        message: "The contact, its notes and logged activities are deleted for everyone. Its tasks stay in the task \
+                  lists, no longer linked. This cannot be undone."
+            .into(),
+        action: format!("/contacts/{id}/delete"),
+        button: "Delete contact".into(),
+        cancel: format!("/contacts/{id}"),
+    })
+}
+
+pub async fn delete(
+    State(state): State<WebState>,
+    Extension(ui): Extension<UiCtx>,
+    RequestOrigin(origin): RequestOrigin,
+    Path(id): Path<String>,
+) -> Response {
+    let (_, ctx) = signed_in!(state, ui);
+    let Some(id) = parse_id(&id) else { return not_found_page() };
+    match contacts::delete(&state.app, &ctx, id, &origin).await {
+        Ok(()) => redirect_with("/contacts", Flash::success("Contact deleted."), state.config.secure_cookies),
+        Err(AppError::NotFound) => not_found_page(),
+        Err(e) => done(&state, &format!("/contacts/{id}"), Err(e), ""),
+    }
+}
