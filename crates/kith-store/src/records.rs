@@ -414,3 +414,37 @@ pub async fn delete_search_doc(tx: &mut Tx, org_id: Uuid, record_id: Uuid) -> Re
     on_tx!(tx, |c| sqlx::query(SQL).bind(org_id).bind(record_id).execute(c).await?.rows_affected());
     Ok(())
 }
+
+/// Move everything that hangs off record `from` to record `to` of the same
+/// type (a duplicate merge): notes, activities, tasks, timeline entries,
+/// tags, search documents of notes, and (contacts) deal links. Returns the
+/// number of rows moved.
+pub async fn reparent(tx: &mut Tx, org_id: Uuid, record_type: &str, from: Uuid, to: Uuid) -> Result<u64> {
+    const MOVES: [&str; 5] = [
+        "UPDATE notes SET record_id = $4 WHERE org_id = $1 AND record_type = $2 AND record_id = $3",
+        "UPDATE activities SET record_id = $4 WHERE org_id = $1 AND record_type = $2 AND record_id = $3",
+        "UPDATE tasks SET record_id = $4 WHERE org_id = $1 AND record_type = $2 AND record_id = $3",
+        "UPDATE timeline_entries SET record_id = $4 WHERE org_id = $1 AND record_type = $2 AND record_id = $3",
+        "UPDATE search_docs SET parent_id = $4 WHERE org_id = $1 AND parent_type = $2 AND parent_id = $3",
+    ];
+    const TAGS: &str = "INSERT INTO record_tags (org_id, tag_id, record_type, record_id)
+                        SELECT org_id, tag_id, record_type, $4 FROM record_tags
+                        WHERE org_id = $1 AND record_type = $2 AND record_id = $3
+                        ON CONFLICT DO NOTHING";
+    const DEALS: &str = "INSERT INTO deal_contacts (org_id, deal_id, contact_id)
+                         SELECT org_id, deal_id, $4 FROM deal_contacts WHERE org_id = $1 AND contact_id = $3 AND $2 = 'contact'
+                         ON CONFLICT DO NOTHING";
+    const UNLINK: &str = "DELETE FROM deal_contacts WHERE org_id = $1 AND contact_id = $3 AND $2 = 'contact'";
+    let mut moved = 0;
+    for sql in MOVES.into_iter().chain([TAGS, DEALS, UNLINK]) {
+        moved += on_tx!(tx, |c| sqlx::query(sql)
+            .bind(org_id)
+            .bind(record_type)
+            .bind(from)
+            .bind(to)
+            .execute(c)
+            .await?
+            .rows_affected());
+    }
+    Ok(moved)
+}

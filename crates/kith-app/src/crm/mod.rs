@@ -11,6 +11,7 @@ pub mod companies;
 pub mod contacts;
 pub mod custom_fields;
 pub mod deals;
+pub mod duplicates;
 pub mod imports;
 pub mod notes;
 pub mod pipelines;

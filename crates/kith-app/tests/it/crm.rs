@@ -496,3 +496,100 @@ async fn keyset_pages_visit_every_contact_once_and_filters_apply() {
         assert!(page.items.iter().all(|c| c.tags == ["VIP"]), "{l}");
     }
 }
+
+#[tokio::test]
+async fn duplicates_are_found_and_a_merge_keeps_everything() {
+    use kith_app::crm::duplicates;
+    for t in TestApp::all().await {
+        let (app, l) = (&t.app, t.label);
+        let owner = t.user("dupes@crm.test").await;
+        let o = owner_ctx(app, &owner).await;
+        let member = join(app, &o, "dm@crm.test", Role::Member).await;
+        let m = ctx(app, member.org_id, member.user_id).await;
+        let keep = contacts::create(
+            app,
+            &o,
+            &ContactInput { tags: Some(vec!["client".into()]), ..person("Ida", "Tarbell", "ida@press.test") },
+        )
+        .await
+        .unwrap();
+        let other = contacts::create(
+            app,
+            &o,
+            &ContactInput {
+                phones: Some(vec![LabeledValue { value: "+1 212 555 0199".into(), label: None }]),
+                title: Some(Some("Editor".into())).flatten(),
+                tags: Some(vec!["press".into()]),
+                ..person("Ida M.", "Tarbell", "IDA@press.test")
+            },
+        )
+        .await
+        .unwrap();
+        let personal_twin = contacts::create(
+            app,
+            &m,
+            &ContactInput { visibility: Some(Visibility::Personal), ..person("Ida", "Tarbell", "ida@press.test") },
+        )
+        .await
+        .unwrap();
+        let dupes = duplicates::of_contact(app, &o, keep.id).await.unwrap();
+        assert_eq!(dupes.len(), 1, "{l}: the member's personal twin is not offered to the owner");
+        assert_eq!((dupes[0].contact.id, dupes[0].reasons.as_slice()), (other.id, &["email".to_string()][..]), "{l}");
+        let same_name = duplicates::of_contact(app, &m, personal_twin.id).await.unwrap();
+        assert!(same_name.iter().any(|d| d.contact.id == keep.id), "{l}: found by e-mail and name");
+
+        let note = notes::create(
+            app,
+            &o,
+            &NoteInput {
+                record_type: Some(RecordType::Contact),
+                record_id: Some(other.id),
+                body: Some("Met at the muckrakers' dinner".into()),
+                is_private: None,
+            },
+        )
+        .await
+        .unwrap();
+        let task = tasks::create(
+            app,
+            &o,
+            &TaskInput {
+                title: Some("Send the article".into()),
+                record_type: Some(RecordType::Contact),
+                record_id: Some(other.id),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let deal = deals::create(
+            app,
+            &o,
+            &DealInput { title: Some("Serial rights".into()), contact_ids: Some(vec![other.id]), ..Default::default() },
+        )
+        .await
+        .unwrap();
+
+        let r = duplicates::merge(app, &m, keep.id, other.id, None, &nowhere()).await;
+        assert!(matches!(r, Err(AppError::Forbidden)), "{l}: a member cannot merge away the owner's contact: {r:?}");
+        let merged = duplicates::merge(app, &o, keep.id, other.id, Some(keep.version), &nowhere()).await.unwrap();
+        assert_eq!(merged.phones.len(), 1, "{l}: phones united");
+        assert_eq!(merged.emails.len(), 1, "{l}: the same address once");
+        assert_eq!(merged.title.as_deref(), Some("Editor"), "{l}: empty fields filled");
+        let mut tags = merged.tags.clone();
+        tags.sort();
+        assert_eq!(tags, ["client", "press"], "{l}: tags united");
+        assert!(matches!(contacts::get(app, &o, other.id).await, Err(AppError::NotFound)), "{l}: the other is gone");
+        let tl = timeline::page(app, &o, RecordType::Contact, keep.id, &PageRequest::default()).await.unwrap();
+        assert!(tl.items.iter().any(|i| i.note.as_ref().is_some_and(|n| n.id == note.id)), "{l}: note kept");
+        assert!(tl.items.iter().any(|i| i.task.as_ref().is_some_and(|x| x.id == task.id)), "{l}: task kept");
+        assert_eq!(tasks::get(app, &o, task.id).await.unwrap().record_id, Some(keep.id), "{l}");
+        assert_eq!(deals::get(app, &o, deal.id).await.unwrap().contact_ids, [keep.id], "{l}: deal link kept");
+        assert_eq!(found(app, &o, "muckrakers").await, vec![note.id], "{l}: the note is still found");
+        assert!(found(app, &o, "2125550199").await.contains(&keep.id), "{l}: by the phone that came along");
+        let (audit, _) = kith_app::audit::list(app, &o, None, 50).await.unwrap();
+        assert!(audit.iter().any(|e| e.action == "contact.merged"), "{l}: recorded in the audit trail");
+        let r = duplicates::merge(app, &o, keep.id, keep.id, None, &nowhere()).await;
+        assert_eq!(invalid_fields(l, "self merge", r), ["other_id"], "{l}");
+    }
+}

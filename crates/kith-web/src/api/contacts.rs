@@ -95,3 +95,54 @@ pub async fn delete(
     app::delete(&state.app, &ctx, parse_id(&id)?, &origin).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Duplicates of a contact the caller may see: one `data` list.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct DuplicateList {
+    pub data: Vec<kith_app::crm::duplicates::Duplicate>,
+}
+
+/// Contacts that look like the same person: a shared e-mail (any case), a
+/// shared phone, or the same name at the same company. Only contacts the
+/// caller may see are considered.
+#[utoipa::path(get, path = "/api/v1/contacts/{id}/duplicates", tag = "contacts", params(("id" = String, Path)),
+    responses((status = 200, body = DuplicateList), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn duplicates(
+    State(state): State<WebState>,
+    Extension(ctx): Extension<Context>,
+    Path(id): Path<String>,
+) -> Result<Json<DuplicateList>, ApiError> {
+    let data = kith_app::crm::duplicates::of_contact(&state.app, &ctx, parse_id(&id)?).await?;
+    Ok(Json(DuplicateList { data }))
+}
+
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeInput {
+    /// The contact folded into this one; it no longer exists afterwards.
+    pub other_id: uuid::Uuid,
+}
+
+/// Merge another contact into this one. Every note, task, activity, tag,
+/// deal link and timeline entry of the other moves here; empty fields are
+/// filled from it; e-mails, phones and addresses are united. Recorded in the
+/// audit trail. `If-Match` guards this contact's version.
+#[utoipa::path(post, path = "/api/v1/contacts/{id}/merge", tag = "contacts", request_body = MergeInput,
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = Contact), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 412, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn merge(
+    State(state): State<WebState>,
+    Extension(ctx): Extension<Context>,
+    RequestOrigin(origin): RequestOrigin,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<MergeInput>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = parse_id(&id)?;
+    let contact =
+        kith_app::crm::duplicates::merge(&state.app, &ctx, id, body.other_id, if_match(&headers)?, &origin).await?;
+    Ok(([etag(contact.version)], Json(contact)))
+}

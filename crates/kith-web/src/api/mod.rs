@@ -46,6 +46,8 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/audit-log", get(audit::list))
         .route("/contacts", get(contacts::list).post(contacts::create))
         .route("/contacts/{id}", get(contacts::get).patch(contacts::update).delete(contacts::delete))
+        .route("/contacts/{id}/duplicates", get(contacts::duplicates))
+        .route("/contacts/{id}/merge", axum::routing::post(contacts::merge))
         .route("/companies", get(companies::list).post(companies::create))
         .route("/companies/{id}", get(companies::get).patch(companies::update).delete(companies::delete))
         .route("/tags", get(tags::list).post(tags::create))

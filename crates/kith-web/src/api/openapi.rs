@@ -17,6 +17,7 @@ use utoipa::{Modify, OpenApi};
         super::tokens::list, super::tokens::create, super::tokens::revoke,
         super::audit::list,
         super::contacts::list, super::contacts::create, super::contacts::get, super::contacts::update, super::contacts::delete,
+        super::contacts::duplicates, super::contacts::merge,
         super::companies::list, super::companies::create, super::companies::get, super::companies::update, super::companies::delete,
         super::tags::list, super::tags::create, super::tags::update, super::tags::delete,
         super::custom_fields::list, super::custom_fields::create, super::custom_fields::get, super::custom_fields::update,

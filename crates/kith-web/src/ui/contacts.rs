@@ -306,6 +306,7 @@ async fn record_page(
     let stages = Stages::load(state, ctx).await;
     let company = company_link(state, ctx, contact.company_id).await;
     let related = deals::of_contact(&state.app, ctx, contact.id).await.unwrap_or_default();
+    let duplicates = kith_app::crm::duplicates::of_contact(&state.app, ctx, contact.id).await.unwrap_or_default();
     let rec = record_view(state, ctx, &people, RecordType::Contact, contact.id, older).await;
     let (form, errors) = edit.unwrap_or_else(|| (form_of(&contact), Errors::default()));
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
@@ -338,6 +339,24 @@ async fn record_page(
             errors,
             rec,
             deals: related.iter().map(|d| deal_mini(d, &stages)).collect(),
+            duplicates: duplicates
+                .iter()
+                .map(|d| ContactMini {
+                    id: d.contact.id.to_string(),
+                    name: d.contact.display_name.clone(),
+                    detail: d
+                        .reasons
+                        .iter()
+                        .map(|r| match r.as_str() {
+                            "email" => "same e-mail",
+                            "phone" => "same phone",
+                            _ => "same name and company",
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
+                .collect(),
+            version: contact.version,
         },
     )
 }
@@ -420,5 +439,35 @@ pub async fn delete(
         Ok(()) => redirect_with("/contacts", Flash::success("Contact deleted."), state.config.secure_cookies),
         Err(AppError::NotFound) => not_found_page(),
         Err(e) => done(&state, &format!("/contacts/{id}"), Err(e), ""),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct MergeForm {
+    pub other_id: String,
+    #[serde(default)]
+    pub version: Option<i64>,
+}
+
+/// Fold a duplicate into this contact (the form on the contact page).
+pub async fn merge(
+    State(state): State<WebState>,
+    Extension(ui): Extension<UiCtx>,
+    RequestOrigin(origin): RequestOrigin,
+    Path(id): Path<String>,
+    Form(f): Form<MergeForm>,
+) -> Response {
+    let (_, ctx) = signed_in!(state, ui);
+    let (Some(id), Some(other)) = (parse_id(&id), parse_id(&f.other_id)) else { return not_found_page() };
+    let to = format!("/contacts/{id}");
+    let result = kith_app::crm::duplicates::merge(&state.app, &ctx, id, other, f.version, &origin).await;
+    match result {
+        Ok(c) => redirect_with(
+            &to,
+            Flash::success(format!("Merged into {}; notes, tasks, deals and tags came along.", c.display_name)),
+            state.config.secure_cookies,
+        ),
+        Err(AppError::NotFound) => not_found_page(),
+        Err(e) => done(&state, &to, Err(e), ""),
     }
 }

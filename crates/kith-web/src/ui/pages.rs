@@ -646,6 +646,9 @@ pub struct ContactPage {
     pub place: Placement,
     pub rec: RecordView,
     pub deals: Vec<DealMini>,
+    /// Contacts that look like the same person, with why.
+    pub duplicates: Vec<ContactMini>,
+    pub version: i64,
 }
 
 pub struct CompanyRowView {

@@ -774,3 +774,36 @@ async fn openapi_document_lists_the_crm_paths() {
         assert!(doc["components"]["schemas"][schema].is_object(), "schema {schema} missing");
     }
 }
+
+#[tokio::test]
+async fn duplicates_are_listed_and_merged_through_the_api() {
+    for s in spawn_all().await {
+        let (_, t1) = s.user_with_token("dupes@example.com").await;
+        let (_, t2) = s.user_with_token("stranger@example.com").await;
+        let keep =
+            new_contact(&s, &t1, json!({"first_name": "Nellie", "emails": [{"value": "nellie@bly.test"}]})).await;
+        let other = new_contact(
+            &s,
+            &t1,
+            json!({"last_name": "Bly", "emails": [{"value": "NELLIE@bly.test"}], "phones": [{"value": "+1 212 555 0111"}]}),
+        )
+        .await;
+        let (st, list) = get(&s, &format!("/api/v1/contacts/{keep}/duplicates"), &t1).await;
+        assert_eq!(st, 200, "{}: {list}", s.label);
+        assert_eq!(list["data"][0]["contact"]["id"], other, "{}", s.label);
+        assert_eq!(list["data"][0]["reasons"], json!(["email"]), "{}", s.label);
+        let (st, _) = get(&s, &format!("/api/v1/contacts/{keep}/duplicates"), &t2).await;
+        assert_eq!(st, 404, "{}: another workspace", s.label);
+        let (st, body) = post(&s, &format!("/api/v1/contacts/{keep}/merge"), &t2, json!({"other_id": other})).await;
+        assert_eq!(st, 404, "{}: {body}", s.label);
+        let (st, body) = post(&s, &format!("/api/v1/contacts/{keep}/merge"), &t1, json!({"other": other})).await;
+        assert_eq!(st, 422, "{}: {body}", s.label);
+        let (st, merged) = post(&s, &format!("/api/v1/contacts/{keep}/merge"), &t1, json!({"other_id": other})).await;
+        assert_eq!(st, 200, "{}: {merged}", s.label);
+        assert_eq!((merged["first_name"].as_str(), merged["last_name"].as_str()), (Some("Nellie"), Some("Bly")));
+        assert_eq!(merged["phones"][0]["value"], "+12125550111", "{}", s.label);
+        assert_eq!(get(&s, &format!("/api/v1/contacts/{other}"), &t1).await.0, 404, "{}", s.label);
+        let (_, list) = get(&s, &format!("/api/v1/contacts/{keep}/duplicates"), &t1).await;
+        assert_eq!(list["data"], json!([]), "{}: nothing left to merge", s.label);
+    }
+}
