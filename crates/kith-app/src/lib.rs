@@ -18,6 +18,7 @@ pub mod rotation;
 pub mod teams;
 pub mod throttle;
 pub mod tokens;
+pub mod webhooks;
 pub mod worker;
 pub mod workspaces;
 

@@ -66,6 +66,19 @@ pub async fn enqueue(
     payload: &serde_json::Value,
     run_at_ms: i64,
 ) -> Result<Uuid> {
+    enqueue_with_attempts(tx, kind, org_id, payload, run_at_ms, DEFAULT_MAX_ATTEMPTS).await
+}
+
+/// [`enqueue`] with a job-specific number of tries (webhook deliveries keep
+/// trying for over a day).
+pub async fn enqueue_with_attempts(
+    tx: &mut Tx,
+    kind: &str,
+    org_id: Option<Uuid>,
+    payload: &serde_json::Value,
+    run_at_ms: i64,
+    max_attempts: i64,
+) -> Result<Uuid> {
     let id = kith_domain::new_id();
     let job = NewJob {
         id,
@@ -73,7 +86,7 @@ pub async fn enqueue(
         org_id,
         payload: serde_json::to_vec(payload).map_err(|e| AppError::Internal(e.to_string()))?,
         run_at_ms,
-        max_attempts: DEFAULT_MAX_ATTEMPTS,
+        max_attempts,
     };
     jobs::enqueue(tx, &job, now_ms()).await?;
     Ok(id)
@@ -132,6 +145,9 @@ impl Registry {
         crate::mail::register(&mut r);
         crate::idempotency::register(&mut r);
         crate::crm::imports::register(&mut r);
+        crate::crm::exports::register(&mut r);
+        crate::webhooks::register(&mut r);
+        crate::crm::bulk::register(&mut r);
         r
     }
 }
@@ -145,7 +161,9 @@ pub async fn install_standard_schedules(app: &App) -> Result<()> {
         crate::idempotency::PURGE_CRON,
         &serde_json::json!({}),
     )
-    .await
+    .await?;
+    use crate::crm::exports;
+    schedule(app, exports::PURGE_SCHEDULE, exports::PURGE_JOB, exports::PURGE_CRON, &serde_json::json!({})).await
 }
 
 pub struct Worker {

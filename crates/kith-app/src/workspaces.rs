@@ -56,3 +56,33 @@ pub async fn rename(
     tx.commit().await?;
     rows::get(app.db(), id).await?.ok_or(AppError::NotFound)
 }
+
+/// The calling code used for phone numbers written without one ('' = none).
+pub async fn phone_country_code(app: &App, ctx: &Context) -> Result<String> {
+    if !ctx.can(Action::ReadWorkspace) {
+        return Err(AppError::NotFound);
+    }
+    app.phone_country_code(ctx.org_id).await
+}
+
+/// Set the calling code for phone numbers typed without `+country`
+/// (admins and owners): 1–3 digits such as `1` or `44`, a leading `+`
+/// allowed; empty means numbers must include their country code.
+pub async fn set_phone_country_code(app: &App, ctx: &Context, code: &str, origin: &Origin) -> Result<String> {
+    if !ctx.can(Action::RenameWorkspace) {
+        return Err(AppError::Forbidden);
+    }
+    let code = code.trim();
+    let code = code.strip_prefix('+').unwrap_or(code).trim();
+    if !code.is_empty() && (code.len() > 3 || !code.bytes().all(|b| b.is_ascii_digit()) || code.starts_with('0')) {
+        return Err(AppError::field("phone_country_code", "must be 1 to 3 digits, such as 1 or 44, or empty"));
+    }
+    let now = now_ms();
+    let mut tx = app.db().begin().await?;
+    rows::set_phone_country_code(&mut tx, ctx.org_id, code, now).await?;
+    let event = AuditEvent::new("workspace.phone_country_code_changed", "workspace", ctx.org_id)
+        .with_detail(if code.is_empty() { "none".to_string() } else { format!("+{code}") });
+    audit::record(&mut tx, ctx.org_id, Some(ctx.user_id()), event, origin, now).await?;
+    tx.commit().await?;
+    Ok(code.to_string())
+}

@@ -111,6 +111,45 @@ fn request(path: &str, host: &HeaderValue, auth: Option<HeaderValue>) -> Result<
     Ok(builder.body(Empty::new())?)
 }
 
+/// One keep-alive connection for sequential requests (latency loops).
+pub struct Client {
+    sender: hyper::client::conn::http1::SendRequest<Empty<Bytes>>,
+    conn: tokio::task::JoinHandle<()>,
+    host: HeaderValue,
+    auth: Option<HeaderValue>,
+}
+
+impl Client {
+    pub async fn connect(addr: SocketAddr, bearer: Option<&str>) -> Result<Client> {
+        let stream = TcpStream::connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
+        let _ = stream.set_nodelay(true);
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        let conn = tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(Client {
+            sender,
+            conn,
+            host: HeaderValue::from_str(&addr.to_string())?,
+            auth: bearer.map(bearer_value).transpose()?,
+        })
+    }
+
+    /// GET `path`: the status and the whole body.
+    pub async fn get(&mut self, path: &str) -> Result<(StatusCode, Bytes)> {
+        self.sender.ready().await?;
+        let resp = self.sender.send_request(request(path, &self.host, self.auth.clone())?).await?;
+        let status = resp.status();
+        Ok((status, resp.into_body().collect().await?.to_bytes()))
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.conn.abort();
+    }
+}
+
 struct Shared {
     spec: LoadSpec,
     host: HeaderValue,

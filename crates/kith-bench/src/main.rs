@@ -7,8 +7,11 @@
 //! export CARGO_TARGET_DIR=/work/target-bench
 //! cargo build --release -p kith
 //! KITH_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres cargo run --release -p kith-bench -- all
+//! # the CRM at scale (issue #3); long at the default 1,000,000 contacts
+//! KITH_TEST_POSTGRES_URL=… cargo run --release -p kith-bench -- crm --contacts 1000000
 //! ```
 
+mod crm;
 mod load;
 mod me;
 mod process;
@@ -51,7 +54,7 @@ struct Cli {
     audit_rows: u64,
 }
 
-#[derive(Subcommand, Clone, Copy, PartialEq, Eq)]
+#[derive(Subcommand, Clone, PartialEq, Eq)]
 enum Command {
     /// GET /api/v1/me under load: Kith beside a bare axum token lookup (SQLite, and PostgreSQL
     /// when KITH_TEST_POSTGRES_URL is set), then the release `kith serve` process and its memory.
@@ -60,6 +63,59 @@ enum Command {
     Startup,
     /// Both.
     All,
+    /// The CRM at scale (issue #3): seed N contacts, N/5 companies, 3N/10 deals and N notes, then time
+    /// lists, search, the kanban board, list throughput against a bare handler, and a CSV import.
+    Crm {
+        /// Contacts in the seeded workspace; the other counts scale from it.
+        #[arg(long, default_value_t = 1_000_000)]
+        contacts: u64,
+        /// Which databases (postgres needs KITH_TEST_POSTGRES_URL; both skips PostgreSQL without it).
+        #[arg(long, value_enum, default_value_t = BackendChoice::Both)]
+        backend: BackendChoice,
+        /// Timed sequential requests per latency figure (at least 200).
+        #[arg(long, default_value_t = 300)]
+        requests: usize,
+        /// Rows of the imported CSV (default: as many as contacts).
+        #[arg(long)]
+        import_rows: Option<u64>,
+        /// Distinct company names the CSV's rows draw from (default: contacts / 5).
+        #[arg(long)]
+        import_companies: Option<u64>,
+        /// Stop an import that runs longer than this many seconds (and report how far it got).
+        #[arg(long, default_value_t = 600)]
+        import_timeout: u64,
+        /// Also import on PostgreSQL (the import goal is SQLite's).
+        #[arg(long)]
+        import_on_postgres: bool,
+        /// Seed of every random choice in the data.
+        #[arg(long, default_value_t = 3)]
+        seed: u64,
+        /// Leave out the query plans.
+        #[arg(long)]
+        no_plans: bool,
+        /// Keep the seeded databases (their URLs are printed) instead of deleting them.
+        #[arg(long)]
+        keep_db: bool,
+    },
+    /// (internal) The import child process of `crm`.
+    #[command(hide = true)]
+    CrmImportChild {
+        #[arg(long)]
+        db_url: String,
+        #[arg(long)]
+        org: uuid::Uuid,
+        #[arg(long)]
+        user: uuid::Uuid,
+        #[arg(long)]
+        csv: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum BackendChoice {
+    Sqlite,
+    Postgres,
+    Both,
 }
 
 /// The /me goal: Kith at least this share of the bare lookup's throughput.
@@ -69,6 +125,11 @@ const RSS_GOAL_MB: f64 = 30.0;
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    match &cli.command {
+        Command::CrmImportChild { db_url, org, user, csv } => return crm::child_main(db_url, *org, *user, csv),
+        Command::Crm { .. } => return crm_main(&cli),
+        _ => {}
+    }
     let kith_bin = process::locate_kith(cli.kith_bin.as_deref())?;
     let opts = me::Options {
         connections: cli.connections,
@@ -102,6 +163,56 @@ fn main() -> Result<()> {
         starts = Some(report);
     }
     out += &footprint(&kith_bin, starts.as_ref(), process_run.as_ref())?;
+    print!("{out}");
+    Ok(())
+}
+
+fn crm_main(cli: &Cli) -> Result<()> {
+    let Command::Crm {
+        contacts,
+        backend,
+        requests,
+        import_rows,
+        import_companies,
+        import_timeout,
+        import_on_postgres,
+        seed,
+        no_plans,
+        keep_db,
+    } = cli.command.clone()
+    else {
+        unreachable!("crm_main runs the crm command")
+    };
+    let postgres = std::env::var("KITH_TEST_POSTGRES_URL").is_ok_and(|v| !v.is_empty());
+    let backends = match backend {
+        BackendChoice::Sqlite => vec![kith_store::Backend::Sqlite],
+        BackendChoice::Postgres if !postgres => anyhow::bail!("--backend postgres needs KITH_TEST_POSTGRES_URL"),
+        BackendChoice::Postgres => vec![kith_store::Backend::Postgres],
+        BackendChoice::Both if postgres => vec![kith_store::Backend::Sqlite, kith_store::Backend::Postgres],
+        BackendChoice::Both => {
+            eprintln!("  KITH_TEST_POSTGRES_URL is not set: PostgreSQL skipped");
+            vec![kith_store::Backend::Sqlite]
+        }
+    };
+    let opts = crm::Options {
+        contacts: contacts.max(1_000),
+        backends,
+        requests,
+        connections: cli.connections,
+        warmup: Duration::from_secs(cli.warmup),
+        duration: Duration::from_secs(cli.duration),
+        rounds: cli.rounds.max(1),
+        max_quiet_wait: Duration::from_secs(cli.max_quiet_wait),
+        import_rows: import_rows.unwrap_or(contacts).max(1),
+        import_companies: import_companies.unwrap_or(contacts / 5).max(1),
+        import_timeout: Duration::from_secs(import_timeout),
+        import_on_postgres,
+        seed,
+        plans: !no_plans,
+        keep_db,
+    };
+    let mut out = header(cli);
+    out += &crm::run(&opts)?;
     print!("{out}");
     Ok(())
 }

@@ -23,8 +23,8 @@ use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
 
 /// Thread-name prefixes: the server's runtime and the load generator's.
-const SERVER_THREADS: &str = "kith-srv";
-const LOAD_THREADS: &str = "kith-load";
+pub(crate) const SERVER_THREADS: &str = "kith-srv";
+pub(crate) const LOAD_THREADS: &str = "kith-load";
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -127,12 +127,12 @@ impl Summary {
 
 /// CPU clocks sampled at the window's edges.
 #[derive(Clone, Copy, Default)]
-struct CpuSample {
-    machine: Duration,
-    own: Duration,
-    load_threads: Duration,
-    child: Duration,
-    postgres: Duration,
+pub(crate) struct CpuSample {
+    pub machine: Duration,
+    pub own: Duration,
+    pub load_threads: Duration,
+    pub child: Duration,
+    pub postgres: Duration,
 }
 
 impl CpuSample {
@@ -224,12 +224,12 @@ pub fn in_process(backend: Backend, opts: &Options, with_hello: bool) -> Result<
     result.map(|()| runs)
 }
 
-fn runtime(name: &str, workers: usize) -> Result<Runtime> {
+pub(crate) fn runtime(name: &str, workers: usize) -> Result<Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(workers).thread_name(name).enable_all().build()?)
 }
 
 /// Run the load; sample the CPU clocks at the window's start and end.
-async fn measure(spec: &LoadSpec, child: Option<u32>) -> Result<(LoadResult, CpuSample)> {
+pub(crate) async fn measure(spec: &LoadSpec, child: Option<u32>) -> Result<(LoadResult, CpuSample)> {
     let sampler = async {
         tokio::time::sleep(spec.warmup).await;
         let a = CpuSample::take(child)?;
@@ -397,7 +397,7 @@ async fn bare_four_reads(State(db): State<Db>, req: Request) -> Response {
 }
 
 /// Remove the database `kith_testkit` made for this run.
-async fn drop_postgres_database(url: &str) -> Result<()> {
+pub(crate) async fn drop_postgres_database(url: &str) -> Result<()> {
     let name = url.split('?').next().and_then(|u| u.rsplit('/').next()).context("database name")?;
     if !name.starts_with("kith_t_") {
         bail!("refusing to drop {name}: not a test database");

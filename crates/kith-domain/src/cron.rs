@@ -345,7 +345,7 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 
 /// The proleptic Gregorian date `(year, month, day)` of a day number
 /// counted from 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z - era * 146_097; // 0..=146_096

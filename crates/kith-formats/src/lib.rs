@@ -16,6 +16,7 @@
 //! - [`vcard`]: vCard 2.1/3.0/4.0 cards to contacts.
 //! - [`csv_out`], [`vcard_out`]: export, safe to open in a spreadsheet.
 //! - [`contact`]: the neutral records and the per-record error type.
+//! - [`zip_out`]: a streaming ZIP writer (stored entries) for full exports.
 
 pub mod contact;
 pub mod csv_in;
@@ -24,6 +25,7 @@ pub mod presets;
 pub mod text;
 pub mod vcard;
 pub mod vcard_out;
+pub mod zip_out;
 
 pub use contact::{Address, ExportContact, ImportedContact, RowError, RowErrorKind};
 pub use presets::{Mapping, MappingError, Preset, Target};

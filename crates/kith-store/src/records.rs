@@ -448,3 +448,23 @@ pub async fn reparent(tx: &mut Tx, org_id: Uuid, record_type: &str, from: Uuid, 
     }
     Ok(moved)
 }
+
+pub async fn remove_record_tag(
+    tx: &mut Tx,
+    org_id: Uuid,
+    record_type: &str,
+    record_id: Uuid,
+    tag_id: Uuid,
+) -> Result<()> {
+    const SQL: &str =
+        "DELETE FROM record_tags WHERE org_id = $1 AND record_type = $2 AND record_id = $3 AND tag_id = $4";
+    on_tx!(tx, |c| sqlx::query(SQL)
+        .bind(org_id)
+        .bind(record_type)
+        .bind(record_id)
+        .bind(tag_id)
+        .execute(c)
+        .await?
+        .rows_affected());
+    Ok(())
+}

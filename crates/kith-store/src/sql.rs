@@ -95,6 +95,12 @@ impl Sql {
         &self.text
     }
 
+    /// The values bound so far, in placeholder order (for tools that run the
+    /// same statement another way, e.g. under `EXPLAIN`).
+    pub fn args(&self) -> &[Arg] {
+        &self.args
+    }
+
     pub async fn fetch_all<T>(&self, db: &Db) -> Result<Vec<T>>
     where
         T: for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,

@@ -755,3 +755,119 @@ if (board) {
     moveCard(dragged, col);
   });
 }
+
+// ---------- live status: [data-poll] blocks refresh from their JSON every second ----------
+// The JSON's keys fill [data-field] (text) and [data-if] (shown when true);
+// [data-class-from][data-class-prefix] keep a status class. Polling stops
+// once the JSON says `finished`, or when the tab is hidden (resumes on return).
+
+function applyStatus(root, data) {
+  for (const el of root.querySelectorAll('[data-field]')) {
+    const v = data[el.dataset.field];
+    if (v === undefined || v === null) continue;
+    const text = String(v);
+    if (el.textContent !== text) el.textContent = text;
+    if (el.hasAttribute('hidden') && el.dataset.field === 'error') el.hidden = !text;
+  }
+  for (const el of root.querySelectorAll('[data-if]')) {
+    el.hidden = !data[el.dataset.if];
+  }
+  for (const el of root.querySelectorAll('[data-zero-from]')) {
+    el.classList.toggle('is-zero', !Number(data[el.dataset.zeroFrom]));
+  }
+  for (const el of root.querySelectorAll('[data-class-from][data-class-prefix]')) {
+    const prefix = el.dataset.classPrefix;
+    for (const c of Array.from(el.classList)) if (c.startsWith(prefix)) el.classList.remove(c);
+    const v = data[el.dataset.classFrom];
+    if (v) el.classList.add(prefix + v);
+  }
+}
+
+function poll(root) {
+  const url = root.dataset.poll;
+  let failures = 0;
+  let timer = 0;
+  const tick = async () => {
+    if (doc.hidden) { timer = setTimeout(tick, 1000); return; }
+    try {
+      const resp = await fetch(url, { headers: { Accept: 'application/json' }, credentials: 'same-origin' });
+      if (!resp.ok) throw new Error(String(resp.status));
+      const data = await resp.json();
+      failures = 0;
+      applyStatus(root, data);
+      if (data.finished) {
+        delete root.dataset.poll;
+        announce(data.status_label || 'Finished');
+        return;
+      }
+    } catch {
+      failures += 1;
+      if (failures >= 30) return; // gone for half a minute: a reload will tell
+    }
+    timer = setTimeout(tick, 1000);
+  };
+  timer = setTimeout(tick, 1000);
+  return () => clearTimeout(timer);
+}
+
+for (const root of doc.querySelectorAll('[data-poll]')) poll(root);
+
+// ---------- menus: <details class="menu"> closes on Esc, outside clicks and when another opens ----------
+
+doc.addEventListener('click', (e) => {
+  for (const menu of doc.querySelectorAll('details.menu[open]')) {
+    if (!menu.contains(e.target)) menu.open = false;
+  }
+});
+doc.addEventListener('keydown', (e) => {
+  if (e.key !== 'Escape') return;
+  const open = closestFrom(doc.activeElement, 'details.menu[open]') || doc.querySelector('details.menu[open]');
+  if (!open) return;
+  open.open = false;
+  const summary = open.querySelector('summary');
+  if (summary) summary.focus();
+});
+doc.addEventListener('toggle', (e) => {
+  const menu = e.target;
+  if (!(menu instanceof HTMLDetailsElement) || !menu.classList.contains('menu') || !menu.open) return;
+  for (const other of doc.querySelectorAll('details.menu[open]')) if (other !== menu) other.open = false;
+}, true);
+// A download link closes its menu.
+doc.addEventListener('click', (e) => {
+  const item = closestFrom(e.target, 'details.menu .menu-item');
+  if (item) setTimeout(() => { const m = item.closest('details.menu'); if (m) m.open = false; }, 0);
+});
+
+// ---------- long submits (uploads): say so on the button, and do not send twice ----------
+
+doc.addEventListener('submit', (e) => {
+  const form = e.target;
+  if (!(form instanceof HTMLFormElement) || !form.hasAttribute('data-busy') || e.defaultPrevented) return;
+  if (form.dataset.sent) { e.preventDefault(); return; }
+  form.dataset.sent = '1';
+  const btn = e.submitter instanceof HTMLButtonElement ? e.submitter : form.querySelector('button[type="submit"]');
+  if (btn && !btn.hasAttribute('formaction')) {
+    btn.textContent = form.getAttribute('data-busy') || 'Working…';
+    btn.setAttribute('aria-disabled', 'true');
+  }
+  // A page restored from the back/forward cache gets its button back.
+  window.addEventListener('pageshow', () => { delete form.dataset.sent; }, { once: true });
+});
+
+// ---------- webhook form: the event list matters only for "Only these" ----------
+
+for (const grid of doc.querySelectorAll('[data-scope-some]')) {
+  const form = grid.closest('form');
+  const sync = () => {
+    const some = form && form.querySelector('input[name="scope"][value="some"]');
+    grid.classList.toggle('is-off', !(some && some.checked));
+  };
+  sync();
+  if (form) form.addEventListener('change', (e) => {
+    if (e.target instanceof HTMLInputElement && e.target.name === 'events' && e.target.checked) {
+      const some = form.querySelector('input[name="scope"][value="some"]');
+      if (some) some.checked = true;
+    }
+    sync();
+  });
+}

@@ -96,18 +96,26 @@ impl From<AppError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// The error as the JSON body clients see (also one item of a batch answer).
+    pub fn detail(&self) -> ErrorDetail {
+        ErrorDetail {
+            code: self.code.as_str().to_string(),
+            message: self.message.clone(),
+            fields: (!self.fields.is_empty()).then(|| {
+                self.fields
+                    .iter()
+                    .map(|f| FieldErrorOut { field: f.field.clone(), message: f.message.clone() })
+                    .collect()
+            }),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = status_of(self.code);
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code.as_str().to_string(),
-                message: self.message,
-                fields: (!self.fields.is_empty()).then(|| {
-                    self.fields.into_iter().map(|f| FieldErrorOut { field: f.field, message: f.message }).collect()
-                }),
-            },
-        };
+        let body = ErrorBody { error: self.detail() };
         let mut resp = (status, axum::Json(body)).into_response();
         if let Some(s) = self.retry_after_s {
             resp.headers_mut().insert("retry-after", HeaderValue::from(s));

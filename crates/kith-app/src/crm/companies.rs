@@ -201,6 +201,16 @@ pub async fn create(app: &App, ctx: &Context, input: &CompanyInput) -> Result<Co
         records::set_custom_values(&mut tx, ctx.org_id, *field, row.id, values).await?;
     }
     records::upsert_search_doc(&mut tx, &search_doc(&row)).await?;
+    crate::webhooks::emit(
+        app,
+        &mut tx,
+        ctx.org_id,
+        "company.created",
+        row.id,
+        Some(row.version),
+        row.visibility == "personal",
+    )
+    .await?;
     tx.commit().await?;
     written(app, row).await
 }
@@ -281,6 +291,16 @@ pub async fn update(
     let doc = search_doc(&row);
     records::upsert_search_doc(&mut tx, &doc).await?;
     records::move_child_docs(&mut tx, ctx.org_id, row.id, &doc.placement, &doc.title).await?;
+    crate::webhooks::emit(
+        app,
+        &mut tx,
+        ctx.org_id,
+        "company.updated",
+        row.id,
+        Some(row.version),
+        row.visibility == "personal",
+    )
+    .await?;
     tx.commit().await?;
     written(app, row).await
 }
@@ -289,7 +309,7 @@ pub async fn delete(app: &App, ctx: &Context, id: Uuid, origin: &Origin) -> Resu
     need(ctx, Action::WriteRecords)?;
     let now = now_ms();
     let mut tx = app.db().begin().await?;
-    rows::get_visible_tx(&mut tx, &Viewer::of(ctx), id).await?.ok_or(AppError::NotFound)?;
+    let gone = rows::get_visible_tx(&mut tx, &Viewer::of(ctx), id).await?.ok_or(AppError::NotFound)?;
     records::delete_record_satellites(&mut tx, ctx.org_id, "company", id).await?;
     rows::delete(&mut tx, ctx.org_id, id).await?;
     audit::record(
@@ -301,6 +321,7 @@ pub async fn delete(app: &App, ctx: &Context, id: Uuid, origin: &Origin) -> Resu
         now,
     )
     .await?;
+    crate::webhooks::emit(app, &mut tx, ctx.org_id, "company.deleted", id, None, gone.visibility == "personal").await?;
     tx.commit().await?;
     Ok(())
 }

@@ -501,6 +501,16 @@ pub async fn create(app: &App, ctx: &Context, input: &ContactInput) -> Result<Co
         None => None,
     };
     write_satellites(&mut tx, &row, tag_ids.as_deref(), &typed, company.as_deref()).await?;
+    crate::webhooks::emit(
+        app,
+        &mut tx,
+        ctx.org_id,
+        "contact.created",
+        row.id,
+        Some(row.version),
+        row.visibility == "personal",
+    )
+    .await?;
     tx.commit().await?;
     written(app, row).await
 }
@@ -592,6 +602,16 @@ pub async fn update(
         None => None,
     };
     write_satellites(&mut tx, &row, tag_ids.as_deref(), &typed, company.as_deref()).await?;
+    crate::webhooks::emit(
+        app,
+        &mut tx,
+        ctx.org_id,
+        "contact.updated",
+        row.id,
+        Some(row.version),
+        row.visibility == "personal",
+    )
+    .await?;
     tx.commit().await?;
     written(app, row).await
 }
@@ -601,7 +621,7 @@ pub async fn delete(app: &App, ctx: &Context, id: Uuid, origin: &Origin) -> Resu
     let viewer = Viewer::of(ctx);
     let now = now_ms();
     let mut tx = app.db().begin().await?;
-    rows::get_visible_tx(&mut tx, &viewer, id).await?.ok_or(AppError::NotFound)?;
+    let gone = rows::get_visible_tx(&mut tx, &viewer, id).await?.ok_or(AppError::NotFound)?;
     records::delete_record_satellites(&mut tx, ctx.org_id, "contact", id).await?;
     rows::delete(&mut tx, ctx.org_id, id).await?;
     audit::record(
@@ -613,6 +633,7 @@ pub async fn delete(app: &App, ctx: &Context, id: Uuid, origin: &Origin) -> Resu
         now,
     )
     .await?;
+    crate::webhooks::emit(app, &mut tx, ctx.org_id, "contact.deleted", id, None, gone.visibility == "personal").await?;
     tx.commit().await?;
     Ok(())
 }

@@ -320,6 +320,16 @@ pub async fn create(app: &App, ctx: &Context, input: &DealInput) -> Result<Deal>
         records::set_custom_values(&mut tx, ctx.org_id, *field, row.id, values).await?;
     }
     records::upsert_search_doc(&mut tx, &search_doc(&row)).await?;
+    crate::webhooks::emit(
+        app,
+        &mut tx,
+        ctx.org_id,
+        "deal.created",
+        row.id,
+        Some(row.version),
+        row.visibility == "personal",
+    )
+    .await?;
     tx.commit().await?;
     written(app, row).await
 }
@@ -464,6 +474,16 @@ pub async fn update(app: &App, ctx: &Context, id: Uuid, input: &DealInput, if_ve
     let doc = search_doc(&row);
     records::upsert_search_doc(&mut tx, &doc).await?;
     records::move_child_docs(&mut tx, ctx.org_id, id, &doc.placement, &doc.title).await?;
+    crate::webhooks::emit(
+        app,
+        &mut tx,
+        ctx.org_id,
+        "deal.updated",
+        row.id,
+        Some(row.version),
+        row.visibility == "personal",
+    )
+    .await?;
     tx.commit().await?;
     written(app, row).await
 }
@@ -472,11 +492,12 @@ pub async fn delete(app: &App, ctx: &Context, id: Uuid, origin: &Origin) -> Resu
     need(ctx, Action::WriteRecords)?;
     let now = now_ms();
     let mut tx = app.db().begin().await?;
-    rows::get_visible_tx(&mut tx, &Viewer::of(ctx), id).await?.ok_or(AppError::NotFound)?;
+    let gone = rows::get_visible_tx(&mut tx, &Viewer::of(ctx), id).await?.ok_or(AppError::NotFound)?;
     records::delete_record_satellites(&mut tx, ctx.org_id, "deal", id).await?;
     rows::delete(&mut tx, ctx.org_id, id).await?;
     audit::record(&mut tx, ctx.org_id, Some(ctx.user_id()), AuditEvent::new("deal.deleted", "deal", id), origin, now)
         .await?;
+    crate::webhooks::emit(app, &mut tx, ctx.org_id, "deal.deleted", id, None, gone.visibility == "personal").await?;
     tx.commit().await?;
     Ok(())
 }

@@ -147,6 +147,18 @@ pub async fn merge(
     contacts::write_satellites(&mut tx, &merged, None, &typed, company.as_deref()).await?;
     let event = AuditEvent::new("contact.merged", "contact", keep_id).with_detail(format!("merged {other_id} into it"));
     audit::record(&mut tx, ctx.org_id, Some(ctx.user_id()), event, origin, now).await?;
+    crate::webhooks::emit(app, &mut tx, ctx.org_id, "contact.deleted", other_id, None, other.visibility == "personal")
+        .await?;
+    crate::webhooks::emit(
+        app,
+        &mut tx,
+        ctx.org_id,
+        "contact.merged",
+        keep_id,
+        Some(merged.version),
+        merged.visibility == "personal",
+    )
+    .await?;
     tx.commit().await?;
     let tags =
         records::tags_of(app.db(), ctx.org_id, "contact", &[keep_id]).await?.into_iter().map(|(_, t)| t.name).collect();

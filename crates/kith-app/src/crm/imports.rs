@@ -19,7 +19,9 @@ use kith_domain::role::{Action, Role};
 use kith_domain::time::now_ms;
 use kith_domain::visibility::{Viewer, Visibility};
 use kith_domain::{new_id, Actor, Context, Credential};
-use kith_formats::{ImportedContact, Mapping, Preset, RowError};
+/// Named by [`ImportOptions::preset`]; re-exported so callers need not depend on kith-formats.
+pub use kith_formats::Preset;
+use kith_formats::{ImportedContact, Mapping, RowError};
 use kith_store::contacts::ContactRow;
 use kith_store::imports::{self as rows, ImportRow, IssueRow, Progress};
 use kith_store::records;
@@ -32,6 +34,14 @@ use uuid::Uuid;
 pub const JOB: &str = "crm.import";
 /// Records committed per transaction (group commit).
 pub const BATCH: usize = 500;
+/// An upload the web wizard keeps until its columns are confirmed ([`Upload::stage`]).
+pub const STAGED: &str = "staged";
+/// A staged upload that was confirmed: `error` names the import that runs it.
+pub const REPLACED: &str = "replaced";
+/// A staged upload that was dropped, or never confirmed.
+pub const DISCARDED: &str = "discarded";
+/// How long a staged upload waits for its confirmation.
+const STAGED_TTL_MS: i64 = kith_domain::time::DAY_MS;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -78,7 +88,8 @@ pub struct ImportOptions {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Import {
     pub id: Uuid,
-    /// `queued`, `running`, `done` or `failed`.
+    /// `queued`, `running`, `done` or `failed`; `staged` while an upload from the web
+    /// wizard waits for its columns to be confirmed.
     pub status: String,
     pub format: String,
     pub preset: String,
@@ -121,6 +132,13 @@ impl From<ImportRow> for Import {
             created_at_ms: r.created_ms,
             finished_at_ms: r.finished_ms,
         }
+    }
+}
+
+impl Import {
+    /// The import that runs this staged upload, once it was confirmed.
+    pub fn replaced_by(&self) -> Option<Uuid> {
+        (self.status == REPLACED).then(|| self.error.as_deref().and_then(|e| Uuid::try_parse(e).ok())).flatten()
     }
 }
 
@@ -171,6 +189,23 @@ impl Upload {
         Ok(())
     }
 
+    /// The options, while the upload runs: a multipart form may send them
+    /// after the file. The file name was checked by [`begin`].
+    pub fn options_mut(&mut self) -> &mut ImportOptions {
+        &mut self.options
+    }
+
+    /// Give up before [`Upload::finish`]: delete the chunks stored so far
+    /// (nothing was queued, so nothing else refers to them).
+    pub async fn abort(self) -> Result<()> {
+        if self.seq > 0 {
+            let mut tx = self.app.db().begin().await?;
+            files::delete(&mut tx, self.ctx.org_id, self.id).await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
     async fn store(&mut self, chunk: &[u8]) -> Result<()> {
         let mut tx = self.app.db().begin().await?;
         files::append_chunk(&mut tx, self.id, self.ctx.org_id, self.seq, chunk).await?;
@@ -180,28 +215,32 @@ impl Upload {
     }
 
     /// Check the header against the options, then queue the import.
-    pub async fn finish(mut self) -> Result<Import> {
+    pub async fn finish(self) -> Result<Import> {
+        self.store_row(false).await
+    }
+
+    /// Check the header against the options and keep the file, but do not
+    /// queue it: the web wizard shows the columns and first rows
+    /// ([`preview`]) and queues it with [`confirm`] once the user has
+    /// checked the mapping, so the file is uploaded once. The import's
+    /// status is `staged` until then; [`discard`] drops it, and staged
+    /// uploads nobody confirms are discarded after a day.
+    pub async fn stage(self) -> Result<Import> {
+        let app = self.app.clone();
+        let org_id = self.ctx.org_id;
+        let staged = self.store_row(true).await?;
+        if let Err(e) = discard_stale(&app, org_id, now_ms()).await {
+            tracing::warn!(error = %e, "could not discard stale staged imports");
+        }
+        Ok(staged)
+    }
+
+    async fn store_row(mut self, staged: bool) -> Result<Import> {
         if self.bytes == 0 {
             return Err(AppError::field("file", "is empty"));
         }
         let format = if looks_like_vcard(&self.first) { "vcard" } else { "csv" };
-        let (preset, mapping) = if format == "csv" {
-            let (text, _) = kith_formats::text::decode(&self.first)
-                .map_err(|e| AppError::field("file", format!("cannot read the text: {e}")))?;
-            let header_line = text.lines().next().unwrap_or_default().to_string() + "\n";
-            let parsed = kith_formats::csv_in::Rows::new(header_line.as_bytes())
-                .map_err(|e| AppError::field("file", format!("{} ({})", e, e.code())))?;
-            let headers = parsed.headers().to_vec();
-            let preset = self.options.preset.unwrap_or_else(|| kith_formats::presets::detect(&headers));
-            let mapping = match &self.options.mapping {
-                Some(json) => Mapping::from_json(json, &headers)
-                    .map_err(|e| AppError::field("mapping", format!("{e} ({})", e.code())))?,
-                None => kith_formats::presets::default_mapping(preset, &headers),
-            };
-            (preset.as_str().to_string(), mapping.to_json())
-        } else {
-            ("vcard".to_string(), "{}".to_string())
-        };
+        let (preset, mapping) = plan(format, &self.first, self.options.preset, self.options.mapping.as_deref())?;
         let pending = std::mem::take(&mut self.pending);
         if !pending.is_empty() {
             self.store(&pending).await?;
@@ -211,7 +250,7 @@ impl Upload {
             id: self.id,
             org_id: self.ctx.org_id,
             created_by: self.ctx.user_id(),
-            status: "queued".into(),
+            status: if staged { STAGED.into() } else { "queued".into() },
             format: format.into(),
             preset,
             mapping,
@@ -233,10 +272,39 @@ impl Upload {
         };
         let mut tx = self.app.db().begin().await?;
         rows::insert(&mut tx, &row).await?;
-        worker::enqueue(&mut tx, JOB, Some(self.ctx.org_id), &serde_json::json!({"import_id": self.id}), now).await?;
+        if !staged {
+            worker::enqueue(&mut tx, JOB, Some(self.ctx.org_id), &serde_json::json!({"import_id": self.id}), now)
+                .await?;
+        }
         tx.commit().await?;
         Ok(row.into())
     }
+}
+
+/// The preset and mapping JSON of a file whose first bytes are `first`.
+fn plan(format: &str, first: &[u8], preset: Option<Preset>, mapping: Option<&str>) -> Result<(String, String)> {
+    if format != "csv" {
+        return Ok(("vcard".to_string(), "{}".to_string()));
+    }
+    let headers = csv_headers(first)?;
+    let preset = preset.unwrap_or_else(|| kith_formats::presets::detect(&headers));
+    let mapping = match mapping {
+        Some(json) => {
+            Mapping::from_json(json, &headers).map_err(|e| AppError::field("mapping", format!("{e} ({})", e.code())))?
+        }
+        None => kith_formats::presets::default_mapping(preset, &headers),
+    };
+    Ok((preset.as_str().to_string(), mapping.to_json()))
+}
+
+/// The header row of a CSV file, from its first bytes.
+fn csv_headers(first: &[u8]) -> Result<Vec<String>> {
+    let (text, _) =
+        kith_formats::text::decode(first).map_err(|e| AppError::field("file", format!("cannot read the text: {e}")))?;
+    let header_line = text.lines().next().unwrap_or_default().to_string() + "\n";
+    let parsed = kith_formats::csv_in::Rows::new(header_line.as_bytes())
+        .map_err(|e| AppError::field("file", format!("{} ({})", e, e.code())))?;
+    Ok(parsed.headers().to_vec())
 }
 
 fn looks_like_vcard(head: &[u8]) -> bool {
@@ -251,7 +319,15 @@ pub async fn get(app: &App, ctx: &Context, id: Uuid) -> Result<Import> {
 
 pub async fn list(app: &App, ctx: &Context, page: &PageRequest) -> Result<Page<Import>> {
     need(ctx, Action::ReadRecords)?;
-    Ok(rows::list(app.db(), ctx.org_id, page).await?.map(Import::from))
+    let mut found = rows::list(app.db(), ctx.org_id, page).await?;
+    // Staged uploads that were confirmed or dropped are not imports of their
+    // own, and one waiting for its columns is its uploader's business.
+    found.items.retain(|r| match r.status.as_str() {
+        REPLACED | DISCARDED => false,
+        STAGED => r.created_by == ctx.user_id(),
+        _ => true,
+    });
+    Ok(found.map(Import::from))
 }
 
 /// The per-row report as CSV: row, severity, code, message.
@@ -273,6 +349,242 @@ pub async fn report_csv(app: &App, ctx: &Context, id: Uuid) -> Result<Vec<u8>> {
         }
     }
     out.into_inner().map_err(io)
+}
+
+// ---- staged uploads (the web wizard) ------------------------------------------
+
+/// One column of a staged CSV file.
+#[derive(Debug, Clone)]
+pub struct PreviewColumn {
+    /// The column's name in the mapping JSON (`Email`, `Email #2`, `column 7`).
+    pub key: String,
+    /// The target proposed for it: `first_name`, `email:work`, `custom:<key>`, `ignore`, …
+    pub target: String,
+}
+
+/// What the wizard shows before an upload is queued.
+#[derive(Debug, Clone)]
+pub struct Preview {
+    pub import: Import,
+    /// The preset the targets are proposed for (`None` for vCard).
+    pub preset: Option<Preset>,
+    /// The file's columns (CSV); for vCard the fields the preview shows
+    /// (name, e-mail, phone, company) with an empty target.
+    pub columns: Vec<PreviewColumn>,
+    /// The first records: their number and cells, or why they cannot be read.
+    pub rows: Vec<PreviewRow>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PreviewRow {
+    pub line: i64,
+    pub cells: Vec<String>,
+    pub error: Option<String>,
+}
+
+/// The choices that queue a staged upload.
+#[derive(Debug, Clone)]
+pub struct Confirm {
+    pub preset: Option<Preset>,
+    /// JSON `{"columns": {...}}`; the preset's mapping when None.
+    pub mapping: Option<String>,
+    pub dedupe: Dedupe,
+    pub dry_run: bool,
+}
+
+/// A staged upload of the caller's (anyone else's is not found).
+async fn staged_row(app: &App, ctx: &Context, id: Uuid) -> Result<ImportRow> {
+    need(ctx, Action::WriteRecords)?;
+    let row = rows::get(app.db(), ctx.org_id, id).await?.ok_or(AppError::NotFound)?;
+    if row.created_by != ctx.user_id() {
+        return Err(AppError::NotFound);
+    }
+    Ok(row)
+}
+
+fn not_staged() -> AppError {
+    AppError::Conflict(crate::ErrorCode::InUse, "this upload was already queued or discarded")
+}
+
+/// A cell as the preview shows it: at most 200 characters.
+fn clip(cell: &str) -> String {
+    let cell = cell.trim();
+    match cell.char_indices().nth(200) {
+        Some((i, _)) => format!("{}…", &cell[..i]),
+        None => cell.to_string(),
+    }
+}
+
+/// The columns and first `limit` records of a staged upload (at most 20),
+/// with the targets of its mapping, or of `preset`'s default mapping when
+/// given. Reads only the file's first chunk.
+pub async fn preview(app: &App, ctx: &Context, id: Uuid, preset: Option<Preset>, limit: usize) -> Result<Preview> {
+    let row = staged_row(app, ctx, id).await?;
+    if row.status != STAGED {
+        return Err(not_staged());
+    }
+    let head = files::chunk(app.db(), ctx.org_id, id, 0).await?.ok_or(AppError::NotFound)?;
+    let limit = limit.min(20);
+    let unreadable = |e: &dyn std::fmt::Display| AppError::field("file", format!("cannot read the text: {e}"));
+    let (decoded, _) = kith_formats::text::decode_reader_with_encoding(&head[..]).map_err(|e| unreadable(&e))?;
+    let mut out_rows = Vec::new();
+    let (preset, columns) = if row.format == "vcard" {
+        for (i, card) in kith_formats::vcard::parse(decoded).take(limit).enumerate() {
+            let line = i as i64 + 1;
+            out_rows.push(match card {
+                Ok(c) => PreviewRow {
+                    line,
+                    cells: vec![
+                        clip(
+                            &[c.first_name.as_deref(), c.last_name.as_deref()]
+                                .into_iter()
+                                .flatten()
+                                .collect::<Vec<_>>()
+                                .join(" "),
+                        ),
+                        clip(&c.emails.iter().map(|(v, _)| v.as_str()).collect::<Vec<_>>().join(", ")),
+                        clip(&c.phones.iter().map(|(v, _)| v.as_str()).collect::<Vec<_>>().join(", ")),
+                        clip(c.company.as_deref().unwrap_or("")),
+                    ],
+                    error: None,
+                },
+                Err(e) => PreviewRow { line, cells: vec![], error: Some(e.to_string()) },
+            });
+        }
+        let columns = ["Name", "E-mail", "Phone", "Company"]
+            .into_iter()
+            .map(|k| PreviewColumn { key: k.to_string(), target: String::new() })
+            .collect();
+        (None, columns)
+    } else {
+        let rows_in = kith_formats::csv_in::Rows::new(decoded)
+            .map_err(|e| AppError::field("file", format!("{} ({})", e, e.code())))?;
+        let headers = rows_in.headers().to_vec();
+        let mapping = match preset {
+            Some(p) => kith_formats::presets::default_mapping(p, &headers),
+            None => Mapping::from_json(&row.mapping, &headers).unwrap_or_else(|_| {
+                kith_formats::presets::default_mapping(kith_formats::presets::detect(&headers), &headers)
+            }),
+        };
+        let shown = preset.or_else(|| Preset::parse(&row.preset)).unwrap_or(Preset::Generic);
+        let columns = mapping
+            .keys()
+            .iter()
+            .zip(mapping.targets())
+            .map(|(key, target)| PreviewColumn { key: key.clone(), target: target.to_string() })
+            .collect();
+        for read in rows_in.take(limit) {
+            out_rows.push(match read {
+                Ok(r) => PreviewRow {
+                    line: r.line as i64,
+                    cells: (0..headers.len()).map(|i| clip(r.cell(i))).collect(),
+                    error: None,
+                },
+                Err(e) => PreviewRow { line: e.line as i64, cells: vec![], error: Some(e.to_string()) },
+            });
+        }
+        (Some(shown), columns)
+    };
+    Ok(Preview { import: row.into(), preset, columns, rows: out_rows })
+}
+
+/// Queue a staged upload with the mapping the user checked. The file is
+/// copied to the new import (a staged row's choices are fixed once
+/// written), the staged one is closed as `replaced` and names the new one,
+/// so confirming twice queues one import and answers it both times.
+pub async fn confirm(app: &App, ctx: &Context, id: Uuid, choices: &Confirm) -> Result<Import> {
+    let staged = staged_row(app, ctx, id).await?;
+    if let Some(next) = Import::from(staged.clone()).replaced_by() {
+        return get(app, ctx, next).await;
+    }
+    if staged.status != STAGED {
+        return Err(not_staged());
+    }
+    let head = files::chunk(app.db(), ctx.org_id, id, 0).await?.ok_or_else(not_staged)?;
+    let first = &head[..head.len().min(64 * 1024)];
+    let (preset, mapping) = plan(&staged.format, first, choices.preset, choices.mapping.as_deref())?;
+    let new = new_id();
+    // Copy outside the final transaction, a chunk at a time.
+    let copied: Result<()> = async {
+        let mut seq = 0;
+        while let Some(data) = files::chunk(app.db(), ctx.org_id, id, seq).await? {
+            let mut tx = app.db().begin().await?;
+            files::append_chunk(&mut tx, new, ctx.org_id, seq, &data).await?;
+            tx.commit().await?;
+            seq += 1;
+        }
+        Ok(())
+    }
+    .await;
+    let drop_copy = || async {
+        if let Ok(mut tx) = app.db().begin().await {
+            if files::delete(&mut tx, ctx.org_id, new).await.is_ok() {
+                let _ = tx.commit().await;
+            }
+        }
+    };
+    if let Err(e) = copied {
+        drop_copy().await;
+        return Err(e);
+    }
+    let now = now_ms();
+    let row = ImportRow {
+        id: new,
+        status: "queued".into(),
+        preset,
+        mapping,
+        dedupe: choices.dedupe.as_str().into(),
+        dry_run: choices.dry_run,
+        error: None,
+        created_ms: now,
+        updated_ms: now,
+        finished_ms: None,
+        ..staged
+    };
+    let mut tx = app.db().begin().await?;
+    // One confirmation wins: the others wait here, then find it replaced.
+    kith_store::workspaces::lock(&mut tx, ctx.org_id).await?;
+    let current = rows::get(app.db(), ctx.org_id, id).await?.ok_or(AppError::NotFound)?;
+    if current.status != STAGED {
+        drop(tx);
+        drop_copy().await;
+        return match Import::from(current).replaced_by() {
+            Some(next) => get(app, ctx, next).await,
+            None => Err(not_staged()),
+        };
+    }
+    rows::insert(&mut tx, &row).await?;
+    worker::enqueue(&mut tx, JOB, Some(ctx.org_id), &serde_json::json!({"import_id": new}), now).await?;
+    rows::finish(&mut tx, id, REPLACED, Some(&new.to_string()), now).await?;
+    files::delete(&mut tx, ctx.org_id, id).await?;
+    tx.commit().await?;
+    Ok(row.into())
+}
+
+/// Drop a staged upload (its file is deleted).
+pub async fn discard(app: &App, ctx: &Context, id: Uuid) -> Result<()> {
+    let staged = staged_row(app, ctx, id).await?;
+    if staged.status != STAGED {
+        return Err(not_staged());
+    }
+    let mut tx = app.db().begin().await?;
+    files::delete(&mut tx, ctx.org_id, id).await?;
+    rows::finish(&mut tx, id, DISCARDED, None, now_ms()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Discard the workspace's staged uploads older than a day (among its
+/// latest 200 imports).
+async fn discard_stale(app: &App, org_id: Uuid, now: i64) -> Result<()> {
+    let recent = rows::list(app.db(), org_id, &PageRequest::new(Some(200), None)).await?;
+    for r in recent.items.into_iter().filter(|r| r.status == STAGED && r.created_ms < now - STAGED_TTL_MS) {
+        let mut tx = app.db().begin().await?;
+        files::delete(&mut tx, org_id, r.id).await?;
+        rows::finish(&mut tx, r.id, DISCARDED, None, now).await?;
+        tx.commit().await?;
+    }
+    Ok(())
 }
 
 pub fn register(registry: &mut Registry) {

@@ -7,11 +7,13 @@
 //! reads another workspace's rows: every store call carries `ctx.org_id`.
 
 pub mod activities;
+pub mod bulk;
 pub mod companies;
 pub mod contacts;
 pub mod custom_fields;
 pub mod deals;
 pub mod duplicates;
+pub mod exports;
 pub mod imports;
 pub mod notes;
 pub mod pipelines;
@@ -19,6 +21,7 @@ pub mod search;
 pub mod tags;
 pub mod tasks;
 pub mod timeline;
+pub mod views;
 
 use crate::{App, AppError, Result};
 use kith_domain::crm::{check_custom_value, FieldKind, RecordType, TypedValue};

@@ -46,7 +46,7 @@ pub struct Note {
     pub updated_at_ms: i64,
 }
 
-async fn open(app: &App, row: NoteRow) -> Result<Note> {
+pub(crate) async fn open(app: &App, row: NoteRow) -> Result<Note> {
     let plain = app.keyring().open(app.db(), row.org_id, TABLE, BODY, row.id, &row.body).await?;
     Ok(Note {
         id: row.id,

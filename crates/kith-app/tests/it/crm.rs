@@ -593,3 +593,119 @@ async fn duplicates_are_found_and_a_merge_keeps_everything() {
         assert_eq!(invalid_fields(l, "self merge", r), ["other_id"], "{l}");
     }
 }
+
+#[tokio::test]
+async fn saved_views_and_bulk_actions() {
+    use kith_app::crm::bulk::{self, BulkInput, BulkKind};
+    use kith_app::crm::views::{self, ViewInput};
+    use kith_app::worker::{Registry, Worker};
+    for t in TestApp::all().await {
+        let (app, l) = (&t.app, t.label);
+        let owner = t.user("bulk@crm.test").await;
+        let o = owner_ctx(app, &owner).await;
+        let member = join(app, &o, "bm@crm.test", Role::Member).await;
+        let m = ctx(app, member.org_id, member.user_id).await;
+        let viewer = join(app, &o, "bv@crm.test", Role::Viewer).await;
+        let v = ctx(app, viewer.org_id, viewer.user_id).await;
+
+        // Views: private by default, shared on request, validated.
+        let mine = ViewInput {
+            record_type: Some(RecordType::Contact),
+            name: Some("VIPs".into()),
+            query: Some("tag=vip&sort=-updated_at".into()),
+            columns: Some(vec!["name".into(), "email".into(), "cf.tier".into()]),
+            shared: None,
+        };
+        let view = views::create(app, &m, &mine).await.unwrap();
+        assert!(views::list(app, &o, RecordType::Contact).await.unwrap().is_empty(), "{l}: private to its owner");
+        let bad = ViewInput { query: Some("cursor=abc".into()), ..mine.clone() };
+        assert_eq!(invalid_fields(l, "cursor in a view", views::create(app, &m, &bad).await), ["query"], "{l}");
+        let bad = ViewInput { columns: Some(vec!["password".into()]), ..mine.clone() };
+        assert_eq!(invalid_fields(l, "unknown column", views::create(app, &m, &bad).await), ["columns"], "{l}");
+        let shared = ViewInput { shared: Some(true), ..ViewInput::default() };
+        views::update(app, &m, view.id, &shared, Some(1)).await.unwrap();
+        assert_eq!(views::list(app, &o, RecordType::Contact).await.unwrap().len(), 1, "{l}: shared");
+        let r =
+            views::update(app, &v, view.id, &ViewInput { name: Some("Mine now".into()), ..Default::default() }, None)
+                .await;
+        assert!(matches!(r, Err(AppError::Forbidden)), "{l}: not the viewer's view");
+        let r = views::create(app, &v, &ViewInput { shared: Some(true), ..mine.clone() }).await;
+        assert!(matches!(r, Err(AppError::Forbidden)), "{l}: viewers keep views to themselves");
+
+        // Bulk: tag and assign many; records the actor cannot touch fail, the rest go on.
+        let mut ids = Vec::new();
+        for i in 0..5 {
+            ids.push(
+                contacts::create(app, &o, &person(&format!("B{i}"), "Bulk", &format!("b{i}@x.test"))).await.unwrap().id,
+            );
+        }
+        let hidden = contacts::create(
+            app,
+            &o,
+            &ContactInput { visibility: Some(Visibility::Personal), ..person("Hidden", "Bulk", "h@x.test") },
+        )
+        .await
+        .unwrap();
+        let mut all = ids.clone();
+        all.push(hidden.id);
+        let job = bulk::start(
+            app,
+            &m,
+            &BulkInput {
+                record_type: RecordType::Contact,
+                action: BulkKind::Tag,
+                ids: all,
+                tag: Some("Hot".into()),
+                owner_id: None,
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!((job.status.as_str(), job.total), ("queued", 6), "{l}");
+        let mut registry = Registry::default();
+        bulk::register(&mut registry);
+        let w = Worker::new(app.clone(), registry);
+        while w.run_once().await.unwrap() > 0 {}
+        let done = bulk::get(app, &m, job.id).await.unwrap();
+        assert_eq!((done.status.as_str(), done.done, done.failed), ("done", 5, 1), "{l}: the personal contact fails");
+        let hot = kith_app::crm::tags::id_by_name(app, &o, "hot").await.unwrap().unwrap();
+        let tagged = contacts::list(
+            app,
+            &o,
+            &ListFilter { tag_ids: vec![hot], ..Default::default() },
+            SortKey::default(),
+            &PageRequest::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(tagged.items.len(), 5, "{l}");
+        let assign = BulkInput {
+            record_type: RecordType::Contact,
+            action: BulkKind::Assign,
+            ids: ids.clone(),
+            tag: None,
+            owner_id: Some(member.user_id),
+        };
+        let job = bulk::start(app, &o, &assign).await.unwrap();
+        while w.run_once().await.unwrap() > 0 {}
+        assert_eq!(bulk::get(app, &o, job.id).await.unwrap().done, 5, "{l}");
+        let mine = ListFilter { owner_id: Some(member.user_id), ..Default::default() };
+        assert_eq!(
+            contacts::list(app, &m, &mine, SortKey::default(), &PageRequest::default()).await.unwrap().items.len(),
+            5,
+            "{l}"
+        );
+        let r = bulk::start(app, &v, &BulkInput { action: BulkKind::Delete, ..assign.clone() }).await;
+        assert!(matches!(r, Err(AppError::Forbidden)), "{l}: viewers cannot");
+        let r = bulk::start(app, &o, &BulkInput { ids: vec![], ..assign.clone() }).await;
+        assert_eq!(invalid_fields(l, "no ids", r), ["ids"], "{l}");
+        let del = bulk::start(app, &o, &BulkInput { action: BulkKind::Delete, ..assign }).await.unwrap();
+        while w.run_once().await.unwrap() > 0 {}
+        assert_eq!(bulk::get(app, &o, del.id).await.unwrap().done, 5, "{l}");
+        assert_eq!(
+            visible_ids(app, &o).await,
+            vec![hidden.id],
+            "{l}: the five are gone; the owner's personal one stays"
+        );
+    }
+}

@@ -6,6 +6,7 @@
 
 mod audit;
 mod crm;
+mod exports;
 mod identity;
 mod imports;
 mod invitations;
@@ -16,4 +17,5 @@ mod support;
 mod teams;
 mod tokens;
 mod two_factor;
+mod webhooks;
 mod worker;

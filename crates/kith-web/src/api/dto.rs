@@ -285,3 +285,36 @@ pub struct TagUpdate {
     pub name: Option<String>,
     pub color: Option<String>,
 }
+
+// Deals, pipelines, notes, tasks, timelines, search and imports: kith-app's
+// types as they are, in the usual envelopes.
+
+list_of!(DealList, kith_app::crm::deals::Deal);
+list_of!(TaskList, kith_app::crm::tasks::Task);
+list_of!(TimelineList, kith_app::crm::timeline::TimelineItem);
+list_of!(ImportList, kith_app::crm::imports::Import);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PipelineList {
+    /// Every pipeline of the workspace, in position order.
+    pub data: Vec<kith_app::crm::pipelines::Pipeline>,
+    /// Always null: a workspace has at most 50 pipelines.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NoteList {
+    /// The record's notes the caller may read, newest first (at most 200; the
+    /// record's timeline pages through all of them).
+    pub data: Vec<kith_app::crm::notes::Note>,
+    /// Always null.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchResults {
+    /// Best match first.
+    pub data: Vec<kith_app::crm::search::SearchHit>,
+    /// Always null: search answers one page.
+    pub next_cursor: Option<String>,
+}

@@ -1,5 +1,6 @@
 //! The HTTP side of `Idempotency-Key` (the rules live in kith-app): buffer
 //! the body, ask whether to run or replay, and store what was answered.
+//! Multipart uploads are streamed, so they cannot carry a key (422).
 
 use crate::api::MAX_BODY_BYTES;
 use crate::error::ApiError;
@@ -30,6 +31,14 @@ pub async fn layer(State(state): State<WebState>, req: Request, next: Next) -> R
     let Some(ctx) = req.extensions().get::<Context>().cloned() else {
         return next.run(req).await;
     };
+    if is_multipart(&req) {
+        // An upload (up to 512 MiB) is streamed to storage, never held: there is
+        // no body to fingerprint or replay. Refusing the key is honest; ignoring
+        // it would let a client believe a retry is safe when it is not.
+        let message = "is not supported on multipart uploads (the body is streamed, not kept); \
+                       list what was created before retrying";
+        return ApiError::from(kith_app::AppError::field("Idempotency-Key", message)).into_response();
+    }
     let path = req.uri().path().to_string();
     let (parts, body) = req.into_parts();
     let Ok(bytes) = to_bytes(body, MAX_BODY_BYTES).await else {
@@ -60,6 +69,11 @@ pub async fn layer(State(state): State<WebState>, req: Request, next: Next) -> R
         tracing::error!(error = %e, "could not store an idempotent response");
     }
     Response::from_parts(parts, Body::from(body))
+}
+
+fn is_multipart(req: &Request) -> bool {
+    let content_type = req.headers().get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    content_type.is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("multipart/"))
 }
 
 fn replay(status: u16, plain: &[u8]) -> Response {

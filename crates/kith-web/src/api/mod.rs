@@ -3,26 +3,38 @@
 //! `If-Match` on versioned resources, and an OpenAPI document generated from
 //! the handlers' annotations.
 
+mod activities;
 mod audit;
 mod auth;
+mod batch;
 mod companies;
 mod contacts;
 mod custom_fields;
+mod deals;
 mod dto;
+mod exports;
 mod idempotency;
+mod imports;
 mod me;
 mod members;
+mod notes;
 pub mod openapi;
+mod pipelines;
 mod records;
+mod search;
 mod tags;
+mod tasks;
 mod teams;
+mod timeline;
 mod tokens;
+mod views;
+mod webhooks;
 mod workspaces;
 
 use crate::error::ApiError;
 use crate::state::WebState;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, patch, put};
+use axum::routing::{get, patch, post, put};
 use axum::Router;
 
 /// The largest JSON body any endpoint of this API accepts.
@@ -47,6 +59,30 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/contacts", get(contacts::list).post(contacts::create))
         .route("/contacts/{id}", get(contacts::get).patch(contacts::update).delete(contacts::delete))
         .route("/contacts/{id}/duplicates", get(contacts::duplicates))
+        .route("/views", get(views::list).post(views::create))
+        .route("/views/{id}", get(views::get).patch(views::update).delete(views::delete))
+        .route("/bulk", post(views::start_bulk))
+        .route("/bulk/{id}", get(views::get_bulk))
+        .route(
+            "/contacts/batch",
+            post(batch::create_contacts)
+                .patch(batch::update_contacts)
+                .layer(DefaultBodyLimit::max(batch::MAX_BODY_BYTES)),
+        )
+        .route(
+            "/companies/batch",
+            post(batch::create_companies)
+                .patch(batch::update_companies)
+                .layer(DefaultBodyLimit::max(batch::MAX_BODY_BYTES)),
+        )
+        .route(
+            "/deals/batch",
+            post(batch::create_deals).patch(batch::update_deals).layer(DefaultBodyLimit::max(batch::MAX_BODY_BYTES)),
+        )
+        .route("/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/webhooks/{id}", get(webhooks::get).patch(webhooks::update).delete(webhooks::delete))
+        .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
+        .route("/webhooks/{id}/deliveries/{delivery_id}/replay", axum::routing::post(webhooks::replay))
         .route("/contacts/{id}/merge", axum::routing::post(contacts::merge))
         .route("/companies", get(companies::list).post(companies::create))
         .route("/companies/{id}", get(companies::get).patch(companies::update).delete(companies::delete))
@@ -57,6 +93,35 @@ pub fn routes(state: WebState) -> Router<WebState> {
             "/custom-fields/{id}",
             get(custom_fields::get).patch(custom_fields::update).delete(custom_fields::delete),
         )
+        .route("/contacts/{id}/timeline", get(timeline::contact))
+        .route("/companies/{id}/timeline", get(timeline::company))
+        .route("/deals", get(deals::list).post(deals::create))
+        .route("/deals/board", get(deals::board))
+        .route("/deals/{id}", get(deals::get).patch(deals::update).delete(deals::delete))
+        .route("/deals/{id}/timeline", get(timeline::deal))
+        .route("/pipelines", get(pipelines::list).post(pipelines::create))
+        .route("/pipelines/{id}", get(pipelines::get).patch(pipelines::update).delete(pipelines::delete))
+        .route("/notes", get(notes::list).post(notes::create))
+        .route("/notes/{id}", get(notes::get).patch(notes::update).delete(notes::delete))
+        .route("/activities", post(activities::create))
+        .route("/activities/{id}", get(activities::get).patch(activities::update).delete(activities::delete))
+        .route("/tasks", get(tasks::list).post(tasks::create))
+        .route("/tasks/{id}", get(tasks::get).patch(tasks::update).delete(tasks::delete))
+        .route("/search", get(search::search))
+        // Only the upload gets past the 1 MiB JSON limit; it is streamed, not buffered.
+        .route(
+            "/imports",
+            post(imports::create).layer(DefaultBodyLimit::max(imports::MAX_UPLOAD_BYTES)).get(imports::list),
+        )
+        .route("/imports/{id}", get(imports::get))
+        .route("/imports/{id}/report", get(imports::report))
+        // Static segments win over `{id}`: `/contacts/export` is never read as an id.
+        .route("/contacts/export", get(exports::contacts))
+        .route("/companies/export", get(exports::companies))
+        .route("/deals/export", get(exports::deals))
+        .route("/exports", get(exports::list).post(exports::create))
+        .route("/exports/{id}", get(exports::get))
+        .route("/exports/{id}/download", get(exports::download))
         .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
         .layer(axum::middleware::from_fn_with_state(state, auth::require_token));
     Router::new()

@@ -1,5 +1,6 @@
-//! The query string of contact and company lists: paging, sort, tag, owner,
-//! company and time filters, and `cf.<key>[.gt|.lt]` custom-field filters.
+//! The query string of contact, company and deal lists: paging, sort, tag,
+//! owner, company (contacts), pipeline/stage/status (deals) and time filters,
+//! and `cf.<key>[.gt|.lt]` custom-field filters.
 //! Parsed by hand because custom-field keys are each workspace's own; every
 //! parameter it does not know is a 422, so a typo never widens a list.
 
@@ -41,6 +42,19 @@ pub struct CompanyParam {
     company: Option<Uuid>,
 }
 
+/// The filters only deals have.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct DealParams {
+    /// Only deals in this pipeline (its id).
+    pipeline: Option<Uuid>,
+    /// Only deals in this stage (its id).
+    stage: Option<Uuid>,
+    /// `open`, `won` or `lost`.
+    status: Option<String>,
+}
+
 /// What a list request asks for, ready for `kith_app::crm::*::list`.
 #[derive(Debug)]
 pub struct RecordQuery {
@@ -70,6 +84,7 @@ pub async fn parse(
     let mut errors = Vec::new();
 
     let (mut limit, mut cursor, mut sort, mut owner, mut company, mut since) = (None, None, None, None, None, None);
+    let (mut pipeline, mut stage, mut status) = (None, None, None);
     let mut tag_names: Vec<&str> = Vec::new();
     let mut custom: Vec<CustomParam> = Vec::new();
     for (name, value) in &pairs {
@@ -79,6 +94,9 @@ pub async fn parse(
             "sort" => &mut sort,
             "owner" => &mut owner,
             "company" if record_type == RecordType::Contact => &mut company,
+            "pipeline" if record_type == RecordType::Deal => &mut pipeline,
+            "stage" if record_type == RecordType::Deal => &mut stage,
+            "status" if record_type == RecordType::Deal => &mut status,
             "updated_since" => &mut since,
             "tag" => {
                 tag_names.extend(value.split(',').map(str::trim).filter(|t| !t.is_empty()));
@@ -132,6 +150,18 @@ pub async fn parse(
     };
     let company_id =
         company.and_then(|s| Uuid::try_parse(s).map_err(|_| bad(&mut errors, "company", "must be a company id")).ok());
+    let pipeline_id = pipeline
+        .and_then(|s| Uuid::try_parse(s).map_err(|_| bad(&mut errors, "pipeline", "must be a pipeline id")).ok());
+    let stage_id =
+        stage.and_then(|s| Uuid::try_parse(s).map_err(|_| bad(&mut errors, "stage", "must be a stage id")).ok());
+    let status = match status {
+        None => None,
+        Some(s @ ("open" | "won" | "lost")) => Some(s.to_string()),
+        Some(_) => {
+            bad(&mut errors, "status", "must be open, won or lost");
+            None
+        }
+    };
     let updated_since_ms = since.and_then(|s| {
         let ms = s.parse::<i64>().ok().filter(|n| *n >= 0);
         if ms.is_none() {
@@ -169,8 +199,16 @@ pub async fn parse(
     if !errors.is_empty() {
         return Err(AppError::Validation(errors).into());
     }
-    let filter =
-        ListFilter { tag_ids, owner_id, company_id, custom: custom_filters, updated_since_ms, ..ListFilter::default() };
+    let filter = ListFilter {
+        tag_ids,
+        owner_id,
+        company_id,
+        pipeline_id,
+        stage_id,
+        status,
+        custom: custom_filters,
+        updated_since_ms,
+    };
     Ok(RecordQuery { filter, sort, page })
 }
 

@@ -124,6 +124,7 @@ pub async fn list_page(
     let shell = Shell::build(&state, &ui, &auth, Some(&ctx), "Contacts", "contacts", "").await;
     render(&ContactsPage {
         shell,
+        export_qs: query_string(&[("tag", q.tag()), ("mine", if q.mine() { "1" } else { "" })]),
         rows,
         next_url: q.next_url("/contacts", list.next),
         tags: tag_opts(&state, &ctx, q.tag()).await,

@@ -34,6 +34,26 @@ pub struct ListQuery {
 
 const STATUSES: [(&str, &str); 3] = [("open", "Open"), ("won", "Won"), ("lost", "Lost")];
 
+impl ListQuery {
+    /// The table's filter; None when a pipeline or status is not one (nothing to show).
+    pub fn filter(&self, ctx: &Context) -> Option<ListFilter> {
+        let pipeline = self.pipeline.as_deref().unwrap_or_default();
+        let status = self.status.as_deref().unwrap_or_default();
+        let mut filter = ListFilter::default();
+        if !pipeline.is_empty() {
+            filter.pipeline_id = Some(parse_id(pipeline)?);
+        }
+        if !status.is_empty() {
+            DealStatus::parse(status)?;
+            filter.status = Some(status.to_string());
+        }
+        if self.mine.as_deref().is_some_and(|v| !v.is_empty() && v != "0") {
+            filter.owner_id = Some(ctx.user_id());
+        }
+        Some(filter)
+    }
+}
+
 pub async fn list_page(
     State(state): State<WebState>,
     Extension(ui): Extension<UiCtx>,
@@ -43,20 +63,7 @@ pub async fn list_page(
     let pipeline = q.pipeline.clone().unwrap_or_default();
     let status = q.status.clone().unwrap_or_default();
     let mine = q.mine.as_deref().is_some_and(|v| !v.is_empty() && v != "0");
-    let mut filter = ListFilter::default();
-    if !pipeline.is_empty() {
-        let Some(p) = parse_id(&pipeline) else { return not_found_page() };
-        filter.pipeline_id = Some(p);
-    }
-    if !status.is_empty() {
-        if DealStatus::parse(&status).is_none() {
-            return not_found_page();
-        }
-        filter.status = Some(status.clone());
-    }
-    if mine {
-        filter.owner_id = Some(ctx.user_id());
-    }
+    let Some(filter) = q.filter(&ctx) else { return not_found_page() };
     let page = PageRequest::new(Some(50), q.cursor.as_deref().and_then(Cursor::decode));
     let list = match deals::list(&state.app, &ctx, &filter, Default::default(), &page).await {
         Ok(l) => l,
@@ -97,6 +104,7 @@ pub async fn list_page(
     let shell = Shell::build(&state, &ui, &auth, Some(&ctx), "Deals", "deals", "").await;
     render(&DealsPage {
         shell,
+        export_qs: query_string(&[("pipeline", &pipeline), ("status", &status), ("mine", if mine { "1" } else { "" })]),
         rows,
         next_url,
         pipelines: pipeline_opts,

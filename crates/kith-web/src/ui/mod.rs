@@ -23,15 +23,18 @@ mod contacts;
 mod cookies;
 mod crm;
 mod deals;
+mod exports;
 mod home;
+mod imports;
 mod pages;
 mod pipelines;
 mod search;
 mod settings;
 mod tasks;
+mod webhooks;
 
 use crate::state::WebState;
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -99,6 +102,16 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/settings/members", get(settings::members_page))
         .route("/settings/members/invite", post(settings::invite))
         .route("/settings/members/{user_id}/role", post(settings::change_role))
+        .route("/settings/members/{user_id}/own-records", post(settings::set_own_records))
+        .route("/settings/workspace/phone", post(settings::set_phone_code))
+        .route("/settings/exports", get(exports::page).post(exports::start))
+        .route("/settings/exports/{id}", get(exports::status))
+        .route("/settings/exports/{id}/download", get(exports::download))
+        .route("/settings/webhooks", get(webhooks::page).post(webhooks::create))
+        .route("/settings/webhooks/{id}", get(webhooks::endpoint_page))
+        .route("/settings/webhooks/{id}/toggle", post(webhooks::toggle))
+        .route("/settings/webhooks/{id}/delete", post(webhooks::delete))
+        .route("/settings/webhooks/{id}/deliveries/{delivery_id}/replay", post(webhooks::replay))
         .route("/settings/members/{user_id}/remove", post(settings::remove_member))
         .route("/settings/invitations/{id}/revoke", post(settings::revoke_invitation))
         .route("/settings/teams", get(settings::teams_page).post(settings::create_team))
@@ -114,6 +127,17 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/settings/pipelines/{id}", post(pipelines::update))
         .route("/contacts", get(contacts::list_page))
         .route("/contacts/new", get(contacts::new_page).post(contacts::create))
+        .route(
+            imports::UPLOAD_PATH,
+            get(imports::page).post(imports::upload).layer(DefaultBodyLimit::max(imports::MAX_UPLOAD_BYTES)),
+        )
+        .route("/contacts/import/{id}", get(imports::progress))
+        .route("/contacts/import/{id}/map", get(imports::map_page).post(imports::confirm))
+        .route("/contacts/import/{id}/discard", post(imports::discard))
+        .route("/contacts/import/{id}/report.csv", get(imports::report))
+        .route("/contacts/export.csv", get(exports::records))
+        .route("/contacts/export.json", get(exports::records))
+        .route("/contacts/export.vcf", get(exports::records))
         .route("/contacts/{id}", get(contacts::page).post(contacts::update))
         .route("/contacts/{id}/delete", get(contacts::delete_page).post(contacts::delete))
         .route("/contacts/{id}/merge", post(contacts::merge))
@@ -122,6 +146,8 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/contacts/{id}/activities", post(crm::add_activity))
         .route("/companies", get(companies::list_page))
         .route("/companies/new", get(companies::new_page).post(companies::create))
+        .route("/companies/export.csv", get(exports::records))
+        .route("/companies/export.json", get(exports::records))
         .route("/companies/{id}", get(companies::page).post(companies::update))
         .route("/companies/{id}/delete", get(companies::delete_page).post(companies::delete))
         .route("/companies/{id}/notes", post(crm::add_note))
@@ -129,6 +155,8 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/companies/{id}/activities", post(crm::add_activity))
         .route("/deals", get(deals::list_page))
         .route("/deals/new", get(deals::new_page).post(deals::create))
+        .route("/deals/export.csv", get(exports::deals))
+        .route("/deals/export.json", get(exports::deals))
         .route("/deals/board", get(deals::board_page))
         .route("/deals/{id}", get(deals::page).post(deals::update))
         .route("/deals/{id}/stage", post(deals::move_stage))
@@ -175,7 +203,14 @@ async fn session_layer(State(state): State<WebState>, req: Request, next: Next) 
     let had_flash = jar.get(cookies::FLASH).is_some();
 
     let (parts, body) = req.into_parts();
-    let req = if parts.method == Method::POST {
+    let req = if parts.method == Method::POST && is_upload(&parts) {
+        if !same_origin(&parts) {
+            return forbidden("This form came from another site.");
+        }
+        // Streamed, not read here: the import handler checks the `_csrf`
+        // field, which its form sends before the file.
+        Request::from_parts(parts, body)
+    } else if parts.method == Method::POST {
         if !same_origin(&parts) {
             return forbidden("This form came from another site.");
         }
@@ -217,6 +252,16 @@ async fn session_layer(State(state): State<WebState>, req: Request, next: Next) 
         }
     }
     resp
+}
+
+/// The contact import's upload: the one form whose body is a file.
+fn is_upload(parts: &axum::http::request::Parts) -> bool {
+    let multipart = parts
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"));
+    multipart && parts.uri.path() == imports::UPLOAD_PATH
 }
 
 /// A POST must come from our own pages: when the browser says where it came

@@ -389,6 +389,8 @@ pub struct WorkspacePage {
     pub name: String,
     pub version: i64,
     pub errors: Errors,
+    /// Calling code for phones typed without `+country` ('' = none).
+    pub phone_code: String,
 }
 
 pub struct MemberItem {
@@ -398,6 +400,8 @@ pub struct MemberItem {
     pub role: String,
     pub joined: When,
     pub is_self: bool,
+    /// "Own records only", for members and viewers (admins see every shared record anyway).
+    pub own_only: Option<bool>,
 }
 
 pub struct InvitationItem {
@@ -577,6 +581,8 @@ pub struct ContactRowView {
 #[template(path = "contacts.html")]
 pub struct ContactsPage {
     pub shell: Shell,
+    /// The list's filters as a query string, for the export links.
+    pub export_qs: String,
     pub rows: Vec<ContactRowView>,
     pub next_url: Option<String>,
     pub tags: Vec<Opt>,
@@ -665,6 +671,8 @@ pub struct CompanyRowView {
 #[template(path = "companies.html")]
 pub struct CompaniesPage {
     pub shell: Shell,
+    /// The list's filters as a query string, for the export links.
+    pub export_qs: String,
     pub rows: Vec<CompanyRowView>,
     pub next_url: Option<String>,
     pub tags: Vec<Opt>,
@@ -730,6 +738,8 @@ pub struct DealRowView {
 #[template(path = "deals.html")]
 pub struct DealsPage {
     pub shell: Shell,
+    /// The table's filters as a query string, for the export links.
+    pub export_qs: String,
     pub rows: Vec<DealRowView>,
     pub next_url: Option<String>,
     pub pipelines: Vec<Opt>,

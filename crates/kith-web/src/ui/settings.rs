@@ -275,7 +275,49 @@ pub async fn workspace_page(State(state): State<WebState>, Extension(ui): Extens
         Err(e) => return super::error_page(&e.into()),
     };
     let shell = Shell::build(&state, &ui, &auth, Some(&ctx), "Workspace", "settings", "workspace").await;
-    render(&WorkspacePage { shell, name: w.name, version: w.version, errors: Errors::default() })
+    let phone_code = kith_app::workspaces::phone_country_code(&state.app, &ctx).await.unwrap_or_default();
+    render(&WorkspacePage { shell, name: w.name, version: w.version, errors: Errors::default(), phone_code })
+}
+
+#[derive(Deserialize)]
+pub struct PhoneCodeForm {
+    #[serde(default)]
+    phone_country_code: String,
+}
+
+pub async fn set_phone_code(
+    State(state): State<WebState>,
+    Extension(ui): Extension<UiCtx>,
+    RequestOrigin(origin): RequestOrigin,
+    Form(f): Form<PhoneCodeForm>,
+) -> Response {
+    let (auth, ctx) = signed_in!(state, ui);
+    match kith_app::workspaces::set_phone_country_code(&state.app, &ctx, &f.phone_country_code, &origin).await {
+        Ok(code) => {
+            let message = if code.is_empty() {
+                "Phone country code cleared: phone numbers must now start with + and their country code.".to_string()
+            } else {
+                format!("Phone numbers typed without a country code are now read as +{code}.")
+            };
+            redirect_with("/settings/workspace", Flash::success(message), state.config.secure_cookies)
+        }
+        Err(AppError::Forbidden) => super::error_page(&AppError::Forbidden.into()),
+        Err(e) => {
+            let w = match kith_app::workspaces::get(&state.app, &ctx, ctx.org_id).await {
+                Ok(w) => w,
+                Err(e) => return super::error_page(&e.into()),
+            };
+            let shell = Shell::build(&state, &ui, &auth, Some(&ctx), "Workspace", "settings", "workspace").await;
+            let page = WorkspacePage {
+                shell,
+                name: w.name,
+                version: w.version,
+                errors: Errors::from_app(e),
+                phone_code: f.phone_country_code,
+            };
+            (axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response()
+        }
+    }
 }
 
 pub async fn rename_workspace(
@@ -291,7 +333,14 @@ pub async fn rename_workspace(
         }
         Err(e) => {
             let shell = Shell::build(&state, &ui, &auth, Some(&ctx), "Workspace", "settings", "workspace").await;
-            render(&WorkspacePage { shell, name: f.name, version: f.version.unwrap_or(0), errors: Errors::from_app(e) })
+            let phone_code = kith_app::workspaces::phone_country_code(&state.app, &ctx).await.unwrap_or_default();
+            render(&WorkspacePage {
+                shell,
+                name: f.name,
+                version: f.version.unwrap_or(0),
+                errors: Errors::from_app(e),
+                phone_code,
+            })
         }
     }
 }
@@ -326,21 +375,28 @@ async fn members_view(
     let shell = Shell::build(state, ui, auth, Some(ctx), "Members", "settings", "members").await;
     let roles: Vec<&'static str> =
         ROLES.iter().copied().filter(|r| Role::parse(r).is_some_and(|r| ctx.effective_role().may_grant(r))).collect();
+    let mut items = Vec::with_capacity(members.items.len());
+    for m in members.items {
+        // The limit matters for members and viewers; admins manage it.
+        let limitable = shell.is_admin && Role::parse(&m.role).is_some_and(|r| r < Role::Admin);
+        let own_only = match limitable {
+            true => kith_app::members::own_records_only(&state.app, ctx, m.user_id).await.ok(),
+            false => None,
+        };
+        items.push(MemberItem {
+            is_self: m.user_id == auth.user.id,
+            user_id: m.user_id.to_string(),
+            name: m.name,
+            email: m.email,
+            role: m.role,
+            joined: When::new(m.created_ms),
+            own_only,
+        });
+    }
     render(&MembersPage {
         shell,
         next_cursor: members.next.map(|c| c.encode()),
-        members: members
-            .items
-            .into_iter()
-            .map(|m| MemberItem {
-                is_self: m.user_id == auth.user.id,
-                user_id: m.user_id.to_string(),
-                name: m.name,
-                email: m.email,
-                role: m.role,
-                joined: When::new(m.created_ms),
-            })
-            .collect(),
+        members: items,
         invitations: invitations
             .into_iter()
             .map(|i| InvitationItem {
@@ -433,6 +489,41 @@ pub async fn change_role(
         (_, None) => Err(AppError::field("role", "is not a role")),
     };
     back(&state, "/settings/members", result, "Role changed.")
+}
+
+#[derive(Deserialize)]
+pub struct OwnRecordsForm {
+    #[serde(default)]
+    own_only: Option<String>,
+}
+
+/// Limit a member to the records they own, or lift the limit.
+pub async fn set_own_records(
+    State(state): State<WebState>,
+    Extension(ui): Extension<UiCtx>,
+    RequestOrigin(origin): RequestOrigin,
+    Path(user_id): Path<String>,
+    Form(f): Form<OwnRecordsForm>,
+) -> Response {
+    let (_, ctx) = signed_in!(state, ui);
+    let limited = f.own_only.as_deref().is_some_and(|v| !v.is_empty() && v != "0");
+    let result = async {
+        let user_id = path_id(&user_id)?;
+        kith_app::members::set_own_records_only(&state.app, &ctx, user_id, limited, &origin).await?;
+        Ok(kith_app::members::get(&state.app, &ctx, user_id).await.map(|m| m.name).unwrap_or_default())
+    }
+    .await;
+    let name = match result {
+        Ok(name) => name,
+        Err(AppError::Forbidden) => return super::error_page(&AppError::Forbidden.into()),
+        Err(e) => return back(&state, "/settings/members", Err(e), ""),
+    };
+    let ok = if limited {
+        format!("{name} now sees only the contacts, companies and deals they own.")
+    } else {
+        format!("{name} now sees every record shared with them.")
+    };
+    back(&state, "/settings/members", Ok(()), ok.trim())
 }
 
 pub async fn remove_member(

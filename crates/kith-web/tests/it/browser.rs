@@ -437,3 +437,168 @@ async fn crm_contact_note_palette_deal_board_in_chromium() {
     shots(&c, "crm-12-pipelines").await;
     c.close().await.unwrap();
 }
+
+/// Background jobs (imports, exports, webhooks) for a browser test, as the
+/// shipped binary's worker runs them; stopped when dropped.
+struct Jobs(tokio::task::JoinHandle<()>);
+
+impl Jobs {
+    fn start(app: kith_app::App) -> Jobs {
+        Jobs(tokio::spawn(async move {
+            let mut registry = kith_app::worker::Registry::default();
+            kith_app::crm::imports::register(&mut registry);
+            kith_app::crm::exports::register(&mut registry);
+            kith_app::webhooks::register(&mut registry);
+            let worker = kith_app::worker::Worker::new(app, registry);
+            loop {
+                let _ = worker.run_once().await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }))
+    }
+}
+
+impl Drop for Jobs {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+#[tokio::test]
+async fn import_wizard_exports_and_webhooks_in_chromium() {
+    let Some(mut driver) = start_driver().await else { return };
+    let s = spawn_app().await;
+    let c = browser(&mut driver).await;
+    let files = TempDir::new();
+    let csv = files.path().join("hubspot-contacts.csv");
+    std::fs::write(
+        &csv,
+        "Record ID,First Name,Last Name,Email,Phone Number,Lifecycle Stage,Company Name,Job Title\n\
+         1001,Grace,Hopper,grace@navy.example,+1 415 555 0100,lead,US Navy,Rear admiral\n\
+         1002,Alan,Turing,not-an-email,+44 20 7946 0958,customer,Bletchley Park,Cryptanalyst\n\
+         1003,Katherine,Johnson,katherine@nasa.example,+1 757 864 1000,customer,NASA,Mathematician\n\
+         1004,Charles,Babbage,charles@engines.example,,lead,Analytical Engines Ltd,Inventor\n\
+         1005,Ada,Byron,ada.byron@example.com,,customer,,Countess\n\
+         1006,Hedy,Lamarr,hedy@example.com,,lead,MGM,Inventor\n",
+    )
+    .unwrap();
+
+    c.goto(&s.url("/signup")).await.unwrap();
+    fill(&c, "name", "Ada Lovelace").await;
+    fill(&c, "email", "ada@example.com").await;
+    fill(&c, "password", "correct horse battery").await;
+    fill(&c, "workspace_name", "Acme Law").await;
+    submit(&c, "/signup").await;
+    wait_path(&c, "/").await;
+
+    // Step 1: the upload form (a real file input).
+    c.goto(&s.url("/contacts")).await.unwrap();
+    c.find(Locator::Css("a[href='/contacts/import']")).await.unwrap().click().await.unwrap();
+    wait_path(&c, "/contacts/import").await;
+    shots(&c, "data-01-import-upload").await;
+    c.find(Locator::Id("import-file")).await.unwrap().send_keys(&csv.display().to_string()).await.unwrap();
+    submit(&c, "/contacts/import").await;
+    let map = wait_path_prefix(&c, "/contacts/import/0").await;
+    assert!(map.ends_with("/map"), "{map}");
+
+    // Step 2: the columns, as detected, and the first rows.
+    assert!(text(&c, ".page-header").await.contains("HubSpot"));
+    assert!(text(&c, ".table-preview").await.contains("not-an-email"));
+    c.find(Locator::Id("col-5")).await.unwrap().select_by_value("tags").await.unwrap();
+    shots(&c, "data-02-import-columns").await;
+    c.find(Locator::Css(&format!("form[method=post][action='{map}'] button.btn-primary")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let progress = wait_path_prefix(&c, "/contacts/import/0").await;
+    assert!(!progress.ends_with("/map"));
+    assert!(text(&c, ".import-status .badge").await.contains("Waiting to start"));
+    shots(&c, "data-03-import-waiting").await;
+
+    // Step 3: with the worker running, the page updates itself to "Done".
+    let jobs = Jobs::start(s.app.clone());
+    wait_for(&c, "the import to finish", async || text(&c, ".import-status .badge").await.contains("Done")).await;
+    assert_eq!(text(&c, "[data-field=created]").await, "5");
+    assert_eq!(text(&c, "[data-field=failed]").await, "1");
+    assert!(c.find(Locator::Css("a[href$='/report.csv']")).await.unwrap().is_displayed().await.unwrap());
+    shots(&c, "data-04-import-done").await;
+
+    // The export menu on the list.
+    c.goto(&s.url("/contacts")).await.unwrap();
+    assert!(text(&c, "table").await.contains("Grace Hopper"));
+    c.find(Locator::Css("details.menu > summary")).await.unwrap().click().await.unwrap();
+    assert!(c.find(Locator::Css("a[href='/contacts/export.vcf']")).await.unwrap().is_displayed().await.unwrap());
+    shots(&c, "data-05-export-menu").await;
+    c.find(Locator::Css("details.menu > summary")).await.unwrap().click().await.unwrap();
+    c.goto(&s.url("/contacts/import")).await.unwrap();
+    shots(&c, "data-06-import-list").await;
+
+    // Webhooks: the secret shown once, then the delivery log.
+    c.goto(&s.url("/settings/webhooks")).await.unwrap();
+    fill(&c, "webhook-url", "http://127.0.0.1:9/hooks/kith").await;
+    fill(&c, "webhook-description", "Billing sync").await;
+    c.find(Locator::Css("input[name=events][value='contact.created']")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("input[name=events][value='deal.updated']")).await.unwrap().click().await.unwrap();
+    submit(&c, "/settings/webhooks").await;
+    assert!(text(&c, "#webhook-secret").await.starts_with("whsec_"));
+    shots(&c, "data-07-webhook-created").await;
+    c.goto(&s.url("/contacts/new")).await.unwrap();
+    fill(&c, "first_name", "Barbara").await;
+    fill(&c, "last_name", "Liskov").await;
+    submit(&c, "/contacts/new").await;
+    wait_path_prefix(&c, "/contacts/0").await;
+    c.goto(&s.url("/settings/webhooks")).await.unwrap();
+    assert!(!text(&c, "main").await.contains("whsec_"));
+    shots(&c, "data-08-webhooks").await;
+    c.find(Locator::Css("a.btn[href^='/settings/webhooks/']")).await.unwrap().click().await.unwrap();
+    wait_for(&c, "a logged attempt", async || {
+        c.refresh().await.unwrap();
+        text(&c, "main").await.contains("contact.created") && text(&c, "main").await.contains("HTTP")
+            || text(&c, "main").await.contains("error")
+            || text(&c, ".badge-delivery-pending").await.contains("pending")
+    })
+    .await;
+    shots(&c, "data-09-webhook-deliveries").await;
+
+    // Data export: confirm, watch it get ready, the download link appears.
+    c.goto(&s.url("/settings/exports")).await.unwrap();
+    c.execute("window.confirm = () => true", vec![]).await.unwrap();
+    submit(&c, "/settings/exports").await;
+    wait_for(&c, "the export to be ready", async || {
+        c.find(Locator::Css("a[href$='/download']")).await.is_ok_and(|_| true)
+            && text(&c, "tbody .badge").await.contains("Ready")
+    })
+    .await;
+    shots(&c, "data-10-exports").await;
+
+    // Workspace and members settings.
+    c.goto(&s.url("/settings/workspace")).await.unwrap();
+    fill(&c, "phone_country_code", "44").await;
+    submit(&c, "/settings/workspace/phone").await;
+    assert!(text(&c, ".flash").await.contains("+44"));
+    shots(&c, "data-11-workspace").await;
+
+    // A member to limit to their own records (accepting over plain HTTP).
+    c.goto(&s.url("/settings/members")).await.unwrap();
+    fill(&c, "invite-email", "bob@example.com").await;
+    submit(&c, "/settings/members/invite").await;
+    let link = text(&c, "#invite-link").await;
+    let bob = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let html = bob.get(&link).send().await.unwrap().text().await.unwrap();
+    let csrf = html.split("name=\"_csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let accepted = bob
+        .post(&link)
+        .form(&[("_csrf", csrf.as_str()), ("name", "Bob Member"), ("password", "another good password")])
+        .send()
+        .await
+        .unwrap();
+    assert!(accepted.status().is_success(), "{}", accepted.status());
+    c.goto(&s.url("/settings/members")).await.unwrap();
+    c.find(Locator::Css("form.own-form input[name=own_only]")).await.unwrap().click().await.unwrap();
+    assert!(text(&c, ".flash").await.contains("only the contacts, companies and deals they own"));
+    shots(&c, "data-12-members").await;
+    drop(jobs);
+    c.close().await.unwrap();
+}

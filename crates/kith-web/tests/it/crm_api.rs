@@ -807,3 +807,90 @@ async fn duplicates_are_listed_and_merged_through_the_api() {
         assert_eq!(list["data"], json!([]), "{}: nothing left to merge", s.label);
     }
 }
+
+#[tokio::test]
+async fn batches_answer_per_item() {
+    for s in spawn_all().await {
+        let (_, t) = s.user_with_token("batch@example.com").await;
+        let body = json!({"create": [
+            {"first_name": "One", "emails": [{"value": "one@batch.test"}]},
+            {"first_name": "Two", "emails": [{"value": "not-an-email"}]},
+            {"first_name": "Three", "nickname": "x"},
+            {"first_name": "Four"}
+        ]});
+        let (st, r) = post(&s, "/api/v1/contacts/batch", &t, body).await;
+        assert_eq!(st, 200, "{}: {r}", s.label);
+        let statuses: Vec<u64> =
+            r["results"].as_array().unwrap().iter().map(|i| i["status"].as_u64().unwrap()).collect();
+        assert_eq!(statuses, [201, 422, 422, 201], "{}: {r}", s.label);
+        assert_eq!((r["succeeded"].as_u64(), r["failed"].as_u64()), (Some(2), Some(2)), "{}", s.label);
+        assert_eq!(r["results"][1]["error"]["fields"][0]["field"], "emails[0].value", "{}", s.label);
+        let one = r["results"][0]["data"]["id"].as_str().unwrap().to_string();
+        let four = r["results"][3]["data"]["id"].as_str().unwrap().to_string();
+        let (_, list) = get(&s, "/api/v1/contacts", &t).await;
+        assert_eq!(list["data"].as_array().unwrap().len(), 2, "{}: only the good items exist", s.label);
+
+        let body = json!({"update": [
+            {"id": one, "if_version": 1, "changes": {"title": "Chief"}},
+            {"id": four, "if_version": 7, "changes": {"title": "Stale"}},
+            {"id": Uuid::now_v7(), "changes": {"title": "Ghost"}}
+        ]});
+        let req = client().request(Method::PATCH, s.url("/api/v1/contacts/batch")).bearer_auth(&t).json(&body);
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{}", s.label);
+        let r: Value = resp.json().await.unwrap();
+        let statuses: Vec<u64> =
+            r["results"].as_array().unwrap().iter().map(|i| i["status"].as_u64().unwrap()).collect();
+        assert_eq!(statuses, [200, 412, 404], "{}: {r}", s.label);
+        assert_eq!(r["results"][0]["data"]["title"], "Chief", "{}", s.label);
+
+        let many: Vec<Value> = (0..1001).map(|i| json!({"first_name": format!("P{i}")})).collect();
+        let (st, r) = post(&s, "/api/v1/contacts/batch", &t, json!({"create": many})).await;
+        assert_eq!(st, 422, "{}: {r}", s.label);
+        let (st, _) = post(&s, "/api/v1/contacts/batch", &t, json!({"create": []})).await;
+        assert_eq!(st, 422, "{}", s.label);
+        let deals: Vec<Value> = (0..3).map(|i| json!({"title": format!("Deal {i}"), "value_minor": 100 * i})).collect();
+        let (st, r) = post(&s, "/api/v1/deals/batch", &t, json!({"create": deals})).await;
+        assert_eq!((st, r["succeeded"].as_u64()), (200, Some(3)), "{}: {r}", s.label);
+    }
+}
+
+#[tokio::test]
+async fn views_and_bulk_through_the_api() {
+    for s in spawn_all().await {
+        let (_, t) = s.user_with_token("views@example.com").await;
+        let (st, v) = post(
+            &s,
+            "/api/v1/views",
+            &t,
+            json!({"record_type": "contact", "name": "Hot", "query": "tag=hot", "columns": ["name", "email"]}),
+        )
+        .await;
+        assert_eq!(st, 201, "{}: {v}", s.label);
+        let (_, list) = get(&s, "/api/v1/views?record_type=contact", &t).await;
+        assert_eq!(list["data"][0]["name"], "Hot", "{}", s.label);
+        let (st, _) = get(&s, "/api/v1/views", &t).await;
+        assert_eq!(st, 422, "{}: record_type is required", s.label);
+        let a = new_contact(&s, &t, json!({"first_name": "A"})).await;
+        let b = new_contact(&s, &t, json!({"first_name": "B"})).await;
+        let (st, job) = post(
+            &s,
+            "/api/v1/bulk",
+            &t,
+            json!({"record_type": "contact", "action": "tag", "ids": [a, b], "tag": "hot"}),
+        )
+        .await;
+        assert_eq!((st, job["total"].as_i64()), (202, Some(2)), "{}: {job}", s.label);
+        let id = id(&job);
+        // Test servers run no workers: run the queue here.
+        let w = kith_app::worker::Worker::new(s.app.clone(), kith_app::worker::Registry::standard());
+        while w.run_once().await.unwrap() > 0 {}
+        let (_, j) = get(&s, &format!("/api/v1/bulk/{id}"), &t).await;
+        assert_eq!((j["status"].as_str(), j["done"].as_i64()), (Some("done"), Some(2)), "{}: {j}", s.label);
+        let (_, hot) = get(&s, "/api/v1/contacts?tag=hot", &t).await;
+        assert_eq!(hot["data"].as_array().unwrap().len(), 2, "{}", s.label);
+        let (st, _) =
+            post(&s, "/api/v1/bulk", &t, json!({"record_type": "contact", "action": "explode", "ids": [a]})).await;
+        assert_eq!(st, 422, "{}", s.label);
+    }
+}

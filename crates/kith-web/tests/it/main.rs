@@ -4,7 +4,10 @@
 mod api;
 mod browser;
 mod crm_api;
+mod crm_api2;
 mod crm_ui;
+mod crm_ui2;
+mod exports_api;
 mod helpers;
 mod isolation;
 mod mail;

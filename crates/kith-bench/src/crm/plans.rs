@@ -1,0 +1,185 @@
+//! Query plans and engine-only queries, run on a connection of the bench's
+//! own (read-only on SQLite) beside Kith's pool. The statements are built
+//! with kith-store's own builders where they are public (list, visibility
+//! filter, search head and full-text query) and copied where they are not.
+
+use anyhow::Result;
+use kith_domain::page::PageRequest;
+use kith_domain::visibility::Viewer;
+use kith_store::dialect::{fulltext_query, search_head_sql};
+use kith_store::records::{list_query, ListFilter, SortKey};
+use kith_store::sql::{Arg, Sql};
+use kith_store::visibility::push_filter;
+use kith_store::Backend;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use std::str::FromStr;
+use uuid::Uuid;
+
+macro_rules! bind_arg {
+    ($q:expr, $a:expr) => {
+        match $a {
+            Arg::Uuid(v) => $q.bind(*v),
+            Arg::OptUuid(v) => $q.bind(*v),
+            Arg::I64(v) => $q.bind(*v),
+            Arg::OptI64(v) => $q.bind(*v),
+            Arg::F64(v) => $q.bind(*v),
+            Arg::Text(v) => $q.bind(v.as_str()),
+            Arg::OptText(v) => $q.bind(v.as_deref()),
+            Arg::Bool(v) => $q.bind(*v),
+        }
+    };
+}
+
+/// A pool of the bench's own on the seeded database.
+pub enum Raw {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Raw {
+    pub async fn open(url: &str) -> Result<Raw> {
+        Ok(if url.starts_with("postgres") {
+            Raw::Postgres(PgPoolOptions::new().max_connections(2).connect(url).await?)
+        } else {
+            let opts = SqliteConnectOptions::from_str(url)?.read_only(true);
+            Raw::Sqlite(SqlitePoolOptions::new().max_connections(2).connect_with(opts).await?)
+        })
+    }
+
+    /// The engine's plan: `EXPLAIN QUERY PLAN` (SQLite, as a tree), or
+    /// `EXPLAIN (ANALYZE, COSTS OFF)` (PostgreSQL, run for real).
+    pub async fn explain(&self, sql: &Sql) -> Result<String> {
+        match self {
+            Raw::Sqlite(p) => {
+                let text = format!("EXPLAIN QUERY PLAN {}", sql.text());
+                let mut q = sqlx::query_as::<_, (i64, i64, i64, String)>(&text);
+                for a in sql.args() {
+                    q = bind_arg!(q, a);
+                }
+                let rows = q.fetch_all(p).await?;
+                let mut depth: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+                let mut out = String::new();
+                for (id, parent, _, detail) in rows {
+                    let d = depth.get(&parent).map(|d| d + 1).unwrap_or(0);
+                    depth.insert(id, d);
+                    out += &format!("{}{detail}\n", "  ".repeat(d));
+                }
+                Ok(out)
+            }
+            Raw::Postgres(p) => {
+                let text = format!("EXPLAIN (ANALYZE, COSTS OFF) {}", sql.text());
+                let mut q = sqlx::query_as::<_, (String,)>(&text);
+                for a in sql.args() {
+                    q = bind_arg!(q, a);
+                }
+                Ok(q.fetch_all(p).await?.into_iter().map(|(l,)| l + "\n").collect())
+            }
+        }
+    }
+
+    /// The engine alone: the best 20 documents for a full-text query by the
+    /// engine's own rank, with no join, workspace or visibility filter.
+    pub async fn bare_fts(&self, query: &str) -> Result<usize> {
+        Ok(match self {
+            Raw::Sqlite(p) => sqlx::query_scalar::<_, i64>(
+                "SELECT rowid FROM fts_search WHERE fts_search MATCH $1 ORDER BY rank LIMIT 20",
+            )
+            .bind(query)
+            .fetch_all(p)
+            .await?
+            .len(),
+            Raw::Postgres(p) => sqlx::query_scalar::<_, i64>(
+                "SELECT doc_id FROM search_docs WHERE fts_vector @@ to_tsquery('simple', $1)
+                 ORDER BY ts_rank(fts_vector, to_tsquery('simple', $1)) DESC LIMIT 20",
+            )
+            .bind(query)
+            .fetch_all(p)
+            .await?
+            .len(),
+        })
+    }
+
+    pub async fn close(self) {
+        match self {
+            Raw::Sqlite(p) => p.close().await,
+            Raw::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// Columns of `kith_store::contacts` (private there; copied).
+const CONTACT_COLUMNS: &str =
+    "r.id, r.org_id, r.first_name, r.last_name, r.emails, r.phones, r.addresses, r.social, r.company_id,
+    r.title, r.birthday, r.time_zone, r.source, r.custom, r.visibility, r.owner_id, r.team_id, r.created_by, r.version,
+    r.created_ms, r.updated_ms";
+/// Columns of `kith_store::deals` (private there; copied).
+const DEAL_COLUMNS: &str = "r.id, r.org_id, r.title, r.value_minor, r.currency, r.pipeline_id, r.stage_id, r.expected_close,
+    r.company_id, r.status, r.lost_reason, r.closed_ms, r.custom, r.visibility, r.owner_id, r.team_id, r.created_by,
+    r.version, r.created_ms, r.updated_ms";
+/// Columns of `kith_store::companies` (private there; copied).
+const COMPANY_COLUMNS: &str = "r.id, r.org_id, r.name, r.domain, r.industry, r.size, r.address, r.custom, r.visibility,
+    r.owner_id, r.team_id, r.created_by, r.version, r.created_ms, r.updated_ms";
+
+/// `kith_store::contacts::list`'s statement.
+pub fn contact_list(viewer: &Viewer, filter: &ListFilter, page: &PageRequest) -> Sql {
+    list_query(CONTACT_COLUMNS, "contacts", "contact", viewer, filter, SortKey::UpdatedDesc, page)
+}
+
+/// `kith_store::search::search`'s statement.
+pub fn search(backend: Backend, viewer: &Viewer, prefix: &[String], exact: &[String], limit: i64) -> Sql {
+    let query = fulltext_query(backend, prefix, exact);
+    let mut sql = Sql::new("");
+    sql.push_bound(search_head_sql(backend), [query.into(), viewer.org_id.into()]);
+    sql.push(" AND ");
+    push_filter(&mut sql, "d", viewer);
+    sql.push(" ORDER BY rank DESC, d.updated_ms DESC LIMIT ").bind(limit);
+    sql
+}
+
+/// `kith_store::deals::board_column`'s statement (copied).
+pub fn board_column(viewer: &Viewer, stage_id: Uuid, limit: i64) -> Sql {
+    let mut sql = Sql::new(&format!("SELECT {DEAL_COLUMNS} FROM deals r WHERE r.org_id = "));
+    sql.bind(viewer.org_id).push(" AND r.stage_id = ").bind(stage_id).push(" AND r.status = 'open' AND ");
+    push_filter(&mut sql, "r", viewer);
+    sql.push(" ORDER BY r.updated_ms DESC, r.id DESC LIMIT ").bind(limit);
+    sql
+}
+
+/// `kith_store::deals::board_totals`'s statement (copied).
+pub fn board_totals(viewer: &Viewer, pipeline_id: Uuid) -> Sql {
+    let mut sql = Sql::new(
+        "SELECT r.stage_id, r.currency, COUNT(*) AS deals, CAST(COALESCE(SUM(r.value_minor), 0) AS BIGINT) AS value_minor
+         FROM deals r WHERE r.org_id = ",
+    );
+    sql.bind(viewer.org_id).push(" AND r.pipeline_id = ").bind(pipeline_id).push(" AND r.status = 'open' AND ");
+    push_filter(&mut sql, "r", viewer);
+    sql.push(" GROUP BY r.stage_id, r.currency");
+    sql
+}
+
+/// `kith_store::contacts::find_by_handles`'s statement (copied): import dedupe.
+pub fn find_by_handles(viewer: &Viewer, handles: &[(&str, String)]) -> Sql {
+    let mut sql = Sql::new(&format!("SELECT {CONTACT_COLUMNS} FROM contacts r WHERE r.org_id = "));
+    sql.bind(viewer.org_id).push(" AND r.id IN (SELECT h.contact_id FROM contact_handles h WHERE h.org_id = ");
+    sql.bind(viewer.org_id).push(" AND (");
+    for (i, (kind, value)) in handles.iter().enumerate() {
+        if i > 0 {
+            sql.push(" OR ");
+        }
+        sql.push("(h.kind = ").bind(*kind).push(" AND h.value = ").bind(value.as_str()).push(")");
+    }
+    sql.push(")) AND ");
+    push_filter(&mut sql, "r", viewer);
+    sql.push(" ORDER BY r.created_ms, r.id");
+    sql
+}
+
+/// `kith_store::companies::find_by_name_tx`'s statement (copied): import's company lookup.
+pub fn company_by_name(viewer: &Viewer, name: &str) -> Sql {
+    let mut sql = Sql::new(&format!("SELECT {COMPANY_COLUMNS} FROM companies r WHERE r.org_id = "));
+    sql.bind(viewer.org_id).push(" AND lower(r.name) = ").bind(name.to_lowercase()).push(" AND ");
+    push_filter(&mut sql, "r", viewer);
+    sql.push(" ORDER BY r.created_ms, r.id LIMIT 1");
+    sql
+}
