@@ -240,7 +240,14 @@ impl Upload {
             return Err(AppError::field("file", "is empty"));
         }
         let format = if looks_like_vcard(&self.first) { "vcard" } else { "csv" };
-        let (preset, mapping) = plan(format, &self.first, self.options.preset, self.options.mapping.as_deref())?;
+        let (preset, mapping) = match plan(format, &self.first, self.options.preset, self.options.mapping.as_deref()) {
+            Ok(planned) => planned,
+            Err(e) => {
+                // Refused: nothing will refer to the chunks already stored.
+                self.abort().await?;
+                return Err(e);
+            }
+        };
         let pending = std::mem::take(&mut self.pending);
         if !pending.is_empty() {
             self.store(&pending).await?;

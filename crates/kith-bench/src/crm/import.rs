@@ -250,12 +250,10 @@ pub fn child_main(db_url: &str, org: Uuid, user: Uuid, csv: &Path) -> Result<()>
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let report = rt.block_on(async {
         let db = kith_store::Db::connect(db_url, &kith_store::DbOptions::default()).await?;
-        let app = App::new(
-            db,
-            kith_app::Keyring::new(kith_app::MasterKeys::single(key)),
-            kith_app::AppSettings::default(),
-        )?;
-        let ctx = Context { org_id: org, actor: Actor { user_id: user, credential: Credential::Cli }, role: Role::Owner };
+        let app =
+            App::new(db, kith_app::Keyring::new(kith_app::MasterKeys::single(key)), kith_app::AppSettings::default())?;
+        let ctx =
+            Context { org_id: org, actor: Actor { user_id: user, credential: Credential::Cli }, role: Role::Owner };
         let app_err = |e: kith_app::AppError| anyhow::anyhow!("{e}");
         let started = Instant::now();
         let options = kith_app::crm::imports::ImportOptions {

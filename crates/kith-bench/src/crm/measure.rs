@@ -40,10 +40,8 @@ impl Servers {
         let kith = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
         stops.push(tx);
-        let state = kith_web::WebState::new(
-            app.clone(),
-            kith_web::WebConfig { api_rate_per_second: 0, ..Default::default() },
-        );
+        let state =
+            kith_web::WebState::new(app.clone(), kith_web::WebConfig { api_rate_per_second: 0, ..Default::default() });
         tokio::spawn(kith_web::serve(listener, state, async move {
             let _ = rx.await;
         }));
@@ -128,11 +126,7 @@ async fn context(app: &App, headers: &HeaderMap) -> Result<kith_app::Context, Re
 }
 
 /// Fallback for `/api/v1/search?q=`: authentication, `kith_app::crm::search::search` (20 hits), JSON.
-async fn app_search(
-    State(app): State<App>,
-    Query(q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
+async fn app_search(State(app): State<App>, Query(q): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
     let ctx = match context(&app, &headers).await {
         Ok(c) => c,
         Err(r) => return r,

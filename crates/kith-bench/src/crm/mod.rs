@@ -22,7 +22,7 @@ mod seed;
 
 pub use import::child_main;
 
-use crate::load::{LoadSpec, Latencies};
+use crate::load::{Latencies, LoadSpec};
 use crate::me::{self, Run, Summary, Target};
 use crate::process;
 use anyhow::{bail, Context as _, Result};
@@ -265,7 +265,8 @@ fn measure_all(
         (servers.bench, measure::APP_BOARD)
     };
     let (status, board) = load_rt.block_on(measure::get_json(board_addr, owner, board_path))?;
-    let on_board: i64 = board["columns"].as_array().map(|c| c.iter().filter_map(|c| c["count"].as_i64()).sum()).unwrap_or(-1);
+    let on_board: i64 =
+        board["columns"].as_array().map(|c| c.iter().filter_map(|c| c["count"].as_i64()).sum()).unwrap_or(-1);
     if status != 200 || on_board != seeded.board_deals as i64 {
         bail!("the board answered {status} with {on_board} open deals, expected {}", seeded.board_deals);
     }
@@ -341,8 +342,9 @@ fn measure_all(
     )?);
 
     // 3. Filtered: tag + owner + custom field, owners and tiers in turn.
-    let combos: Vec<(uuid::Uuid, &str)> =
-        (0..seed::MEMBERS * seed::TIERS.len()).map(|i| (ws.members[i % seed::MEMBERS], seed::TIERS[i / seed::MEMBERS].0)).collect();
+    let combos: Vec<(uuid::Uuid, &str)> = (0..seed::MEMBERS * seed::TIERS.len())
+        .map(|i| (ws.members[i % seed::MEMBERS], seed::TIERS[i / seed::MEMBERS].0))
+        .collect();
     let paths: Vec<String> = (0..n)
         .map(|i| {
             let (owner_id, tier) = combos[i % combos.len()];
@@ -354,7 +356,12 @@ fn measure_all(
         .map(|(owner_id, tier)| ListFilter {
             tag_ids: vec![ws.vip_tag],
             owner_id: Some(*owner_id),
-            custom: vec![CustomFilter { field_id: ws.tier_field, op: CustomOp::Eq, text: Some(tier.to_string()), number: None }],
+            custom: vec![CustomFilter {
+                field_id: ws.tier_field,
+                op: CustomOp::Eq,
+                text: Some(tier.to_string()),
+                number: None,
+            }],
             ..ListFilter::default()
         })
         .collect();
@@ -393,9 +400,8 @@ fn measure_all(
     )?);
 
     // 5 and 6. Search.
-    let search_key = server_rt
-        .block_on(app.keyring().search_key(&db, ws.org_id))
-        .map_err(|e| anyhow::anyhow!("search key: {e}"))?;
+    let search_key =
+        server_rt.block_on(app.keyring().search_key(&db, ws.org_id)).map_err(|e| anyhow::anyhow!("search key: {e}"))?;
     let derive = |text: String| {
         let words = kith_app::crm::search::query_words(&text);
         let prefix = match kith_domain::phone::query_digits(text.trim()) {
@@ -584,10 +590,19 @@ fn measure_all(
             .map_err(|e| anyhow::anyhow!("pipeline: {e}"))?;
         let sample = &seeded.samples[0];
         let statements = vec![
-            ("contacts list, first page (owner)", plans::contact_list(&owner_viewer, &ListFilter::default(), &first_page)),
+            (
+                "contacts list, first page (owner)",
+                plans::contact_list(&owner_viewer, &ListFilter::default(), &first_page),
+            ),
             ("contacts list, 100th page (owner)", plans::contact_list(&owner_viewer, &ListFilter::default(), &page)),
-            ("contacts list, filtered: vip + owner + tier=Gold (owner)", plans::contact_list(&owner_viewer, &filters[10], &first_page)),
-            ("contacts list, first page (plain member)", plans::contact_list(&member_viewer, &ListFilter::default(), &first_page)),
+            (
+                "contacts list, filtered: vip + owner + tier=Gold (owner)",
+                plans::contact_list(&owner_viewer, &filters[10], &first_page),
+            ),
+            (
+                "contacts list, first page (plain member)",
+                plans::contact_list(&member_viewer, &ListFilter::default(), &first_page),
+            ),
             ("search: a name prefix", {
                 let q = derive(sample.last.chars().take(4).collect());
                 plans::search(backend, &owner_viewer, &q.prefix, &q.exact, 20)
@@ -600,12 +615,18 @@ fn measure_all(
                 let q = derive(vocabulary[top[0]].to_string());
                 plans::search(backend, &owner_viewer, &q.prefix, &q.exact, 20)
             }),
-            ("board: one column (`deals::board_column`)", plans::board_column(&owner_viewer, board_pipeline.stages[0].id, 200)),
+            (
+                "board: one column (`deals::board_column`)",
+                plans::board_column(&owner_viewer, board_pipeline.stages[0].id, 200),
+            ),
             ("board: totals (`deals::board_totals`)", plans::board_totals(&owner_viewer, ws.board_pipeline)),
-            ("import dedupe: `contacts::find_by_handles` (e-mail + phone)", plans::find_by_handles(
-                &owner_viewer,
-                &[("email", sample.email.clone()), ("phone", sample.phone.clone())],
-            )),
+            (
+                "import dedupe: `contacts::find_by_handles` (e-mail + phone)",
+                plans::find_by_handles(
+                    &owner_viewer,
+                    &[("email", sample.email.clone()), ("phone", sample.phone.clone())],
+                ),
+            ),
             ("import: `companies::find_by_name_tx`", plans::company_by_name(&owner_viewer, &data::company_name(7))),
         ];
         for (name, sql) in statements {
@@ -655,7 +676,11 @@ fn time_figure(
     let mut out = Vec::new();
     for (what, run) in beside {
         let t = run()?;
-        eprintln!("    {what}: p50 {} ms, p95 {} ms", crate::ms(t.latency.percentile(50.0)), crate::ms(t.latency.percentile(95.0)));
+        eprintln!(
+            "    {what}: p50 {} ms, p95 {} ms",
+            crate::ms(t.latency.percentile(50.0)),
+            crate::ms(t.latency.percentile(95.0))
+        );
         out.push((what, t.latency));
     }
     Ok(Figure { name: name.into(), via: via.into(), http, beside: out, goal_ms })
@@ -757,7 +782,8 @@ fn markdown(opts: &Options, reports: &[BackendReport]) -> String {
         s += "---|---|";
     }
     s += "\n";
-    let names: Vec<&str> = reports.first().map(|r| r.figures.iter().map(|f| f.name.as_str()).collect()).unwrap_or_default();
+    let names: Vec<&str> =
+        reports.first().map(|r| r.figures.iter().map(|f| f.name.as_str()).collect()).unwrap_or_default();
     for (i, name) in names.iter().enumerate() {
         let goal = reports[0].figures[i].goal_ms;
         s += &format!("| {name} | p95 < {:.0} ms |", goal.unwrap_or(0.0));
@@ -784,7 +810,8 @@ fn markdown(opts: &Options, reports: &[BackendReport]) -> String {
             Some(i) => {
                 let rate = i.first.rows_per_second();
                 let cut = if i.first.timed_out { " (stopped, unfinished)" } else { "" };
-                s += &format!(" {rate:.0}{cut} | {} |", crate::yes_no(rate >= IMPORT_GOAL_ROWS_S && !i.first.timed_out));
+                s +=
+                    &format!(" {rate:.0}{cut} | {} |", crate::yes_no(rate >= IMPORT_GOAL_ROWS_S && !i.first.timed_out));
             }
             None => s += " not run | — |",
         }
@@ -794,7 +821,8 @@ fn markdown(opts: &Options, reports: &[BackendReport]) -> String {
     for r in reports {
         match &r.import {
             Some(i) if !i.first.timed_out => {
-                let mb = i.first.report.hwm_kib.max(i.second.as_ref().map_or(0, |s| s.report.hwm_kib)) as f64 * 1024.0 / 1e6;
+                let mb =
+                    i.first.report.hwm_kib.max(i.second.as_ref().map_or(0, |s| s.report.hwm_kib)) as f64 * 1024.0 / 1e6;
                 s += &format!(" {mb:.0} MB | {} |", crate::yes_no(mb < IMPORT_GOAL_RSS_MB));
             }
             _ => s += " — | — |",
@@ -803,7 +831,9 @@ fn markdown(opts: &Options, reports: &[BackendReport]) -> String {
     s += "\n| re-import of the same file creates nothing | 0 created |";
     for r in reports {
         match r.import.as_ref().and_then(|i| i.second.as_ref()) {
-            Some(second) => s += &format!(" {} created | {} |", second.report.created, crate::yes_no(second.report.created == 0)),
+            Some(second) => {
+                s += &format!(" {} created | {} |", second.report.created, crate::yes_no(second.report.created == 0))
+            }
             None => s += " — | — |",
         }
     }
@@ -943,7 +973,8 @@ fn backend_section(r: &BackendReport) -> String {
         if let Some(second) = &i.second {
             row("re-import of the same file", second);
         }
-        for (what, run) in std::iter::once(("first import", &i.first)).chain(i.second.iter().map(|r| ("re-import", r))) {
+        for (what, run) in std::iter::once(("first import", &i.first)).chain(i.second.iter().map(|r| ("re-import", r)))
+        {
             if run.progress.len() >= 2 {
                 let step = run.progress.len().div_ceil(12);
                 let points: Vec<String> = run
@@ -992,7 +1023,8 @@ fn backend_section(r: &BackendReport) -> String {
         s += &format!(
             "\n<details><summary>Query plans on {name} at this scale ({})</summary>\n\n",
             match r.backend {
-                Backend::Sqlite => "`EXPLAIN QUERY PLAN`; Kith never runs `ANALYZE` on SQLite, so neither does the bench",
+                Backend::Sqlite =>
+                    "`EXPLAIN QUERY PLAN`; Kith never runs `ANALYZE` on SQLite, so neither does the bench",
                 Backend::Postgres => "`EXPLAIN (ANALYZE, COSTS OFF)` after `ANALYZE`",
             }
         );

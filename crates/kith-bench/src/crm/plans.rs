@@ -114,7 +114,8 @@ const CONTACT_COLUMNS: &str =
     r.title, r.birthday, r.time_zone, r.source, r.custom, r.visibility, r.owner_id, r.team_id, r.created_by, r.version,
     r.created_ms, r.updated_ms";
 /// Columns of `kith_store::deals` (private there; copied).
-const DEAL_COLUMNS: &str = "r.id, r.org_id, r.title, r.value_minor, r.currency, r.pipeline_id, r.stage_id, r.expected_close,
+const DEAL_COLUMNS: &str =
+    "r.id, r.org_id, r.title, r.value_minor, r.currency, r.pipeline_id, r.stage_id, r.expected_close,
     r.company_id, r.status, r.lost_reason, r.closed_ms, r.custom, r.visibility, r.owner_id, r.team_id, r.created_by,
     r.version, r.created_ms, r.updated_ms";
 /// Columns of `kith_store::companies` (private there; copied).

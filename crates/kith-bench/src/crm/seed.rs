@@ -455,7 +455,8 @@ async fn setup(app: &App) -> Result<Workspace> {
     )
     .await
     .map_err(err("custom field"))?;
-    let pipeline = |name: &str, position| PipelineInput { name: Some(name.into()), stages: None, position: Some(position) };
+    let pipeline =
+        |name: &str, position| PipelineInput { name: Some(name.into()), stages: None, position: Some(position) };
     let board =
         kith_app::crm::pipelines::create(app, &ctx, &pipeline("Board", 0)).await.map_err(err("board pipeline"))?;
     Ok(Workspace {
@@ -596,8 +597,13 @@ pub async fn seed(app: &App, scale: Scale, seed: u64) -> Result<Seeded> {
             let email = format!("{}.{}{}@{}", data::ascii_slug(first), data::ascii_slug(last), i, domain);
             let mut emails = vec![LabeledValue { value: email.clone(), label: Some("work".into()) }];
             if rng.chance(0.1) {
-                let personal =
-                    format!("{}{}.{}@{}", data::ascii_slug(first), i, data::ascii_slug(last), data::free_mail_domain(&mut rng));
+                let personal = format!(
+                    "{}{}.{}@{}",
+                    data::ascii_slug(first),
+                    i,
+                    data::ascii_slug(last),
+                    data::free_mail_domain(&mut rng)
+                );
                 emails.push(LabeledValue { value: personal, label: Some("home".into()) });
             }
             let (e164, typed) = data::phone(&mut rng);
@@ -815,7 +821,12 @@ pub async fn seed(app: &App, scale: Scale, seed: u64) -> Result<Seeded> {
             }
             let (created, updated) = times(&mut rng, now);
             let placement = if private {
-                Placement { visibility: Visibility::Personal, owner_id: Some(author), team_id: None, created_by: author }
+                Placement {
+                    visibility: Visibility::Personal,
+                    owner_id: Some(author),
+                    team_id: None,
+                    created_by: author,
+                }
             } else {
                 parent.placement
             };
@@ -868,15 +879,7 @@ pub async fn seed(app: &App, scale: Scale, seed: u64) -> Result<Seeded> {
             phases.push(("WAL checkpoint", t.elapsed()));
         }
     }
-    Ok(Seeded {
-        ws,
-        counts,
-        phases,
-        total: started.elapsed(),
-        samples,
-        word_counts,
-        board_deals,
-    })
+    Ok(Seeded { ws, counts, phases, total: started.elapsed(), samples, word_counts, board_deals })
 }
 
 #[cfg(test)]
