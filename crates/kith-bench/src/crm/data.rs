@@ -133,7 +133,7 @@ const FREE_MAIL: [&str; 8] =
     ["gmail.com", "outlook.com", "yahoo.com", "icloud.com", "gmx.de", "web.de", "proton.me", "hotmail.com"];
 
 pub fn free_mail_domain(rng: &mut Rng) -> &'static str {
-    *rng.pick(&FREE_MAIL[..])
+    FREE_MAIL[rng.index(FREE_MAIL.len())]
 }
 
 const COMPANY_A: [&str; 48] = [

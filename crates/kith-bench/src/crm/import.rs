@@ -143,6 +143,7 @@ impl ImportRun {
 
 /// Import `csv` into workspace `org` as `user` in a child process; wait at
 /// most `timeout`, printing progress.
+#[allow(clippy::too_many_arguments)]
 pub fn run_child(
     db_url: &str,
     master_key_b64: &str,
