@@ -96,6 +96,9 @@ enum Command {
         /// Keep the seeded databases (their URLs are printed) instead of deleting them.
         #[arg(long)]
         keep_db: bool,
+        /// Seconds a latency figure's timed requests may take (per loop; a slower figure reports fewer requests).
+        #[arg(long, default_value_t = 120)]
+        figure_budget: u64,
     },
     /// (internal) The import child process of `crm`.
     #[command(hide = true)]
@@ -179,6 +182,7 @@ fn crm_main(cli: &Cli) -> Result<()> {
         seed,
         no_plans,
         keep_db,
+        figure_budget,
     } = cli.command.clone()
     else {
         unreachable!("crm_main runs the crm command")
@@ -210,6 +214,7 @@ fn crm_main(cli: &Cli) -> Result<()> {
         seed,
         plans: !no_plans,
         keep_db,
+        figure_budget: Duration::from_secs(figure_budget.max(1)),
     };
     let mut out = header(cli);
     out += &crm::run(&opts)?;

@@ -71,7 +71,12 @@ pub fn search_forms(e164: &str) -> Vec<String> {
 /// a phone number (at least 4 digits, only phone punctuation).
 pub fn query_digits(q: &str) -> Option<String> {
     let (_, digits) = digits_of(q).ok()?;
-    let digits = digits.trim_start_matches("00").to_string();
+    // `00` is the international prefix only before a full number (8+ digits);
+    // a partial number may itself start with zeros.
+    let digits = match digits.strip_prefix("00") {
+        Some(rest) if rest.len() >= 8 => rest.to_string(),
+        _ => digits,
+    };
     (digits.len() >= 4).then_some(digits)
 }
 
@@ -105,5 +110,7 @@ mod tests {
         assert!(forms.contains(&"4155550100".to_string()));
         assert_eq!(query_digits("(415) 555"), Some("415555".into()));
         assert_eq!(query_digits("ann"), None);
+        assert_eq!(query_digits("0044 20 7946 0958"), Some("442079460958".into()));
+        assert_eq!(query_digits("0081907"), Some("0081907".into()), "a partial number keeps its zeros");
     }
 }

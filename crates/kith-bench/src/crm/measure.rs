@@ -164,51 +164,96 @@ pub fn encode(s: &str) -> String {
 
 /// A sequential latency run: `paths` one after another on one keep-alive
 /// connection, after `warmup` untimed requests (taken from the same list).
-/// Every answer must be a 200.
-pub async fn http_loop(addr: SocketAddr, bearer: &str, paths: &[String], warmup: usize) -> Result<Timed> {
+/// Every answer must be a 200. The warm-up stops after a quarter of
+/// `budget`, the timed requests after `budget` (a slow figure then reports
+/// fewer requests and says so).
+pub async fn http_loop(
+    addr: SocketAddr,
+    bearer: &str,
+    paths: &[String],
+    warmup: usize,
+    budget: Duration,
+) -> Result<Timed> {
     let mut client = Client::connect(addr, Some(bearer)).await?;
+    let started = Instant::now();
     for path in paths.iter().cycle().take(warmup) {
         let (status, body) = client.get(path).await?;
         if status != StatusCode::OK {
             bail!("GET {path} answered {status}: {}", String::from_utf8_lossy(&body));
         }
+        if started.elapsed() > budget / 4 {
+            break;
+        }
     }
     let mut micros = Vec::with_capacity(paths.len());
     let mut bytes = 0u64;
+    let started = Instant::now();
     for path in paths {
-        let started = Instant::now();
+        let t = Instant::now();
         let (status, body) = client.get(path).await?;
-        micros.push(started.elapsed().as_micros().min(u32::MAX as u128) as u32);
+        micros.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
         if status != StatusCode::OK {
             bail!("GET {path} answered {status}: {}", String::from_utf8_lossy(&body));
         }
         bytes += body.len() as u64;
+        if started.elapsed() > budget {
+            break;
+        }
     }
-    Ok(Timed { latency: Latencies::new(micros), bytes })
+    Ok(Timed::of(micros, bytes, paths.len()))
 }
 
 /// The same loop in process: `f(i)` for each of `n` requests, after `warmup`.
-pub async fn local_loop<F, Fut>(n: usize, warmup: usize, mut f: F) -> Result<Timed>
+pub async fn local_loop<F, Fut>(n: usize, warmup: usize, budget: Duration, mut f: F) -> Result<Timed>
 where
     F: FnMut(usize) -> Fut,
     Fut: Future<Output = Result<()>>,
 {
+    let started = Instant::now();
     for i in 0..warmup {
         f(i % n.max(1)).await?;
+        if started.elapsed() > budget / 4 {
+            break;
+        }
     }
     let mut micros = Vec::with_capacity(n);
+    let started = Instant::now();
     for i in 0..n {
-        let started = Instant::now();
+        let t = Instant::now();
         f(i).await?;
-        micros.push(started.elapsed().as_micros().min(u32::MAX as u128) as u32);
+        micros.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
+        if started.elapsed() > budget {
+            break;
+        }
     }
-    Ok(Timed { latency: Latencies::new(micros), bytes: 0 })
+    Ok(Timed::of(micros, 0, n))
+}
+
+/// [`local_loop`] as a task of `rt`, where a request handler would run it
+/// (not on the calling thread).
+pub fn spawn_loop<F, Fut>(rt: &tokio::runtime::Runtime, n: usize, warmup: usize, budget: Duration, f: F) -> Result<Timed>
+where
+    F: FnMut(usize) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<()>> + Send + 'static,
+{
+    let task = rt.spawn(local_loop(n, warmup, budget, f));
+    rt.block_on(task)?
 }
 
 /// Latencies of one sequential run (and the bytes answered, over HTTP).
 pub struct Timed {
     pub latency: Latencies,
     pub bytes: u64,
+    /// Each request's latency (µs), in the order sent.
+    pub in_order: Vec<u32>,
+    /// The time budget ran out before every planned request was made.
+    pub stopped: bool,
+}
+
+impl Timed {
+    fn of(micros: Vec<u32>, bytes: u64, planned: usize) -> Timed {
+        Timed { stopped: micros.len() < planned, latency: Latencies::new(micros.clone()), bytes, in_order: micros }
+    }
 }
 
 /// GET and parse a JSON answer (pre-flight checks).

@@ -63,6 +63,8 @@ pub struct Options {
     pub seed: u64,
     pub plans: bool,
     pub keep_db: bool,
+    /// Longest a latency figure's timed requests may take (each of its loops).
+    pub figure_budget: Duration,
 }
 
 fn label(b: Backend) -> &'static str {
@@ -78,8 +80,10 @@ struct Figure {
     via: String,
     http: Timed,
     /// (what, latencies) of the same work without Kith's layers around it.
-    beside: Vec<(String, Latencies)>,
+    beside: Vec<(String, Timed)>,
     goal_ms: Option<f64>,
+    /// The search mix split by kind of query: (kind, HTTP, each beside run).
+    by_kind: Vec<(&'static str, Latencies, Vec<Latencies>)>,
 }
 
 struct ImportReport {
@@ -202,6 +206,9 @@ async fn database_bytes(raw: &Raw, url: &str) -> Result<u64> {
 
 type Measured = (Vec<Figure>, Vec<Run>, Option<ImportReport>, Vec<(String, String)>, Vec<String>);
 
+/// What the search mix holds, in turn (query `i` is of kind `i % 4`).
+const SEARCH_KINDS: [&str; 4] = ["name prefixes", "e-mails", "phones", "note words"];
+
 /// A search query and the words the app derives from it.
 struct SearchQuery {
     text: String,
@@ -224,6 +231,7 @@ fn measure_all(
     let ws = &seeded.ws;
     let n = opts.requests.max(200);
     let warmup = (n / 10).max(20);
+    let budget = opts.figure_budget;
     let db = app.db().clone();
     let owner_viewer = Viewer { org_id: ws.org_id, user_id: ws.owner, sees_all_shared: true };
     let member_viewer = Viewer { org_id: ws.org_id, user_id: ws.members[1], sees_all_shared: false };
@@ -278,7 +286,7 @@ fn measure_all(
             let (db, filter) = (db.clone(), filters[i % filters.len()].clone());
             async move {
                 kith_store::contacts::list(&db, &viewer, &filter, SortKey::UpdatedDesc, &page).await?;
-                Ok(())
+                Ok::<(), anyhow::Error>(())
             }
         }
     };
@@ -298,7 +306,7 @@ fn measure_all(
         load_rt,
         vec![("store query alone (`contacts::list`)".into(), {
             let f = list(owner_viewer, vec![ListFilter::default()], first_page);
-            Box::new(move || server_rt.block_on(measure::local_loop(n, warmup, f)))
+            Box::new(move || measure::spawn_loop(server_rt, n, warmup, budget, f))
         })],
     )?);
 
@@ -337,7 +345,7 @@ fn measure_all(
         load_rt,
         vec![("store query alone".into(), {
             let f = list(owner_viewer, vec![ListFilter::default()], page);
-            Box::new(move || server_rt.block_on(measure::local_loop(n, warmup, f)))
+            Box::new(move || measure::spawn_loop(server_rt, n, warmup, budget, f))
         })],
     )?);
 
@@ -377,7 +385,7 @@ fn measure_all(
         load_rt,
         vec![("store query alone".into(), {
             let f = list(owner_viewer, filters.clone(), first_page);
-            Box::new(move || server_rt.block_on(measure::local_loop(n, warmup, f)))
+            Box::new(move || measure::spawn_loop(server_rt, n, warmup, budget, f))
         })],
     )?);
 
@@ -395,7 +403,7 @@ fn measure_all(
         load_rt,
         vec![("store query alone".into(), {
             let f = list(member_viewer, vec![ListFilter::default()], first_page);
-            Box::new(move || server_rt.block_on(measure::local_loop(n, warmup, f)))
+            Box::new(move || measure::spawn_loop(server_rt, n, warmup, budget, f))
         })],
     )?);
 
@@ -457,13 +465,14 @@ fn measure_all(
     if status != 200 || hits["data"].as_array().is_none_or(|d| d.is_empty()) {
         bail!("searching {:?} answered {status}: {hits}", mix[1].text);
     }
-    for (name, goal, queries) in [
+    for (name, goal, queries, split) in [
         (
             "search mix: name prefixes, e-mails, phones, note words (corpus draw without the top 100)",
             SEARCH_GOAL_MS,
             &mix,
+            true,
         ),
-        ("search: the 100 most frequent note words", FREQUENT_GOAL_MS, &frequent),
+        ("search: the 100 most frequent note words", FREQUENT_GOAL_MS, &frequent, false),
     ] {
         let paths: Vec<String> = queries.iter().map(|q| format!("{search_path}?q={}", encode(&q.text))).collect();
         let store_queries: Vec<(Vec<String>, Vec<String>)> =
@@ -472,21 +481,24 @@ fn measure_all(
             queries.iter().map(|q| kith_store::dialect::fulltext_query(backend, &q.prefix, &q.exact)).collect();
         let store = {
             let db = db.clone();
-            let store_queries = &store_queries;
+            let store_queries = std::sync::Arc::new(store_queries);
             move |i: usize| {
-                let db = db.clone();
+                let (db, store_queries) = (db.clone(), store_queries.clone());
                 async move {
                     let (p, e) = &store_queries[i];
                     kith_store::search::search(&db, &owner_viewer, p, e, 20).await?;
-                    Ok(())
+                    Ok::<(), anyhow::Error>(())
                 }
             }
         };
         let fts = {
-            let fts_queries = &fts_queries;
-            move |i: usize| async move {
-                raw.bare_fts(&fts_queries[i]).await?;
-                Ok(())
+            let (raw, fts_queries) = (raw.clone(), std::sync::Arc::new(fts_queries));
+            move |i: usize| {
+                let (raw, fts_queries) = (raw.clone(), fts_queries.clone());
+                async move {
+                    raw.bare_fts(&fts_queries[i]).await?;
+                    Ok::<(), anyhow::Error>(())
+                }
             }
         };
         figures.push(time_figure(
@@ -502,24 +514,38 @@ fn measure_all(
             vec![
                 (
                     "store query alone (`search::search`)".into(),
-                    Box::new(move || server_rt.block_on(measure::local_loop(n, warmup, store))),
+                    Box::new(move || measure::spawn_loop(server_rt, n, warmup, budget, store)),
                 ),
                 (
                     "engine only: MATCH + rank, top 20, no join or filter".into(),
-                    Box::new(move || server_rt.block_on(measure::local_loop(n, warmup, fts))),
+                    Box::new(move || measure::spawn_loop(server_rt, n, warmup, budget, fts)),
                 ),
             ],
         )?);
+        if split {
+            let figure = figures.last_mut().expect("just pushed");
+            let of_kind = |micros: &[u32], k: usize| {
+                Latencies::new(micros.iter().enumerate().filter(|(i, _)| i % 4 == k).map(|(_, m)| *m).collect())
+            };
+            for (k, kind) in SEARCH_KINDS.iter().enumerate() {
+                let http = of_kind(&figure.http.in_order, k);
+                let beside = figure.beside.iter().map(|(_, t)| of_kind(&t.in_order, k)).collect();
+                figure.by_kind.push((kind, http, beside));
+            }
+        }
     }
 
     // 7. The board.
     let paths = vec![board_path.to_string(); n];
     let ctx = ws.owner_ctx();
-    let board_fn = |_: usize| {
+    let board_fn = {
         let (app, ctx) = (app.clone(), ctx.clone());
-        async move {
-            kith_app::crm::deals::board(&app, &ctx, None).await.map_err(|e| anyhow::anyhow!("board: {e}"))?;
-            Ok(())
+        move |_: usize| {
+            let (app, ctx) = (app.clone(), ctx.clone());
+            async move {
+                kith_app::crm::deals::board(&app, &ctx, None).await.map_err(|e| anyhow::anyhow!("board: {e}"))?;
+                Ok(())
+            }
         }
     };
     figures.push(time_figure(
@@ -534,7 +560,7 @@ fn measure_all(
         load_rt,
         vec![(
             "server time: `deals::board` in process, no HTTP or JSON".into(),
-            Box::new(move || server_rt.block_on(measure::local_loop(n, 5, board_fn))),
+            Box::new(move || measure::spawn_loop(server_rt, n, 5, budget, board_fn)),
         )],
     )?);
 
@@ -667,7 +693,7 @@ fn time_figure(
 ) -> Result<Figure> {
     eprintln!("  {name}: {} requests", paths.len());
     process::wait_for_quiet(opts.max_quiet_wait)?;
-    let http = load_rt.block_on(measure::http_loop(addr, bearer, paths, warmup))?;
+    let http = load_rt.block_on(measure::http_loop(addr, bearer, paths, warmup, opts.figure_budget))?;
     eprintln!(
         "    HTTP p50 {} ms, p95 {} ms",
         crate::ms(http.latency.percentile(50.0)),
@@ -675,15 +701,16 @@ fn time_figure(
     );
     let mut out = Vec::new();
     for (what, run) in beside {
+        process::wait_for_quiet(opts.max_quiet_wait)?;
         let t = run()?;
         eprintln!(
             "    {what}: p50 {} ms, p95 {} ms",
             crate::ms(t.latency.percentile(50.0)),
             crate::ms(t.latency.percentile(95.0))
         );
-        out.push((what, t.latency));
+        out.push((what, t));
     }
-    Ok(Figure { name: name.into(), via: via.into(), http, beside: out, goal_ms })
+    Ok(Figure { name: name.into(), via: via.into(), http, beside: out, goal_ms, by_kind: Vec::new() })
 }
 
 fn run_import(
@@ -717,7 +744,7 @@ fn run_import(
         first.report.hwm_kib
     );
     eprintln!("  timing the import's parts");
-    let breakdown = server_rt.block_on(import::breakdown(app, org, owner, &csv))?;
+    let breakdown = server_rt.block_on(import::breakdown(app, org, owner, &csv, opts.figure_budget))?;
     let second = if first.timed_out {
         None
     } else {
@@ -892,7 +919,10 @@ fn backend_section(r: &BackendReport) -> String {
         let beside: Vec<String> = f
             .beside
             .iter()
-            .map(|(what, t)| format!("{what}: {} / {}", crate::ms(t.percentile(50.0)), crate::ms(t.percentile(95.0))))
+            .map(|(what, t)| {
+                let cut = if t.stopped { format!(" (budget: {} requests)", t.latency.len()) } else { String::new() };
+                format!("{what}: {} / {}{cut}", crate::ms(t.latency.percentile(50.0)), crate::ms(t.latency.percentile(95.0)))
+            })
             .collect();
         let p95 = ms_f(l.percentile(95.0));
         s += &format!(
@@ -903,12 +933,33 @@ fn backend_section(r: &BackendReport) -> String {
             crate::ms(l.percentile(95.0)),
             crate::ms(l.percentile(99.0)),
             crate::ms(l.max()),
-            l.len(),
+            if f.http.stopped { format!("{} (time budget ran out)", l.len()) } else { l.len().to_string() },
             f.http.bytes as f64 / l.len().max(1) as f64 / 1024.0,
             beside.join("; "),
             f.goal_ms.map(|g| format!("p95 < {g:.0} ms")).unwrap_or_else(|| "—".into()),
             f.goal_ms.map(|g| crate::yes_no(p95 < g)).unwrap_or("—"),
         );
+    }
+    for f in r.figures.iter().filter(|f| !f.by_kind.is_empty()) {
+        s += "\nThe search mix by kind of query (p50 / p95 / max ms):\n\n| kind | HTTP |";
+        for (what, _) in &f.beside {
+            s += &format!(" {what} |");
+        }
+        s += "\n|---|---|";
+        for _ in &f.beside {
+            s += "---|";
+        }
+        s += "\n";
+        let cell = |l: &Latencies| {
+            format!("{} / {} / {}", crate::ms(l.percentile(50.0)), crate::ms(l.percentile(95.0)), crate::ms(l.max()))
+        };
+        for (kind, http, beside) in &f.by_kind {
+            s += &format!("| {kind} | {} |", cell(http));
+            for l in beside {
+                s += &format!(" {} |", cell(l));
+            }
+            s += "\n";
+        }
     }
     for note in &r.notes {
         s += &format!("\n{note}\n");
@@ -993,8 +1044,9 @@ fn backend_section(r: &BackendReport) -> String {
         }
         if let Some(b) = &i.breakdown {
             s += &format!(
-                "\nWhere an imported row's time goes (measured piece by piece after the first import; the parser \
-                 runs on its own thread during a real import):\n\n\
+                "\nWhere an imported row's time goes, measured piece by piece after the first import, so the reads \
+                 meet the workspace as the re-import does (during the first import it grows from empty: on average \
+                 it is half as full). The parser runs on its own thread during a real import.\n\n\
                  | part | µs per row | how measured |\n|---|---|---|\n\
                  | decode + CSV parse (kith-formats) | {:.1} | whole file |\n\
                  | contact checks (`contacts::apply_input`) | {:.1} | whole file |\n\

@@ -32,6 +32,7 @@ macro_rules! bind_arg {
 }
 
 /// A pool of the bench's own on the seeded database.
+#[derive(Clone)]
 pub enum Raw {
     Sqlite(SqlitePool),
     Postgres(PgPool),
