@@ -231,7 +231,13 @@ where
 
 /// [`local_loop`] as a task of `rt`, where a request handler would run it
 /// (not on the calling thread).
-pub fn spawn_loop<F, Fut>(rt: &tokio::runtime::Runtime, n: usize, warmup: usize, budget: Duration, f: F) -> Result<Timed>
+pub fn spawn_loop<F, Fut>(
+    rt: &tokio::runtime::Runtime,
+    n: usize,
+    warmup: usize,
+    budget: Duration,
+    f: F,
+) -> Result<Timed>
 where
     F: FnMut(usize) -> Fut + Send + 'static,
     Fut: Future<Output = Result<()>> + Send + 'static,

@@ -921,7 +921,11 @@ fn backend_section(r: &BackendReport) -> String {
             .iter()
             .map(|(what, t)| {
                 let cut = if t.stopped { format!(" (budget: {} requests)", t.latency.len()) } else { String::new() };
-                format!("{what}: {} / {}{cut}", crate::ms(t.latency.percentile(50.0)), crate::ms(t.latency.percentile(95.0)))
+                format!(
+                    "{what}: {} / {}{cut}",
+                    crate::ms(t.latency.percentile(50.0)),
+                    crate::ms(t.latency.percentile(95.0))
+                )
             })
             .collect();
         let p95 = ms_f(l.percentile(95.0));
