@@ -207,6 +207,11 @@ pub fn run_child(
         None => {
             child.kill()?;
             child.wait()?;
+            // A statement the child left running on PostgreSQL would go on for minutes.
+            let cancelled = rt.block_on(raw.cancel_others())?;
+            if cancelled > 0 {
+                eprintln!("    cancelled {cancelled} statement(s) the import left running");
+            }
             let mut report = rt.block_on(progress(raw, org))?.unwrap_or_default();
             report.import_s = wall.as_secs_f64();
             eprintln!("    stopped after {:.0} s: {} rows done", wall.as_secs_f64(), report.total);
@@ -323,9 +328,12 @@ pub struct Breakdown {
     /// The dedupe read (`contacts::find_by_handles`, e-mail + phone), per row, sampled.
     pub find_us: f64,
     pub find_sampled: usize,
-    /// One company-name lookup (`companies::find_by_name`), sampled; the import makes one per distinct name.
+    /// A read ran past the budget and was cancelled (PostgreSQL).
+    pub find_cancelled: bool,
+    /// One company-name lookup (`companies::find_by_name_tx`'s statement), sampled; the import makes one per distinct name.
     pub company_lookup_us: f64,
     pub company_sampled: usize,
+    pub company_cancelled: bool,
     pub distinct_companies: u64,
     /// Companies in the workspace when the lookups were timed.
     pub companies_in_workspace: u64,
@@ -385,8 +393,17 @@ fn blank_row(org: Uuid, user: Uuid) -> ContactRow {
 }
 
 /// Time the import's parts on `csv` against workspace `org` (already imported into).
-/// Each sampled part stops early once it has run for `budget`.
-pub async fn breakdown(app: &App, org: Uuid, user: Uuid, csv: &CsvFile, budget: Duration) -> Result<Breakdown> {
+/// Each sampled part stops early once it has run for `budget`. The reads
+/// run Kith's statements (same text, same binds) on the bench's own pool,
+/// whose statements PostgreSQL cancels after the budget.
+pub async fn breakdown(
+    app: &App,
+    raw: &Raw,
+    org: Uuid,
+    user: Uuid,
+    csv: &CsvFile,
+    budget: Duration,
+) -> Result<Breakdown> {
     const SAMPLE: u64 = 2_000;
     let mut b = Breakdown { rows: csv.rows, distinct_companies: csv.distinct_companies, ..Default::default() };
     // Parse and check the whole file, streaming; keep a sample of the records.
@@ -422,7 +439,11 @@ pub async fn breakdown(app: &App, org: Uuid, user: Uuid, csv: &CsvFile, budget: 
     let started = Instant::now();
     for (row, _) in &sample {
         let handles = app_contacts::handles_of(row);
-        kith_store::contacts::find_by_handles(app.db(), &viewer, &handles).await?;
+        if raw.count_rows(&super::plans::find_by_handles(&viewer, &handles)).await.is_err() {
+            b.find_cancelled = true;
+            b.find_sampled += 1;
+            break;
+        }
         b.find_sampled += 1;
         if started.elapsed() > budget {
             break;
@@ -433,7 +454,11 @@ pub async fn breakdown(app: &App, org: Uuid, user: Uuid, csv: &CsvFile, budget: 
     let names: Vec<&str> = sample.iter().filter_map(|(_, c)| c.as_deref()).take(100).collect();
     let started = Instant::now();
     for name in &names {
-        kith_store::companies::find_by_name(app.db(), &viewer, name).await?;
+        if raw.count_rows(&super::plans::company_by_name(&viewer, name)).await.is_err() {
+            b.company_cancelled = true;
+            b.company_sampled += 1;
+            break;
+        }
         b.company_sampled += 1;
         if started.elapsed() > budget {
             break;

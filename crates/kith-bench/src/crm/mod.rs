@@ -147,7 +147,7 @@ fn run_backend(backend: Backend, opts: &Options) -> Result<BackendReport> {
             crate::thousands(scale.notes)
         );
         let seeded = server_rt.block_on(seed::seed(&app, scale, opts.seed))?;
-        let raw = server_rt.block_on(Raw::open(&db.raw_url))?;
+        let raw = server_rt.block_on(Raw::open(&db.raw_url, opts.figure_budget))?;
         let db_bytes = server_rt.block_on(database_bytes(&raw, &db.raw_url))?;
         eprintln!(
             "  seeded {} rows in {:.1} s ({:.0} rows/s), {:.0} MiB",
@@ -744,7 +744,7 @@ fn run_import(
         first.report.hwm_kib
     );
     eprintln!("  timing the import's parts");
-    let breakdown = server_rt.block_on(import::breakdown(app, org, owner, &csv, opts.figure_budget))?;
+    let breakdown = server_rt.block_on(import::breakdown(app, raw, org, owner, &csv, opts.figure_budget))?;
     let second = if first.timed_out {
         None
     } else {
@@ -770,6 +770,16 @@ fn run_import(
         second,
         breakdown: Some(breakdown),
     })
+}
+
+/// Microseconds for a table cell; `≥` when a sample was cut off.
+fn us_cell(us: f64, cut: bool) -> String {
+    let n = if us >= 10_000.0 { crate::thousands(us.round() as u64) } else { format!("{us:.1}") };
+    if cut {
+        format!("≥ {n}")
+    } else {
+        n
+    }
 }
 
 fn ms_f(us: u32) -> f64 {
@@ -1054,23 +1064,25 @@ fn backend_section(r: &BackendReport) -> String {
                  | part | µs per row | how measured |\n|---|---|---|\n\
                  | decode + CSV parse (kith-formats) | {:.1} | whole file |\n\
                  | contact checks (`contacts::apply_input`) | {:.1} | whole file |\n\
-                 | dedupe read (`contacts::find_by_handles`, e-mail + phone) | {:.1} | {} rows |\n\
-                 | company lookup (`companies::find_by_name`): {:.0} µs each × {} distinct names / {} rows | {:.1} | {} names, {} companies in the workspace |\n\
+                 | dedupe read (`contacts::find_by_handles`, e-mail + phone) | {} | {} rows{} |\n\
+                 | company lookup (`companies::find_by_name_tx`): {:.0} µs each × {} distinct names / {} rows | {:.1} | {} names{}, {} companies in the workspace |\n\
                  | writes of a new contact (insert, handles, search doc, child docs) | {:.1} | {} rows, rolled back |\n\
-                 | sum | {:.1} | (measured: {:.1} µs per row) |\n\n",
+                 | sum | {} | (measured: {:.1} µs per row) |\n\n",
                 b.parse_us,
                 b.check_us,
-                b.find_us,
+                us_cell(b.find_us, b.find_cancelled),
                 b.find_sampled,
+                if b.find_cancelled { ", the last cancelled at the time budget" } else { "" },
                 b.company_lookup_us,
                 crate::thousands(b.distinct_companies),
                 crate::thousands(b.rows),
                 b.company_per_row_us(),
                 b.company_sampled,
+                if b.company_cancelled { ", the last cancelled at the time budget" } else { "" },
                 crate::thousands(b.companies_in_workspace),
                 b.write_us,
                 b.write_sampled,
-                b.sum_us(),
+                us_cell(b.sum_us(), b.find_cancelled || b.company_cancelled),
                 i.first.report.import_s * 1e6 / i.first.report.total.max(1) as f64,
             );
         }

@@ -14,6 +14,7 @@ use kith_store::Backend;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use std::str::FromStr;
+use std::time::Duration;
 use uuid::Uuid;
 
 macro_rules! bind_arg {
@@ -39,9 +40,22 @@ pub enum Raw {
 }
 
 impl Raw {
-    pub async fn open(url: &str) -> Result<Raw> {
+    /// On PostgreSQL every statement of this pool is cancelled after
+    /// `statement_timeout` (a runaway plan must not run on for minutes).
+    pub async fn open(url: &str, statement_timeout: Duration) -> Result<Raw> {
         Ok(if url.starts_with("postgres") {
-            Raw::Postgres(PgPoolOptions::new().max_connections(2).connect(url).await?)
+            let ms = statement_timeout.as_millis().max(1);
+            let pool = PgPoolOptions::new()
+                .max_connections(2)
+                .after_connect(move |conn, _| {
+                    Box::pin(async move {
+                        sqlx::query(&format!("SET statement_timeout = {ms}")).execute(conn).await?;
+                        Ok(())
+                    })
+                })
+                .connect(url)
+                .await?;
+            Raw::Postgres(pool)
         } else {
             let opts = SqliteConnectOptions::from_str(url)?.read_only(true);
             Raw::Sqlite(SqlitePoolOptions::new().max_connections(2).connect_with(opts).await?)
@@ -77,6 +91,42 @@ impl Raw {
                 Ok(q.fetch_all(p).await?.into_iter().map(|(l,)| l + "\n").collect())
             }
         }
+    }
+
+    /// Run a statement, counting its rows.
+    pub async fn count_rows(&self, sql: &Sql) -> Result<usize> {
+        Ok(match self {
+            Raw::Sqlite(p) => {
+                let mut q = sqlx::query(sql.text());
+                for a in sql.args() {
+                    q = bind_arg!(q, a);
+                }
+                q.fetch_all(p).await?.len()
+            }
+            Raw::Postgres(p) => {
+                let mut q = sqlx::query(sql.text());
+                for a in sql.args() {
+                    q = bind_arg!(q, a);
+                }
+                q.fetch_all(p).await?.len()
+            }
+        })
+    }
+
+    /// PostgreSQL: cancel every other statement running in this database
+    /// (what a killed client leaves behind). A no-op on SQLite.
+    pub async fn cancel_others(&self) -> Result<u64> {
+        Ok(match self {
+            Raw::Sqlite(_) => 0,
+            Raw::Postgres(p) => {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM (SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+                  WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active') x",
+                )
+                .fetch_one(p)
+                .await? as u64
+            }
+        })
     }
 
     /// The engine alone: the best 20 documents for a full-text query by the
