@@ -67,24 +67,15 @@ pub async fn of_contact(app: &App, ctx: &Context, id: Uuid) -> Result<Vec<Duplic
 /// Fill the survivor's empty fields from the other, and take the union of
 /// e-mails, phones and addresses. The survivor's values win where both have one.
 fn combine(mut keep: ContactRow, other: &ContactRow) -> ContactRow {
-    fn union<T: serde::de::DeserializeOwned + Serialize>(a: &str, b: &str, same: impl Fn(&T, &T) -> bool) -> String {
-        let mut items: Vec<T> = serde_json::from_str(a).unwrap_or_default();
-        for item in serde_json::from_str::<Vec<T>>(b).unwrap_or_default() {
-            if !items.iter().any(|i| same(i, &item)) {
-                items.push(item);
-            }
-        }
-        serde_json::to_string(&items).expect("json")
-    }
     if keep.first_name.is_empty() {
         keep.first_name = other.first_name.clone();
     }
     if keep.last_name.is_empty() {
         keep.last_name = other.last_name.clone();
     }
-    keep.emails = union::<LabeledValue>(&keep.emails, &other.emails, |a, b| a.value == b.value);
-    keep.phones = union::<PhoneValue>(&keep.phones, &other.phones, |a, b| a.value == b.value);
-    keep.addresses = union::<contacts::Address>(&keep.addresses, &other.addresses, |a, b| a == b);
+    keep.emails = super::json_union::<LabeledValue>(&keep.emails, &other.emails, |a, b| a.value == b.value);
+    keep.phones = super::json_union::<PhoneValue>(&keep.phones, &other.phones, |a, b| a.value == b.value);
+    keep.addresses = super::json_union::<contacts::Address>(&keep.addresses, &other.addresses, |a, b| a == b);
     let mut social: Map<String, Value> = serde_json::from_str(&other.social).unwrap_or_default();
     social.extend(serde_json::from_str::<Map<String, Value>>(&keep.social).unwrap_or_default());
     keep.social = Value::Object(social).to_string();

@@ -1092,29 +1092,18 @@ async fn find_existing(app: &App, state: &Run, keys: &[(String, String)]) -> Res
 
 /// The existing contact with the imported values filled in or added.
 fn merge(mut existing: ContactRow, imported: &ContactRow, now: i64) -> ContactRow {
-    fn union<T: serde::de::DeserializeOwned + Serialize + PartialEq>(
-        a: &str,
-        b: &str,
-        same: impl Fn(&T, &T) -> bool,
-    ) -> String {
-        let mut items: Vec<T> = serde_json::from_str(a).unwrap_or_default();
-        for item in serde_json::from_str::<Vec<T>>(b).unwrap_or_default() {
-            if !items.iter().any(|i| same(i, &item)) {
-                items.push(item);
-            }
-        }
-        serde_json::to_string(&items).expect("json")
-    }
     if !imported.first_name.is_empty() {
         existing.first_name = imported.first_name.clone();
     }
     if !imported.last_name.is_empty() {
         existing.last_name = imported.last_name.clone();
     }
-    existing.emails = union::<LabeledValue>(&existing.emails, &imported.emails, |a, b| a.value == b.value);
-    existing.phones = union::<contacts::PhoneValue>(&existing.phones, &imported.phones, |a, b| a.value == b.value);
+    existing.emails = super::json_union::<LabeledValue>(&existing.emails, &imported.emails, |a, b| a.value == b.value);
+    existing.phones =
+        super::json_union::<contacts::PhoneValue>(&existing.phones, &imported.phones, |a, b| a.value == b.value);
     if imported.addresses != "[]" {
-        existing.addresses = union::<contacts::Address>(&existing.addresses, &imported.addresses, |a, b| a == b);
+        existing.addresses =
+            super::json_union::<contacts::Address>(&existing.addresses, &imported.addresses, |a, b| a == b);
     }
     existing.title = imported.title.clone().or(existing.title);
     existing.birthday = imported.birthday.clone().or(existing.birthday);

@@ -259,3 +259,19 @@ pub(crate) async fn record_placement(
             .map(|r| (placement_of(&r.visibility, r.owner_id, r.team_id, r.created_by), r.title)),
     })
 }
+
+/// The items of JSON list `a`, then those of `b` that `same` finds nowhere
+/// in `a` (merging e-mails, phones or addresses of two contacts).
+pub(crate) fn json_union<T: serde::de::DeserializeOwned + serde::Serialize>(
+    a: &str,
+    b: &str,
+    same: impl Fn(&T, &T) -> bool,
+) -> String {
+    let mut items: Vec<T> = serde_json::from_str(a).unwrap_or_default();
+    for item in serde_json::from_str::<Vec<T>>(b).unwrap_or_default() {
+        if !items.iter().any(|i| same(i, &item)) {
+            items.push(item);
+        }
+    }
+    serde_json::to_string(&items).expect("json")
+}
