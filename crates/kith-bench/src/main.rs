@@ -99,6 +99,9 @@ enum Command {
         /// Seconds a latency figure's timed requests may take (per loop; a slower figure reports fewer requests).
         #[arg(long, default_value_t = 120)]
         figure_budget: u64,
+        /// Diagnostic: run ANALYZE on SQLite after seeding (Kith itself never does).
+        #[arg(long)]
+        sqlite_analyze: bool,
     },
     /// (internal) The import child process of `crm`.
     #[command(hide = true)]
@@ -183,6 +186,7 @@ fn crm_main(cli: &Cli) -> Result<()> {
         no_plans,
         keep_db,
         figure_budget,
+        sqlite_analyze,
     } = cli.command.clone()
     else {
         unreachable!("crm_main runs the crm command")
@@ -215,6 +219,7 @@ fn crm_main(cli: &Cli) -> Result<()> {
         plans: !no_plans,
         keep_db,
         figure_budget: Duration::from_secs(figure_budget.max(1)),
+        sqlite_analyze,
     };
     let mut out = header(cli);
     out += &crm::run(&opts)?;

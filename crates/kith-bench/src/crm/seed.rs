@@ -484,7 +484,8 @@ fn pick_tier(rng: &mut Rng) -> &'static str {
 }
 
 /// Seed a new workspace with `scale` records. `seed` fixes every random choice.
-pub async fn seed(app: &App, scale: Scale, seed: u64) -> Result<Seeded> {
+/// `sqlite_analyze`: also run `ANALYZE` on SQLite (a diagnostic: Kith itself never does).
+pub async fn seed(app: &App, scale: Scale, seed: u64, sqlite_analyze: bool) -> Result<Seeded> {
     let started = Instant::now();
     let db = app.db().clone();
     let backend = db.backend();
@@ -873,10 +874,16 @@ pub async fn seed(app: &App, scale: Scale, seed: u64) -> Result<Seeded> {
             tx.commit().await?;
             phases.push(("ANALYZE (what autovacuum does after a bulk load)", t.elapsed()));
         }
-        // Kith never runs ANALYZE on SQLite: plans are what a real instance gets.
+        // Kith never runs ANALYZE on SQLite: by default plans are what a real instance gets.
         Backend::Sqlite => {
+            if sqlite_analyze {
+                let mut tx = db.begin().await?;
+                execute(&mut tx, "ANALYZE", &[]).await?;
+                tx.commit().await?;
+            }
             db.checkpoint().await?;
-            phases.push(("WAL checkpoint", t.elapsed()));
+            let what = if sqlite_analyze { "ANALYZE (--sqlite-analyze) and WAL checkpoint" } else { "WAL checkpoint" };
+            phases.push((what, t.elapsed()));
         }
     }
     Ok(Seeded { ws, counts, phases, total: started.elapsed(), samples, word_counts, board_deals })
