@@ -131,6 +131,7 @@ impl App {
 pub mod records {
     pub use kith_store::audit::AuditEntryRow;
     pub use kith_store::invitations::InvitationRow;
+    pub use kith_store::list_sort::{Sort, SortCursor, SortField, SortedPage, SortedPageRequest};
     pub use kith_store::members::MemberRow;
     pub use kith_store::records::{CustomFilter, CustomOp, ListFilter, SortKey};
     pub use kith_store::teams::{TeamMemberRow, TeamRow};

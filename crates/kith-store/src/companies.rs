@@ -117,6 +117,17 @@ pub async fn list(
     Ok(Page::from_rows(rows, page, |r| Cursor { key: sort.cursor_key(r.updated_ms, r.created_ms), id: r.id }))
 }
 
+/// A page in an order of up to three keys ([`crate::list_sort`]).
+pub async fn list_sorted(
+    db: &Db,
+    viewer: &Viewer,
+    filter: &ListFilter,
+    sort: &crate::list_sort::Sort,
+    page: &crate::list_sort::SortedPageRequest,
+) -> Result<crate::list_sort::SortedPage<CompanyRow>> {
+    crate::list_sort::list(db, COLUMNS, "companies", viewer, filter, sort, page, |r: &CompanyRow| r.id).await
+}
+
 /// Visible companies with this domain (duplicate check, import matching).
 pub async fn find_by_domain(db: &Db, viewer: &Viewer, domain: &str) -> Result<Vec<CompanyRow>> {
     let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM companies r WHERE r.org_id = "));

@@ -142,6 +142,17 @@ pub async fn list(
     Ok(Page::from_rows(rows, page, |r| Cursor { key: sort.cursor_key(r.updated_ms, r.created_ms), id: r.id }))
 }
 
+/// A page in an order of up to three keys ([`crate::list_sort`]).
+pub async fn list_sorted(
+    db: &Db,
+    viewer: &Viewer,
+    filter: &ListFilter,
+    sort: &crate::list_sort::Sort,
+    page: &crate::list_sort::SortedPageRequest,
+) -> Result<crate::list_sort::SortedPage<ContactRow>> {
+    crate::list_sort::list(db, COLUMNS, "contacts", viewer, filter, sort, page, |r: &ContactRow| r.id).await
+}
+
 /// Many contacts by id, visible ones only (for timelines, deal links, merges).
 pub async fn get_many_visible(db: &Db, viewer: &Viewer, ids: &[Uuid]) -> Result<Vec<ContactRow>> {
     if ids.is_empty() {

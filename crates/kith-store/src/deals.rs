@@ -297,6 +297,17 @@ pub async fn list(
     Ok(Page::from_rows(rows, page, |r| Cursor { key: sort.cursor_key(r.updated_ms, r.created_ms), id: r.id }))
 }
 
+/// A page in an order of up to three keys ([`crate::list_sort`]).
+pub async fn list_sorted(
+    db: &Db,
+    viewer: &Viewer,
+    filter: &ListFilter,
+    sort: &crate::list_sort::Sort,
+    page: &crate::list_sort::SortedPageRequest,
+) -> Result<crate::list_sort::SortedPage<DealRow>> {
+    crate::list_sort::list(db, COLUMNS, "deals", viewer, filter, sort, page, |r: &DealRow| r.id).await
+}
+
 /// Open deals of one stage for the board, most recently changed first.
 pub async fn board_column(db: &Db, viewer: &Viewer, stage_id: Uuid, limit: i64) -> Result<Vec<DealRow>> {
     let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM deals r WHERE r.org_id = "));

@@ -25,6 +25,7 @@ pub mod imports;
 pub mod invitations;
 pub mod jobs;
 pub mod keyring;
+pub mod list_sort;
 pub mod members;
 pub mod notes;
 pub mod one_time;

@@ -37,6 +37,8 @@ pub struct ListFilter {
     pub status: Option<String>,
     pub custom: Vec<CustomFilter>,
     pub updated_since_ms: Option<i64>,
+    /// Only these records (a selection, e.g. for an export); empty: no limit.
+    pub ids: Vec<Uuid>,
 }
 
 /// Sort key of a list; keyset pagination runs on (key, id).
@@ -90,6 +92,26 @@ pub fn list_query(
     sort: SortKey,
     page: &PageRequest,
 ) -> Sql {
+    let mut sql = list_where(columns, table, record_type, viewer, filter);
+    let col = sort.column();
+    let (cmp, dir) = if sort.descending() { ("<", "DESC") } else { (">", "ASC") };
+    if let Some(Cursor { key, id }) = page.after {
+        sql.push(&format!(" AND (r.{col} {cmp} "))
+            .bind(key)
+            .push(&format!(" OR (r.{col} = "))
+            .bind(key)
+            .push(&format!(" AND r.id {cmp} "))
+            .bind(id)
+            .push("))");
+    }
+    sql.push(&format!(" ORDER BY r.{col} {dir}, r.id {dir} LIMIT ")).bind(page.fetch_limit());
+    sql
+}
+
+/// `SELECT <columns> FROM <table> r WHERE org AND visible AND filters`: the
+/// head of every list query, before its order ([`list_query`], and
+/// [`crate::list_sort`] for orders of several keys).
+pub fn list_where(columns: &str, table: &str, record_type: &str, viewer: &Viewer, filter: &ListFilter) -> Sql {
     let mut sql = Sql::new(&format!("SELECT {columns} FROM {table} r WHERE r.org_id = "));
     sql.bind(viewer.org_id).push(" AND ");
     push_filter(&mut sql, "r", viewer);
@@ -135,18 +157,9 @@ pub fn list_query(
         }
         sql.push(")");
     }
-    let col = sort.column();
-    let (cmp, dir) = if sort.descending() { ("<", "DESC") } else { (">", "ASC") };
-    if let Some(Cursor { key, id }) = page.after {
-        sql.push(&format!(" AND (r.{col} {cmp} "))
-            .bind(key)
-            .push(&format!(" OR (r.{col} = "))
-            .bind(key)
-            .push(&format!(" AND r.id {cmp} "))
-            .bind(id)
-            .push("))");
+    if !filter.ids.is_empty() {
+        sql.push(" AND r.id IN (").bind_list(filter.ids.iter().copied()).push(")");
     }
-    sql.push(&format!(" ORDER BY r.{col} {dir}, r.id {dir} LIMIT ")).bind(page.fetch_limit());
     sql
 }
 

@@ -12,6 +12,7 @@ use kith_domain::time::now_ms;
 use kith_domain::visibility::{Viewer, Visibility};
 use kith_domain::{new_id, Context};
 use kith_store::companies::{self as rows, CompanyRow};
+use kith_store::list_sort::{Sort, SortedPage, SortedPageRequest};
 use kith_store::records::{self, ListFilter, SearchDoc, SortKey};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -239,6 +240,24 @@ pub async fn list(
 ) -> Result<Page<Company>> {
     need(ctx, Action::ReadRecords)?;
     let page = rows::list(app.db(), &Viewer::of(ctx), filter, sort, page).await?;
+    let ids: Vec<Uuid> = page.items.iter().map(|r| r.id).collect();
+    let tags = records::tags_of(app.db(), ctx.org_id, "company", &ids).await?;
+    Ok(page.map(|r| {
+        let mine = tags.iter().filter(|(id, _)| *id == r.id).map(|(_, t)| t.name.clone()).collect();
+        Company::from_row(r, mine)
+    }))
+}
+
+/// A page of companies in an order of up to three keys (`name,-updated_at`).
+pub async fn list_sorted(
+    app: &App,
+    ctx: &Context,
+    filter: &ListFilter,
+    sort: &Sort,
+    page: &SortedPageRequest,
+) -> Result<SortedPage<Company>> {
+    need(ctx, Action::ReadRecords)?;
+    let page = rows::list_sorted(app.db(), &Viewer::of(ctx), filter, sort, page).await?;
     let ids: Vec<Uuid> = page.items.iter().map(|r| r.id).collect();
     let tags = records::tags_of(app.db(), ctx.org_id, "company", &ids).await?;
     Ok(page.map(|r| {

@@ -15,6 +15,7 @@ use kith_domain::validate::normalize_email;
 use kith_domain::visibility::{Placement, Viewer, Visibility};
 use kith_domain::{new_id, Context};
 use kith_store::contacts::{self as rows, ContactRow};
+use kith_store::list_sort::{Sort, SortedPage, SortedPageRequest};
 use kith_store::records::{self, ListFilter, SearchDoc, SortKey};
 use kith_store::Tx;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -540,6 +541,25 @@ pub async fn list(
 ) -> Result<Page<Contact>> {
     need(ctx, Action::ReadRecords)?;
     let page = rows::list(app.db(), &Viewer::of(ctx), filter, sort, page).await?;
+    let ids: Vec<Uuid> = page.items.iter().map(|r| r.id).collect();
+    let mut tags = records::tags_of(app.db(), ctx.org_id, "contact", &ids).await?;
+    Ok(page.map(|r| {
+        let mine = tags.iter().filter(|(id, _)| *id == r.id).map(|(_, t)| t.name.clone()).collect();
+        tags.retain(|(id, _)| *id != r.id);
+        Contact::from_row(r, mine)
+    }))
+}
+
+/// A page of contacts in an order of up to three keys (`last_name,-updated_at`).
+pub async fn list_sorted(
+    app: &App,
+    ctx: &Context,
+    filter: &ListFilter,
+    sort: &Sort,
+    page: &SortedPageRequest,
+) -> Result<SortedPage<Contact>> {
+    need(ctx, Action::ReadRecords)?;
+    let page = rows::list_sorted(app.db(), &Viewer::of(ctx), filter, sort, page).await?;
     let ids: Vec<Uuid> = page.items.iter().map(|r| r.id).collect();
     let mut tags = records::tags_of(app.db(), ctx.org_id, "contact", &ids).await?;
     Ok(page.map(|r| {

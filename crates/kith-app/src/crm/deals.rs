@@ -17,6 +17,7 @@ use kith_domain::time::now_ms;
 use kith_domain::visibility::{Viewer, Visibility};
 use kith_domain::{new_id, Context};
 use kith_store::deals::{self as rows, DealRow, StageChangeRow};
+use kith_store::list_sort::{Sort, SortedPage, SortedPageRequest};
 use kith_store::records::{self, ListFilter, SearchDoc, SortKey};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -409,6 +410,19 @@ pub async fn list(
     let page = rows::list(app.db(), &Viewer::of(ctx), filter, sort, page).await?;
     let next = page.next;
     Ok(Page { items: hydrate(app, ctx, page.items).await?, next })
+}
+
+/// A page of deals in an order of up to three keys (`-value,title`).
+pub async fn list_sorted(
+    app: &App,
+    ctx: &Context,
+    filter: &ListFilter,
+    sort: &Sort,
+    page: &SortedPageRequest,
+) -> Result<SortedPage<Deal>> {
+    need(ctx, Action::ReadRecords)?;
+    let page = rows::list_sorted(app.db(), &Viewer::of(ctx), filter, sort, page).await?;
+    Ok(SortedPage { items: hydrate(app, ctx, page.items).await?, next: page.next })
 }
 
 /// Deals linked to a contact (for its page), most recently changed first.

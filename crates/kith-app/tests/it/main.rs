@@ -6,6 +6,7 @@
 
 mod audit;
 mod crm;
+mod crm_lists;
 mod exports;
 mod identity;
 mod imports;

@@ -30,6 +30,10 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<ContactList>, ApiError> {
     let q = records::parse(&state.app, &ctx, raw.as_deref(), RecordType::Contact).await?;
+    if let Some((sort, page)) = &q.sorted {
+        let page = app::list_sorted(&state.app, &ctx, &q.filter, sort, page).await?;
+        return Ok(Json(ContactList { next_cursor: page.next.map(|c| c.encode()), data: page.items }));
+    }
     let page = app::list(&state.app, &ctx, &q.filter, q.sort, &q.page).await?;
     Ok(Json(ContactList::from_page(page, |c| c)))
 }

@@ -113,6 +113,10 @@ async fn view(
 ) -> Result<Response, ApiError> {
     let (format, rest) = split_query(raw.as_deref())?;
     let q = records::parse(&state.app, &ctx, Some(&rest), record_type).await?;
+    if q.sorted.is_some() {
+        let message = "an export is sorted by -updated_at, updated_at, -created_at or created_at";
+        return Err(kith_app::AppError::field("sort", message).into());
+    }
     let mut export = app::export_view(&state.app, &ctx, record_type, q.filter, q.sort, format).await?;
     let first = export.next_chunk().await?;
     let body = streamed(first, export, |mut e: ViewExport| async move {

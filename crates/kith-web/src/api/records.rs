@@ -7,7 +7,7 @@
 use crate::error::ApiError;
 use crate::extract::ListQuery;
 use kith_app::error::FieldError;
-use kith_app::records::{CustomFilter, CustomOp, ListFilter, SortKey};
+use kith_app::records::{CustomFilter, CustomOp, ListFilter, Sort, SortCursor, SortKey, SortedPageRequest};
 use kith_app::{App, AppError, Context};
 use kith_domain::crm::{check_date, FieldKind, RecordType};
 use kith_domain::page::PageRequest;
@@ -23,7 +23,12 @@ pub struct RecordListParams {
     limit: Option<u32>,
     /// The `next_cursor` of the previous page (with the same `sort`).
     cursor: Option<String>,
-    /// `-updated_at` (default), `updated_at`, `-created_at` or `created_at`.
+    /// Up to three fields, comma-separated, `-` for descending: e.g.
+    /// `last_name,-updated_at`. Default `-updated_at`. Contacts sort by `name`,
+    /// `first_name`, `last_name`, `title`, `source`; companies by `name`,
+    /// `domain`, `industry`; deals by `title`, `value`, `status`,
+    /// `expected_close`; all by `updated_at` and `created_at`. Text sorts
+    /// ignore case; ties are broken by id.
     sort: Option<String>,
     /// Tag names, repeated or comma-separated; a record must carry all of them.
     tag: Option<Vec<String>>,
@@ -61,6 +66,9 @@ pub struct RecordQuery {
     pub filter: ListFilter,
     pub sort: SortKey,
     pub page: PageRequest,
+    /// An order other than one of the four time orders (several keys, or a
+    /// name, value…): list with `list_sorted` and this page instead.
+    pub sorted: Option<(Sort, SortedPageRequest)>,
 }
 
 /// One `cf.…` parameter before its field is looked up.
@@ -126,23 +134,46 @@ pub async fn parse(
         }
     }
 
-    let page = match (ListQuery { limit: limit.map(str::to_string), cursor: cursor.map(str::to_string) }).page() {
-        Ok(p) => p,
-        Err(e) => {
-            errors.extend(e.fields);
-            PageRequest::default()
-        }
+    let legacy = match sort {
+        None | Some("-updated_at") => Some(SortKey::UpdatedDesc),
+        Some("updated_at") => Some(SortKey::UpdatedAsc),
+        Some("-created_at") => Some(SortKey::CreatedDesc),
+        Some("created_at") => Some(SortKey::CreatedAsc),
+        Some(_) => None,
     };
-    let sort = match sort {
-        None | Some("-updated_at") => SortKey::UpdatedDesc,
-        Some("updated_at") => SortKey::UpdatedAsc,
-        Some("-created_at") => SortKey::CreatedDesc,
-        Some("created_at") => SortKey::CreatedAsc,
-        Some(_) => {
-            bad(&mut errors, "sort", "must be -updated_at, updated_at, -created_at or created_at");
-            SortKey::UpdatedDesc
+    let mut sorted = None;
+    let page = if legacy.is_some() {
+        match (ListQuery { limit: limit.map(str::to_string), cursor: cursor.map(str::to_string) }).page() {
+            Ok(p) => p,
+            Err(e) => {
+                errors.extend(e.fields);
+                PageRequest::default()
+            }
         }
+    } else {
+        match Sort::parse(record_type, sort.unwrap_or_default()) {
+            Ok(order) => {
+                let limit = match crate::extract::parse_limit(limit) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        errors.extend(e.fields);
+                        None
+                    }
+                };
+                let after = cursor.and_then(|c| {
+                    let decoded = SortCursor::decode(c, &order);
+                    if decoded.is_none() {
+                        bad(&mut errors, "cursor", "is not a cursor of this list and sort");
+                    }
+                    decoded
+                });
+                sorted = Some((order, SortedPageRequest::new(limit, after)));
+            }
+            Err(message) => bad(&mut errors, "sort", &message),
+        }
+        PageRequest::default()
     };
+    let sort = legacy.unwrap_or_default();
     let owner_id = match owner {
         None => None,
         Some("me") => Some(ctx.user_id()),
@@ -208,8 +239,9 @@ pub async fn parse(
         status,
         custom: custom_filters,
         updated_since_ms,
+        ids: vec![],
     };
-    Ok(RecordQuery { filter, sort, page })
+    Ok(RecordQuery { filter, sort, page, sorted })
 }
 
 fn bad(errors: &mut Vec<FieldError>, field: &str, message: &str) {
