@@ -30,6 +30,7 @@ pub enum ErrorCode {
     PayloadTooLarge,
     UnsupportedMediaType,
     MethodNotAllowed,
+    ContactOptedOut,
     Internal,
 }
 
@@ -59,12 +60,13 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::ContactOptedOut => "contact_opted_out",
             ErrorCode::Internal => "internal",
         }
     }
 
     /// Every code, for the documentation table and its test.
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 25] = [
         ErrorCode::ValidationFailed,
         ErrorCode::NotFound,
         ErrorCode::Forbidden,
@@ -88,6 +90,7 @@ impl ErrorCode {
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::MethodNotAllowed,
+        ErrorCode::ContactOptedOut,
         ErrorCode::Internal,
     ];
 }

@@ -10,6 +10,7 @@ pub mod crm;
 pub mod error;
 pub mod idempotency;
 pub mod identity;
+pub mod inbox;
 pub mod invitations;
 pub mod keyring;
 pub mod mail;
@@ -57,6 +58,28 @@ pub struct AppSettings {
     pub allow_private_networks: bool,
     /// Outgoing e-mail (invitations, verification, password reset); None: no e-mail.
     pub mail: Option<MailConfig>,
+    /// Where the messaging providers' APIs are (operator configuration; tests point them at stand-ins).
+    pub provider_bases: ProviderBases,
+}
+
+/// Base URLs of the messaging providers' APIs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderBases {
+    pub twilio: String,
+    pub meta_graph: String,
+    pub telegram: String,
+    pub viber: String,
+}
+
+impl Default for ProviderBases {
+    fn default() -> Self {
+        ProviderBases {
+            twilio: kith_providers::twilio::DEFAULT_API_BASE.into(),
+            meta_graph: kith_providers::meta::DEFAULT_GRAPH_BASE.into(),
+            telegram: kith_providers::telegram::DEFAULT_API_BASE.into(),
+            viber: kith_providers::viber::DEFAULT_API_BASE.into(),
+        }
+    }
 }
 
 impl Default for AppSettings {
@@ -68,6 +91,7 @@ impl Default for AppSettings {
             invitation_ttl_ms: 7 * kith_domain::time::DAY_MS,
             allow_private_networks: false,
             mail: None,
+            provider_bases: ProviderBases::default(),
         }
     }
 }
@@ -84,6 +108,8 @@ struct AppInner {
     settings: AppSettings,
     outbound: OutboundClient,
     mailer: Option<Mailer>,
+    events: kith_infra::events::EventBus,
+    inbox: inbox::InboxState,
 }
 
 impl App {
@@ -95,7 +121,9 @@ impl App {
         })
         .expect("the outbound HTTP client builds with static settings");
         let mailer = settings.mail.as_ref().map(Mailer::new).transpose()?;
-        Ok(App { inner: Arc::new(AppInner { db, keyring, settings, outbound, mailer }) })
+        let inbox = inbox::InboxState::new(&settings.provider_bases);
+        let events = kith_infra::events::EventBus::new();
+        Ok(App { inner: Arc::new(AppInner { db, keyring, settings, outbound, mailer, events, inbox }) })
     }
 
     /// The mailer, when the operator configured SMTP.
@@ -106,6 +134,15 @@ impl App {
     /// The SSRF-guarded client for every fetch of a workspace-supplied URL.
     pub fn outbound(&self) -> &OutboundClient {
         &self.inner.outbound
+    }
+
+    /// The in-process event bus (live updates; ids only).
+    pub fn events(&self) -> &kith_infra::events::EventBus {
+        &self.inner.events
+    }
+
+    pub(crate) fn inbox(&self) -> &inbox::InboxState {
+        &self.inner.inbox
     }
 
     pub fn db(&self) -> &Db {

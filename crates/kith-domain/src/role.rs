@@ -68,6 +68,8 @@ pub enum Action {
     WriteRecords,
     /// Pipelines, custom fields, tags' colours: the CRM's settings.
     ManageCrmSettings,
+    /// Connect, change and disconnect inbox channels (their credentials).
+    ManageChannels,
 }
 
 impl Action {
@@ -80,7 +82,8 @@ impl Action {
             | Action::ManageTeams
             | Action::ManageInvitations
             | Action::ReadAudit
-            | Action::ManageCrmSettings => Role::Admin,
+            | Action::ManageCrmSettings
+            | Action::ManageChannels => Role::Admin,
             Action::DeleteWorkspace => Role::Owner,
         }
     }

@@ -1,5 +1,6 @@
 //! kith-infra: adapters to the outside world — outbound HTTP and SMTP mail, and
 //! later object storage, event bus, clock. Never touches the database.
 
+pub mod events;
 pub mod mail;
 pub mod outbound;

@@ -85,3 +85,13 @@ pub fn search_head_sql(backend: Backend) -> &'static str {
         }
     }
 }
+
+/// Serialise a critical section keyed by one `i64` (`$1`) until the
+/// transaction ends: inbound matching of one sender. SQLite's single writer
+/// (`BEGIN IMMEDIATE`) already serialises every write transaction.
+pub fn advisory_xact_lock_sql(backend: Backend) -> Option<&'static str> {
+    match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some("SELECT pg_advisory_xact_lock($1)"),
+    }
+}

@@ -108,6 +108,30 @@ pub async fn raw_bytes(raw_url: &str, sql: &str) -> Vec<Vec<u8>> {
     }
 }
 
+/// Run a raw query returning one integer (a `COUNT(*)`), around the store.
+pub async fn raw_i64(raw_url: &str, sql: &str) -> i64 {
+    use sqlx::Connection;
+    if raw_url.starts_with("postgres") {
+        let mut c = sqlx::PgConnection::connect(raw_url).await.expect("raw postgres");
+        sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut c).await.expect("raw query")
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(raw_url).await.expect("raw sqlite");
+        sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut c).await.expect("raw query")
+    }
+}
+
+/// Run a raw query returning one id column, around the store.
+pub async fn raw_ids(raw_url: &str, sql: &str) -> Vec<uuid::Uuid> {
+    use sqlx::Connection;
+    if raw_url.starts_with("postgres") {
+        let mut c = sqlx::PgConnection::connect(raw_url).await.expect("raw postgres");
+        sqlx::query_scalar::<_, uuid::Uuid>(sql).fetch_all(&mut c).await.expect("raw query")
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(raw_url).await.expect("raw sqlite");
+        sqlx::query_scalar::<_, uuid::Uuid>(sql).fetch_all(&mut c).await.expect("raw query")
+    }
+}
+
 /// Run a raw statement (tests that tamper with rows).
 pub async fn raw_execute(raw_url: &str, sql: &str) -> u64 {
     use sqlx::Connection;

@@ -45,7 +45,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         Forbidden | SignupClosed => StatusCode::FORBIDDEN,
         Unauthenticated | InvalidCredentials | MfaRequired | InvalidMfaCode => StatusCode::UNAUTHORIZED,
         TooManyAttempts | RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        EmailTaken | AlreadyMember | AlreadyExists | LastOwner | InUse | IdempotencyInProgress => StatusCode::CONFLICT,
+        EmailTaken | AlreadyMember | AlreadyExists | LastOwner | InUse | IdempotencyInProgress | ContactOptedOut => {
+            StatusCode::CONFLICT
+        }
         StaleVersion => StatusCode::PRECONDITION_FAILED,
         InvitationInvalid | TokenInvalid => StatusCode::GONE,
         IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,

@@ -20,6 +20,8 @@ pub const NOTE: &str = "note";
 pub const TASK: &str = "task";
 pub const ACTIVITY: &str = "activity";
 pub const STAGE_CHANGE: &str = "stage_change";
+/// An inbox message to or from the contact (the body's first characters).
+pub const MESSAGE: &str = "message";
 
 /// What a capability appends.
 pub struct Entry {
@@ -74,6 +76,8 @@ pub struct TimelineItem {
     pub activity: Option<super::activities::Activity>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stage_change: Option<StageChange>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<crate::inbox::messages::MessagePreview>,
 }
 
 /// A page of a record's timeline, newest first. The record must be visible
@@ -94,6 +98,7 @@ pub async fn page(
     let notes = super::notes::load_many(app, ctx, &ids_of(NOTE)).await?;
     let tasks = super::tasks::load_many(app, ctx, &ids_of(TASK)).await?;
     let activities = super::activities::load_many(app, ctx, &ids_of(ACTIVITY)).await?;
+    let messages = crate::inbox::messages::previews(app, ctx, &ids_of(MESSAGE)).await?;
     let stage_names = stage_names(app, ctx, &entries.items).await?;
     let next = entries.next;
     let items = entries
@@ -109,11 +114,13 @@ pub async fn page(
                 task: None,
                 activity: None,
                 stage_change: None,
+                message: None,
             };
             match e.kind.as_str() {
                 NOTE => item.note = notes.iter().find(|n| n.id == e.ref_id).cloned(),
                 TASK => item.task = tasks.iter().find(|t| t.id == e.ref_id).cloned(),
                 ACTIVITY => item.activity = activities.iter().find(|a| a.id == e.ref_id).cloned(),
+                MESSAGE => item.message = messages.iter().find(|m| m.id == e.ref_id).cloned(),
                 STAGE_CHANGE => {
                     let s: serde_json::Value = serde_json::from_str(&e.summary).unwrap_or_default();
                     let id = |k: &str| s.get(k).and_then(|v| v.as_str()).and_then(|v| Uuid::parse_str(v).ok());

@@ -10,6 +10,7 @@ mod crm_lists;
 mod exports;
 mod identity;
 mod imports;
+mod inbox;
 mod invitations;
 mod isolation;
 mod keyring;

@@ -1,0 +1,340 @@
+//! Messages of a conversation: reading them (bodies opened), replying, and
+//! the `inbox.send` job that hands a queued reply to the provider.
+//!
+//! A reply is stored `queued` with its send job in one transaction, after the
+//! consent ledger is read in that same transaction: nothing is queued for a
+//! contact who opted out (promise 10), and the job checks again before it
+//! calls the provider. Provider answers map to retries: rate limited → again
+//! after the provider's delay, transient → backoff, permanent → `failed` with
+//! the provider's code.
+
+use super::channels::open_config;
+use super::process::{advance, apply_pending, lock_message, message_entry};
+use super::{conversations, publish, SEND_JOB};
+use crate::crm::timeline;
+use crate::worker::JobError;
+use crate::{App, AppError, ErrorCode, Result};
+use kith_domain::consent::Consent;
+use kith_domain::page::{Page, PageRequest};
+use kith_domain::role::Action;
+use kith_domain::time::now_ms;
+use kith_domain::{new_id, Context};
+use kith_infra::events::{MESSAGE_CREATED, MESSAGE_UPDATED};
+use kith_providers::{MediaRef, SendError, Sent};
+use kith_store::inbox::{self as rows, MessageRow};
+use kith_store::jobs::ClaimedJob;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub const MAX_BODY_CHARS: usize = 4096;
+/// How many times a send may be put off because the provider throttled it.
+const MAX_DEFERRALS: i64 = 50;
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Media {
+    pub url: Option<String>,
+    pub provider_media_id: Option<String>,
+    pub content_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Message {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    /// `in` (from the contact) or `out` (from the team).
+    pub direction: String,
+    /// `message`, or `note` (private to the team, never sent).
+    pub kind: String,
+    pub body: String,
+    pub media: Vec<Media>,
+    /// Members mentioned in a note.
+    pub mentions: Vec<Uuid>,
+    /// The member who wrote it; null for the contact's messages and automatic replies.
+    pub author_user_id: Option<Uuid>,
+    /// `received` (inbound), or `queued`, `sent`, `delivered`, `read`, `failed`.
+    pub state: String,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub created_at_ms: i64,
+    pub sent_at_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMessage {
+    pub body: String,
+}
+
+/// A message with its body and media opened.
+pub(crate) async fn open(app: &App, r: MessageRow) -> Result<Message> {
+    let body = app.keyring().open(app.db(), r.org_id, "messages", "body", r.id, &r.body).await?;
+    let media: Vec<MediaRef> = match &r.media {
+        Some(sealed) => {
+            let json = app.keyring().open(app.db(), r.org_id, "messages", "media", r.id, sealed).await?;
+            serde_json::from_slice(&json).unwrap_or_default()
+        }
+        None => vec![],
+    };
+    Ok(Message {
+        id: r.id,
+        conversation_id: r.conversation_id,
+        direction: r.direction,
+        kind: r.kind,
+        body: String::from_utf8_lossy(&body).into_owned(),
+        media: media
+            .into_iter()
+            .map(|m| Media { url: m.url, provider_media_id: m.provider_media_id, content_type: m.content_type })
+            .collect(),
+        mentions: serde_json::from_str(&r.mentions).unwrap_or_default(),
+        author_user_id: r.author_user_id,
+        state: r.state,
+        error_code: r.error_code,
+        error_message: r.error_message,
+        created_at_ms: r.created_ms,
+        sent_at_ms: r.sent_ms,
+    })
+}
+
+/// A page of a conversation's messages and notes: newest first, or oldest
+/// first when `ascending`.
+pub async fn list(
+    app: &App,
+    ctx: &Context,
+    conversation_id: Uuid,
+    ascending: bool,
+    page: &PageRequest,
+) -> Result<Page<Message>> {
+    conversations::visible(app, ctx, conversation_id).await?;
+    let rows = rows::list_messages(app.db(), ctx.org_id, conversation_id, ascending, page).await?;
+    let mut items = Vec::with_capacity(rows.items.len());
+    for r in rows.items {
+        items.push(open(app, r).await?);
+    }
+    Ok(Page { items, next: rows.next })
+}
+
+/// Timeline previews: the first characters of each message the viewer may
+/// see (the timeline already checked the contact).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MessagePreview {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    pub direction: String,
+    pub state: String,
+    pub preview: String,
+}
+
+pub(crate) async fn previews(app: &App, ctx: &Context, ids: &[Uuid]) -> Result<Vec<MessagePreview>> {
+    let mut out = Vec::new();
+    for r in rows::get_messages(app.db(), ctx.org_id, ids).await? {
+        let body = app.keyring().open(app.db(), r.org_id, "messages", "body", r.id, &r.body).await?;
+        out.push(MessagePreview {
+            id: r.id,
+            conversation_id: r.conversation_id,
+            direction: r.direction,
+            state: r.state,
+            preview: super::preview(&String::from_utf8_lossy(&body), 140),
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn check_body(body: &str) -> Result<String> {
+    let t = body.trim();
+    if t.is_empty() {
+        return Err(AppError::field("body", "must not be empty"));
+    }
+    if t.chars().count() > MAX_BODY_CHARS {
+        return Err(AppError::field("body", format!("must be at most {MAX_BODY_CHARS} characters")));
+    }
+    Ok(t.to_string())
+}
+
+/// Reply in a conversation: stored `queued`, sent by a job. Refused with
+/// `contact_opted_out` (nothing stored) when the contact opted out on this
+/// kind of channel.
+pub async fn send(app: &App, ctx: &Context, conversation_id: Uuid, input: &NewMessage) -> Result<Message> {
+    if !ctx.can(Action::WriteRecords) {
+        return Err(AppError::Forbidden);
+    }
+    let body = check_body(&input.body)?;
+    let conv = conversations::visible(app, ctx, conversation_id).await?;
+    let channel = kith_store::channels::get(app.db(), ctx.org_id, conv.channel_id)
+        .await?
+        .ok_or(AppError::Conflict(ErrorCode::InUse, "the conversation's channel is disconnected"))?;
+    let id = new_id();
+    let sealed = app.keyring().seal(app.db(), ctx.org_id, "messages", "body", id, body.as_bytes()).await?;
+    let now = now_ms();
+    let row = MessageRow {
+        id,
+        org_id: ctx.org_id,
+        conversation_id,
+        channel_id: channel.id,
+        direction: "out".into(),
+        kind: "message".into(),
+        body: sealed,
+        media: None,
+        mentions: "[]".into(),
+        author_user_id: Some(ctx.user_id()),
+        provider_message_id: None,
+        state: "queued".into(),
+        error_code: None,
+        error_message: None,
+        created_ms: now,
+        updated_ms: now,
+        sent_ms: None,
+    };
+    let mut tx = app.db().begin().await?;
+    let consent = rows::current_consent_tx(&mut tx, ctx.org_id, conv.contact_id, &channel.kind).await?;
+    if consent.as_deref() == Some(Consent::OptOut.as_str()) {
+        return Err(opted_out());
+    }
+    rows::insert_message(&mut tx, &row).await?;
+    rows::note_message(&mut tx, conversation_id, now, false, now).await?;
+    timeline::append(
+        &mut tx,
+        message_entry(ctx.org_id, conv.contact_id, id, now, Some(ctx.user_id()), "out", &channel.kind, conversation_id),
+    )
+    .await?;
+    crate::worker::enqueue(&mut tx, SEND_JOB, Some(ctx.org_id), &serde_json::json!({"message_id": id}), now).await?;
+    tx.commit().await?;
+    publish(app, ctx.org_id, MESSAGE_CREATED, conversation_id, Some(id));
+    open(app, row).await
+}
+
+fn opted_out() -> AppError {
+    AppError::Conflict(ErrorCode::ContactOptedOut, "the contact opted out of messages on this channel")
+}
+
+pub(crate) async fn run_send(app: App, job: ClaimedJob) -> std::result::Result<(), JobError> {
+    let payload: serde_json::Value =
+        serde_json::from_slice(&job.payload).map_err(|e| JobError::permanent(format!("{SEND_JOB}: {e}")))?;
+    let id = payload["message_id"]
+        .as_str()
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .ok_or_else(|| JobError::permanent(format!("{SEND_JOB}: no message_id")))?;
+    let org_id = job.org_id.ok_or_else(|| JobError::permanent(format!("{SEND_JOB}: no workspace")))?;
+    let exempt = payload["consent_exempt"].as_bool().unwrap_or(false);
+    let deferrals = payload["deferrals"].as_i64().unwrap_or(0);
+    let last_attempt = job.attempts >= job.max_attempts;
+    match send_now(&app, org_id, id, exempt, deferrals, last_attempt).await {
+        Ok(None) => Ok(()),
+        Ok(Some(transient)) => Err(JobError::from(transient)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Mark a queued message failed for good.
+async fn fail(app: &App, m: &MessageRow, code: &str, message: &str) -> Result<()> {
+    let mut tx = app.db().begin().await?;
+    let changed = advance(&mut tx, m, "failed", Some(code), Some(message), now_ms()).await?;
+    tx.commit().await?;
+    if changed {
+        publish(app, m.org_id, MESSAGE_UPDATED, m.conversation_id, Some(m.id));
+    }
+    Ok(())
+}
+
+async fn send_now(
+    app: &App,
+    org_id: Uuid,
+    id: Uuid,
+    exempt: bool,
+    deferrals: i64,
+    last_attempt: bool,
+) -> Result<Option<String>> {
+    let Some(m) = rows::get_message(app.db(), org_id, id).await? else { return Ok(None) };
+    if m.state != "queued" || m.provider_message_id.is_some() {
+        return Ok(None); // already handed over (a replayed job)
+    }
+    let Some(conv) = rows::get_conversation(app.db(), org_id, m.conversation_id).await? else { return Ok(None) };
+    let channel = kith_store::channels::get_any(app.db(), org_id, m.channel_id).await?;
+    let Some(channel) = channel.filter(|c| c.deleted_ms.is_none()) else {
+        fail(app, &m, "channel_disconnected", "the channel was disconnected before the message was sent").await?;
+        return Ok(None);
+    };
+    if !exempt {
+        let consent = rows::current_consent(app.db(), org_id, conv.contact_id, &channel.kind).await?;
+        if consent.as_deref() == Some(Consent::OptOut.as_str()) {
+            fail(app, &m, "contact_opted_out", "the contact opted out before the message was sent").await?;
+            return Ok(None);
+        }
+    }
+    let body = app.keyring().open(app.db(), org_id, "messages", "body", m.id, &m.body).await?;
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let config = open_config(app, org_id, channel.id, channel.config.as_deref()).await?;
+    let text = |k: &str| config.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let inbox = app.inbox();
+    let to = conv.peer.as_str();
+    let result: std::result::Result<Sent, SendError> = match channel.kind.as_str() {
+        "twilio_sms" => {
+            let sender = match config.get("from").and_then(|v| v.as_str()) {
+                Some(from) => kith_providers::twilio::TwilioSender::From(from.into()),
+                None => kith_providers::twilio::TwilioSender::MessagingServiceSid(text("messaging_service_sid")),
+            };
+            let callback =
+                format!("{}{}", app.settings().public_url, super::channels::hook_path("twilio_sms", channel.id));
+            inbox
+                .twilio()
+                .send_sms(&text("account_sid"), &text("auth_token"), &sender, to, &body, &[], Some(&callback))
+                .await
+        }
+        "whatsapp" => {
+            let to = to.trim_start_matches('+');
+            inbox.meta().send_whatsapp_text(&text("phone_number_id"), &text("access_token"), to, &body).await
+        }
+        "messenger" => inbox.meta().send_messenger_text(&text("page_id"), &text("page_access_token"), to, &body).await,
+        "instagram" => {
+            let node = config
+                .get("page_id")
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+                .unwrap_or(text("instagram_account_id"));
+            inbox.meta().send_instagram_text(&node, &text("page_access_token"), to, &body).await
+        }
+        "telegram" => inbox.telegram().send_message(&text("bot_token"), to, &body).await,
+        "viber" => {
+            let name = config.get("sender_name").and_then(|v| v.as_str()).unwrap_or(&channel.name).to_string();
+            inbox.viber().send_message(&text("auth_token"), to, &name, &body).await
+        }
+        other => Err(SendError::Permanent {
+            code: "unsupported_channel".into(),
+            message: format!("sending on {other} channels is not available yet"),
+        }),
+    };
+    match result {
+        Ok(sent) => {
+            let now = now_ms();
+            let mut tx = app.db().begin().await?;
+            lock_message(&mut tx, org_id, channel.id, &sent.provider_message_id).await?;
+            rows::set_provider_message_id(&mut tx, m.id, &sent.provider_message_id).await?;
+            advance(&mut tx, &m, "sent", None, None, now).await?;
+            let sent_row = MessageRow { state: "sent".into(), ..m.clone() };
+            apply_pending(&mut tx, &sent_row, &sent.provider_message_id, now).await?;
+            tx.commit().await?;
+            publish(app, org_id, MESSAGE_UPDATED, m.conversation_id, Some(m.id));
+            Ok(None)
+        }
+        Err(SendError::Permanent { code, message }) => {
+            tracing::info!(message_id = %m.id, kind = %channel.kind, code = %code, "provider refused a message");
+            fail(app, &m, &code, &message).await?;
+            Ok(None)
+        }
+        Err(SendError::RateLimited { retry_after_ms }) if deferrals < MAX_DEFERRALS => {
+            // Put off without spending an attempt: a new job at the provider's time.
+            let wait = retry_after_ms.unwrap_or(1_000).clamp(100, 3_600_000);
+            let payload = serde_json::json!({"message_id": m.id, "consent_exempt": exempt, "deferrals": deferrals + 1});
+            let mut tx = app.db().begin().await?;
+            crate::worker::enqueue(&mut tx, SEND_JOB, Some(org_id), &payload, now_ms() + wait).await?;
+            tx.commit().await?;
+            Ok(None)
+        }
+        Err(e) => {
+            if last_attempt {
+                fail(app, &m, "retries_exhausted", &e.to_string()).await?;
+                return Ok(None);
+            }
+            Ok(Some(e.to_string()))
+        }
+    }
+}
