@@ -1,7 +1,7 @@
 //! Company rows. Reads go through the visibility filter.
 
 use crate::records::{list_query, ListFilter, SortKey};
-use crate::sql::Sql;
+use crate::sql::{insert_many, Arg, Sql};
 use crate::visibility::push_filter;
 use crate::{Db, Result, Tx};
 use kith_domain::page::{Cursor, Page, PageRequest};
@@ -146,12 +146,58 @@ pub async fn find_by_name(db: &Db, viewer: &Viewer, name: &str) -> Result<Vec<Co
     sql.fetch_all(db).await
 }
 
-pub async fn find_by_name_tx(tx: &mut Tx, viewer: &Viewer, name: &str) -> Result<Vec<CompanyRow>> {
+/// Visible companies whose name equals one of `names` case-insensitively
+/// (the engine's `lower`, which the `companies_name` index covers), oldest
+/// first; the caller pairs them with its names.
+pub async fn find_by_names_tx(tx: &mut Tx, viewer: &Viewer, names: &[String]) -> Result<Vec<CompanyRow>> {
+    let mut out = Vec::new();
+    for chunk in names.chunks(500) {
+        out.extend(by_names_sql(viewer, chunk).fetch_all_tx::<CompanyRow>(tx).await?);
+    }
+    out.sort_by_key(|c| (c.created_ms, c.id));
+    Ok(out)
+}
+
+/// [`find_by_names_tx`]'s statement for up to 500 names (public so
+/// benchmarks can show its plan).
+pub fn by_names_sql(viewer: &Viewer, names: &[String]) -> Sql {
     let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM companies r WHERE r.org_id = "));
-    sql.bind(viewer.org_id).push(" AND lower(r.name) = ").bind(name.to_lowercase()).push(" AND ");
+    sql.bind(viewer.org_id).push(" AND lower(r.name) IN (");
+    for (i, name) in names.iter().enumerate() {
+        sql.push(if i == 0 { "lower(" } else { ", lower(" }).bind(name.as_str()).push(")");
+    }
+    sql.push(") AND ");
     push_filter(&mut sql, "r", viewer);
-    sql.push(" ORDER BY r.created_ms, r.id LIMIT 1");
-    sql.fetch_all_tx(tx).await
+    sql
+}
+
+/// Insert many new companies (imports).
+pub async fn insert_many_rows(tx: &mut Tx, rows: &[CompanyRow]) -> Result<u64> {
+    const HEAD: &str = "INSERT INTO companies (id, org_id, name, domain, industry, size, address, custom, visibility,
+                          owner_id, team_id, created_by, version, created_ms, updated_ms) VALUES";
+    let args = rows
+        .iter()
+        .map(|r| {
+            vec![
+                Arg::from(r.id),
+                r.org_id.into(),
+                r.name.clone().into(),
+                r.domain.clone().into(),
+                r.industry.clone().into(),
+                r.size.clone().into(),
+                r.address.clone().into(),
+                r.custom.clone().into(),
+                r.visibility.clone().into(),
+                r.owner_id.into(),
+                r.team_id.into(),
+                r.created_by.into(),
+                r.version.into(),
+                r.created_ms.into(),
+                r.updated_ms.into(),
+            ]
+        })
+        .collect();
+    insert_many(tx, HEAD, "", args).await
 }
 
 /// A company's name whatever its visibility: only for indexing a contact

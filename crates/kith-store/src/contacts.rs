@@ -2,7 +2,7 @@
 //! through the visibility filter; the app layer decides who may write.
 
 use crate::records::{list_query, ListFilter, SortKey};
-use crate::sql::Sql;
+use crate::sql::{insert_many, Arg, Sql};
 use crate::visibility::push_filter;
 use crate::{Db, Result, Tx};
 use kith_domain::page::{Cursor, Page, PageRequest};
@@ -72,6 +72,52 @@ pub async fn insert(tx: &mut Tx, r: &ContactRow) -> Result<()> {
         .await?
         .rows_affected());
     Ok(())
+}
+
+/// Insert many new contacts (imports): a few statements for hundreds of rows.
+pub async fn insert_many_rows(tx: &mut Tx, rows: &[ContactRow]) -> Result<u64> {
+    const HEAD: &str = "INSERT INTO contacts (id, org_id, first_name, last_name, emails, phones, addresses, social,
+                          company_id, title, birthday, time_zone, source, custom, visibility, owner_id, team_id,
+                          created_by, version, created_ms, updated_ms) VALUES";
+    let args = rows
+        .iter()
+        .map(|r| {
+            vec![
+                Arg::from(r.id),
+                r.org_id.into(),
+                r.first_name.clone().into(),
+                r.last_name.clone().into(),
+                r.emails.clone().into(),
+                r.phones.clone().into(),
+                r.addresses.clone().into(),
+                r.social.clone().into(),
+                r.company_id.into(),
+                r.title.clone().into(),
+                r.birthday.clone().into(),
+                r.time_zone.clone().into(),
+                r.source.clone().into(),
+                r.custom.clone().into(),
+                r.visibility.clone().into(),
+                r.owner_id.into(),
+                r.team_id.into(),
+                r.created_by.into(),
+                r.version.into(),
+                r.created_ms.into(),
+                r.updated_ms.into(),
+            ]
+        })
+        .collect();
+    insert_many(tx, HEAD, "", args).await
+}
+
+/// Add handles `(contact_id, kind, value)` of new contacts in bulk.
+pub async fn add_handles_many(tx: &mut Tx, org_id: Uuid, handles: &[(Uuid, &str, String)]) -> Result<u64> {
+    const HEAD: &str = "INSERT INTO contact_handles (org_id, contact_id, kind, value) VALUES";
+    let args = handles
+        .iter()
+        .map(|(contact, kind, value)| vec![Arg::from(org_id), (*contact).into(), (*kind).into(), value.clone().into()])
+        .collect();
+    insert_many(tx, HEAD, " ON CONFLICT DO NOTHING", args).await
 }
 
 /// Write every field of `r` if the stored version is still `r.version - 1`.
@@ -202,6 +248,44 @@ pub async fn find_by_handles(db: &Db, viewer: &Viewer, handles: &[(&str, String)
     push_filter(&mut sql, "r", viewer);
     sql.push(" ORDER BY r.created_ms, r.id");
     sql.fetch_all(db).await
+}
+
+/// Visible contacts holding a handle of `kind` among `values`, with the
+/// matching value, oldest contact first (import dedupe: one read per batch
+/// instead of one per row; the handle index drives it).
+pub async fn find_by_handle_values(
+    db: &Db,
+    viewer: &Viewer,
+    kind: &str,
+    values: &[String],
+) -> Result<Vec<(String, ContactRow)>> {
+    #[derive(sqlx::FromRow)]
+    struct Matched {
+        handle_value: String,
+        #[sqlx(flatten)]
+        contact: ContactRow,
+    }
+    let mut out = Vec::new();
+    for chunk in values.chunks(500) {
+        let rows: Vec<Matched> = by_handle_values_sql(viewer, kind, chunk).fetch_all(db).await?;
+        out.extend(rows.into_iter().map(|m| (m.handle_value, m.contact)));
+    }
+    out.sort_by_key(|(_, c)| (c.created_ms, c.id));
+    Ok(out)
+}
+
+/// [`find_by_handle_values`]'s statement for up to 500 values (public so
+/// benchmarks can show its plan).
+pub fn by_handle_values_sql(viewer: &Viewer, kind: &str, values: &[String]) -> Sql {
+    let mut sql = Sql::new(&format!(
+        "SELECT h.value AS handle_value, {COLUMNS} FROM contact_handles h JOIN contacts r ON r.id = h.contact_id
+         WHERE h.org_id = "
+    ));
+    sql.bind(viewer.org_id).push(" AND h.kind = ").bind(kind).push(" AND h.value IN (");
+    sql.bind_list(values.iter().cloned()).push(") AND r.org_id = ").bind(viewer.org_id).push(" AND ");
+    push_filter(&mut sql, "r", viewer);
+    sql.push(" ORDER BY r.created_ms, r.id");
+    sql
 }
 
 /// A workspace-shared contact (never anyone's personal one) holding this

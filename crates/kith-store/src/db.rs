@@ -175,6 +175,27 @@ impl Db {
         Ok(cols)
     }
 
+    /// Refresh the query planner's statistics where they are missing or
+    /// stale (after start-up and after bulk writes such as imports). SQLite
+    /// keeps none until asked, and without them it can pick an index that
+    /// turns a filtered list into a scan of every value; `PRAGMA optimize`
+    /// analyses only tables that changed a lot, with a bounded sample.
+    /// PostgreSQL's autovacuum does this on its own schedule; analysing the
+    /// CRM tables here just makes a fresh import's plans good at once.
+    pub async fn optimize(&self) -> Result<()> {
+        match self {
+            Db::Sqlite(s) => {
+                sqlx::query("PRAGMA optimize=0x10002").execute(&s.write).await?;
+            }
+            Db::Postgres(p) => {
+                sqlx::query("ANALYZE contacts, contact_handles, companies, search_docs, record_tags, custom_values")
+                    .execute(p)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Flush the SQLite write-ahead log into the main file (after erasure,
     /// so deleted pages do not linger in the WAL). No-op on PostgreSQL.
     pub async fn checkpoint(&self) -> Result<()> {

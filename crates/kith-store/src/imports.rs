@@ -132,6 +132,24 @@ pub struct IssueRow {
     pub message: String,
 }
 
+/// Record many row issues at once.
+pub async fn add_issues(tx: &mut Tx, issues: &[IssueRow]) -> Result<u64> {
+    const HEAD: &str = "INSERT INTO import_issues (import_id, row_no, severity, code, message) VALUES";
+    let args = issues
+        .iter()
+        .map(|i| {
+            vec![
+                crate::sql::Arg::from(i.import_id),
+                i.row_no.into(),
+                i.severity.clone().into(),
+                i.code.clone().into(),
+                i.message.clone().into(),
+            ]
+        })
+        .collect();
+    crate::sql::insert_many(tx, HEAD, " ON CONFLICT DO NOTHING", args).await
+}
+
 pub async fn add_issue(tx: &mut Tx, i: &IssueRow) -> Result<()> {
     const SQL: &str =
         "INSERT INTO import_issues (import_id, row_no, severity, code, message) VALUES ($1, $2, $3, $4, $5)

@@ -2,7 +2,7 @@
 //! values, the search document and list filters. Record tables themselves
 //! live in `contacts`, `companies` and `deals`.
 
-use crate::sql::Sql;
+use crate::sql::{insert_many, Arg, Sql};
 use crate::visibility::push_filter;
 use crate::{Db, Result, Tx};
 use kith_domain::crm::TypedValue;
@@ -270,6 +270,16 @@ pub async fn add_record_tags(
     Ok(())
 }
 
+/// Tag many records at once: `(tag_id, record_id)` pairs of one record type.
+pub async fn add_record_tags_many(tx: &mut Tx, org_id: Uuid, record_type: &str, pairs: &[(Uuid, Uuid)]) -> Result<u64> {
+    const HEAD: &str = "INSERT INTO record_tags (org_id, tag_id, record_type, record_id) VALUES";
+    let args = pairs
+        .iter()
+        .map(|(tag, record)| vec![Arg::from(org_id), (*tag).into(), record_type.into(), (*record).into()])
+        .collect();
+    insert_many(tx, HEAD, " ON CONFLICT DO NOTHING", args).await
+}
+
 /// Tags of many records at once (one query for a whole list page).
 pub async fn tags_of(db: &Db, org_id: Uuid, record_type: &str, ids: &[Uuid]) -> Result<Vec<(Uuid, TagRow)>> {
     #[derive(sqlx::FromRow)]
@@ -329,6 +339,29 @@ pub async fn set_custom_values(
             .rows_affected());
     }
     Ok(())
+}
+
+/// Typed values of new records in bulk: `(field_id, record_id, values)`.
+pub async fn insert_custom_values_many(
+    tx: &mut Tx,
+    org_id: Uuid,
+    values: &[(Uuid, Uuid, &[TypedValue])],
+) -> Result<u64> {
+    const HEAD: &str = "INSERT INTO custom_values (org_id, field_id, record_id, ord, text_value, number_value) VALUES";
+    let mut args = Vec::new();
+    for (field, record, typed) in values {
+        for (i, v) in typed.iter().enumerate() {
+            args.push(vec![
+                Arg::from(org_id),
+                (*field).into(),
+                (*record).into(),
+                (i as i64).into(),
+                v.text.clone().into(),
+                v.number.into(),
+            ]);
+        }
+    }
+    insert_many(tx, HEAD, " ON CONFLICT DO NOTHING", args).await
 }
 
 /// Remove everything that hangs off a deleted record: tags, custom values,
@@ -401,6 +434,36 @@ pub async fn upsert_search_doc(tx: &mut Tx, d: &SearchDoc) -> Result<()> {
         .await?
         .rows_affected());
     Ok(())
+}
+
+/// Search documents of new records in bulk (no earlier document exists).
+pub async fn insert_search_docs(tx: &mut Tx, docs: &[SearchDoc]) -> Result<u64> {
+    const HEAD: &str = "INSERT INTO search_docs (org_id, record_type, record_id, parent_type, parent_id, title, terms,
+                          visibility, owner_id, team_id, created_by, updated_ms) VALUES";
+    let args = docs
+        .iter()
+        .map(|d| {
+            let (parent_type, parent_id) = match &d.parent {
+                Some((t, id)) => (Some(t.clone()), Some(*id)),
+                None => (None, None),
+            };
+            vec![
+                Arg::from(d.org_id),
+                d.record_type.clone().into(),
+                d.record_id.into(),
+                parent_type.into(),
+                parent_id.into(),
+                d.title.clone().into(),
+                d.terms.clone().into(),
+                d.placement.visibility.as_str().into(),
+                d.placement.owner_id.into(),
+                d.placement.team_id.into(),
+                d.placement.created_by.into(),
+                d.updated_ms.into(),
+            ]
+        })
+        .collect();
+    insert_many(tx, HEAD, "", args).await
 }
 
 /// When a record's visibility changes, the documents of what hangs off it

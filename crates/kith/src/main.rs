@@ -139,6 +139,10 @@ async fn open_db(config: &Config) -> Result<Db> {
         None => Db::open_default(&config.data, &opts).await?,
     };
     db.migrate().await.context("applying migrations")?;
+    if db.backend() == kith_store::Backend::Sqlite {
+        // SQLite has no autovacuum to keep planner statistics: refresh stale ones at start.
+        db.optimize().await.context("refreshing query statistics")?;
+    }
     Ok(db)
 }
 

@@ -345,14 +345,9 @@ pub async fn delete(app: &App, ctx: &Context, id: Uuid, origin: &Origin) -> Resu
     Ok(())
 }
 
-/// A visible company with exactly this name (case-insensitive), inside a transaction (imports).
-pub(crate) async fn find_by_name_tx(tx: &mut kith_store::Tx, viewer: &Viewer, name: &str) -> Result<Option<Uuid>> {
-    Ok(rows::find_by_name_tx(tx, viewer, name).await?.into_iter().next().map(|c| c.id))
-}
-
 /// A company with only a name, owned by `ctx`'s user and visible to everyone (imports).
-pub(crate) async fn insert_bare(tx: &mut kith_store::Tx, ctx: &Context, name: &str, now: i64) -> Result<Uuid> {
-    let row = CompanyRow {
+pub(crate) fn bare_row(ctx: &Context, name: &str, now: i64) -> CompanyRow {
+    CompanyRow {
         id: new_id(),
         org_id: ctx.org_id,
         name: name.to_string(),
@@ -368,10 +363,7 @@ pub(crate) async fn insert_bare(tx: &mut kith_store::Tx, ctx: &Context, name: &s
         version: 1,
         created_ms: now,
         updated_ms: now,
-    };
-    rows::insert(tx, &row).await?;
-    records::upsert_search_doc(tx, &search_doc(&row)).await?;
-    Ok(row.id)
+    }
 }
 
 #[cfg(test)]

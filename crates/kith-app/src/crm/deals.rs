@@ -547,9 +547,17 @@ pub async fn board(app: &App, ctx: &Context, pipeline_id: Option<Uuid>) -> Resul
     };
     let viewer = Viewer::of(ctx);
     let totals = rows::board_totals(app.db(), &viewer, pipeline.id).await?;
-    let mut columns = Vec::with_capacity(pipeline.stages.len());
+    let mut cards = Vec::new();
+    let mut per_stage = Vec::with_capacity(pipeline.stages.len());
     for stage in &pipeline.stages {
-        let cards = rows::board_column(app.db(), &viewer, stage.id, BOARD_COLUMN_LIMIT).await?;
+        let column = rows::board_column(app.db(), &viewer, pipeline.id, stage.id, BOARD_COLUMN_LIMIT).await?;
+        per_stage.push(column.len());
+        cards.extend(column);
+    }
+    // Links and tags of every card in two reads, not two per column.
+    let mut cards = hydrate(app, ctx, cards).await?.into_iter();
+    let mut columns = Vec::with_capacity(pipeline.stages.len());
+    for (stage, n) in pipeline.stages.iter().zip(per_stage) {
         let mine: Vec<_> = totals.iter().filter(|t| t.stage_id == stage.id).collect();
         columns.push(BoardColumn {
             stage: stage.clone(),
@@ -558,7 +566,7 @@ pub async fn board(app: &App, ctx: &Context, pipeline_id: Option<Uuid>) -> Resul
                 .iter()
                 .map(|t| CurrencyTotal { currency: t.currency.clone(), value_minor: t.value_minor })
                 .collect(),
-            deals: hydrate(app, ctx, cards).await?,
+            deals: cards.by_ref().take(n).collect(),
         });
     }
     Ok(Board { pipeline, columns })

@@ -754,7 +754,10 @@ struct Run {
     fields: Vec<kith_store::custom_fields::CustomFieldRow>,
     /// handle → contact id, for contacts seen or made in this run.
     known: HashMap<(String, String), Uuid>,
+    /// Lower-case company name → company id.
     companies: HashMap<String, Uuid>,
+    /// Lower-case tag name → tag id.
+    tags: HashMap<String, Uuid>,
     progress: Progress,
 }
 
@@ -769,6 +772,7 @@ async fn run(app: &App, import: ImportRow) -> std::result::Result<(), RunError> 
         fields: kith_store::custom_fields::list_for(app.db(), import.org_id, "contact").await?,
         known: HashMap::new(),
         companies: HashMap::new(),
+        tags: HashMap::new(),
         progress: Progress {
             rows_done: import.rows_done,
             total: import.total,
@@ -823,6 +827,10 @@ async fn run(app: &App, import: ImportRow) -> std::result::Result<(), RunError> 
     rows::finish(&mut tx, import.id, "done", None, now_ms()).await?;
     files::delete(&mut tx, import.org_id, import.id).await?;
     tx.commit().await?;
+    if !state.dry_run {
+        // Many new rows: give the planner fresh statistics for the lists that follow.
+        app.db().optimize().await?;
+    }
     Ok(())
 }
 
@@ -908,6 +916,17 @@ fn dedupe_keys(row: &ContactRow, company: Option<&str>) -> Vec<(String, String)>
     keys
 }
 
+/// One row of a batch, checked and ready to write.
+struct Planned {
+    row: ContactRow,
+    existing: Option<ContactRow>,
+    company: Option<String>,
+    /// Clean tag names (invalid ones were dropped with a warning).
+    tags: Vec<String>,
+    custom: Vec<(Uuid, Vec<kith_domain::crm::TypedValue>)>,
+    keys: Vec<(String, String)>,
+}
+
 async fn import_batch(
     app: &App,
     import: &ImportRow,
@@ -917,16 +936,8 @@ async fn import_batch(
 ) -> std::result::Result<(), RunError> {
     let now = now_ms();
     let mut issues: Vec<IssueRow> = Vec::new();
-    // Read phase (outside the write transaction): check rows, find existing contacts.
-    struct Planned {
-        row_no: i64,
-        row: ContactRow,
-        existing: Option<ContactRow>,
-        company: Option<String>,
-        tags: Option<Vec<String>>,
-        custom: Vec<(Uuid, Vec<kith_domain::crm::TypedValue>)>,
-        keys: Vec<(String, String)>,
-    }
+    // Read phase (outside the write transaction): check rows, fold repeats
+    // within the batch, then find existing contacts for the whole batch at once.
     let mut planned: Vec<Planned> = Vec::new();
     let mut in_batch: HashMap<(String, String), usize> = HashMap::new();
     for (row_no, parsed) in batch {
@@ -963,6 +974,7 @@ async fn import_batch(
                 continue;
             }
         };
+        let tags = clean_tags(input.tags.as_deref().unwrap_or_default(), &mut notes);
         if !notes.is_empty() {
             state.progress.warnings += 1;
             for (code, message) in notes {
@@ -973,68 +985,238 @@ async fn import_batch(
         if state.dedupe != Dedupe::Create {
             // The same person twice in one batch: fold into the earlier row.
             if let Some(&earlier) = keys.iter().find_map(|k| in_batch.get(k)) {
-                let p: &mut Planned = &mut planned[earlier];
-                if state.dedupe == Dedupe::Skip {
-                    state.progress.skipped += 1;
-                } else {
-                    let (id, version, created_ms) = (p.row.id, p.row.version, p.row.created_ms);
-                    p.row = ContactRow { id, version, created_ms, ..merge(p.row.clone(), &row, now) };
-                    p.custom.extend(custom);
-                    if let Some(tags) = &input.tags {
-                        p.tags.get_or_insert_with(Vec::new).extend(tags.iter().cloned());
-                    }
-                    state.progress.updated += 1;
-                }
+                fold(&mut planned[earlier], row, custom, tags, state, now);
                 for k in keys {
                     in_batch.entry(k).or_insert(earlier);
                 }
                 continue;
             }
+            for k in &keys {
+                in_batch.insert(k.clone(), planned.len());
+            }
         }
-        let existing = if state.dedupe == Dedupe::Create { None } else { find_existing(app, state, &keys).await? };
-        for k in &keys {
-            in_batch.insert(k.clone(), planned.len());
+        planned.push(Planned { row, existing: None, company, tags, custom, keys });
+    }
+    if state.dedupe != Dedupe::Create {
+        find_existing(app, state, &mut planned).await?;
+        // Two rows of the batch that match one existing contact (by different
+        // handles) become one update.
+        let mut by_existing: HashMap<Uuid, usize> = HashMap::new();
+        let mut kept: Vec<Planned> = Vec::with_capacity(planned.len());
+        for p in planned {
+            match p.existing.as_ref().and_then(|e| by_existing.get(&e.id)) {
+                Some(&earlier) => {
+                    let Planned { row, custom, tags, keys, .. } = p;
+                    fold(&mut kept[earlier], row, custom, tags, state, now);
+                    kept[earlier].keys.extend(keys);
+                }
+                None => {
+                    if let Some(e) = &p.existing {
+                        by_existing.insert(e.id, kept.len());
+                    }
+                    kept.push(p);
+                }
+            }
         }
-        planned.push(Planned { row_no, row, existing, company, tags: input.tags.clone(), custom, keys });
+        planned = kept;
     }
     // Write phase: one transaction for the batch and its progress.
     let mut tx = app.db().begin().await?;
-    for mut p in planned {
-        if let Some(existing) = p.existing.take() {
-            if state.dedupe == Dedupe::Skip {
-                state.progress.skipped += 1;
-                continue;
-            }
-            let merged = merge(existing, &p.row, now);
-            if !state.dry_run {
-                let company_id = company_id(&mut tx, state, p.company.as_deref(), now).await?.or(merged.company_id);
-                let merged = ContactRow { company_id, ..merged };
-                write_contact(&mut tx, state, &merged, false, p.tags.as_deref(), &p.custom, p.company.as_deref(), now)
-                    .await?;
-            }
-            for k in p.keys {
-                state.known.insert(k, p.row.id);
-            }
-            state.progress.updated += 1;
-            let _ = p.row_no;
-        } else {
-            if !state.dry_run {
-                p.row.company_id = company_id(&mut tx, state, p.company.as_deref(), now).await?;
-                write_contact(&mut tx, state, &p.row, true, p.tags.as_deref(), &p.custom, p.company.as_deref(), now)
-                    .await?;
-            }
-            for k in p.keys {
-                state.known.insert(k, p.row.id);
-            }
-            state.progress.created += 1;
+    if !state.dry_run {
+        let names: Vec<&str> = planned.iter().filter_map(|p| p.company.as_deref()).collect();
+        resolve_companies(&mut tx, state, &names, now).await?;
+        let tag_names: Vec<&String> = planned.iter().flat_map(|p| p.tags.iter()).collect();
+        resolve_tag_names(&mut tx, state, &tag_names, now).await?;
+    }
+    let existing_ids: Vec<Uuid> = planned.iter().filter_map(|p| p.existing.as_ref().map(|e| e.id)).collect();
+    let mut existing_tags: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    if !state.dry_run && !existing_ids.is_empty() && state.dedupe == Dedupe::Update {
+        for (record, tag) in records::tags_of(app.db(), state.ctx.org_id, "contact", &existing_ids).await? {
+            existing_tags.entry(record).or_default().push(tag.id);
         }
     }
-    for i in &issues {
-        rows::add_issue(&mut tx, i).await?;
+    let mut fresh: Vec<Planned> = Vec::new();
+    for mut p in planned {
+        for k in &p.keys {
+            state.known.insert(k.clone(), p.existing.as_ref().map(|e| e.id).unwrap_or(p.row.id));
+        }
+        let Some(existing) = p.existing.take() else {
+            state.progress.created += 1;
+            if !state.dry_run {
+                p.row.company_id = company_of(state, p.company.as_deref());
+                fresh.push(p);
+            }
+            continue;
+        };
+        if state.dedupe == Dedupe::Skip {
+            state.progress.skipped += 1;
+            continue;
+        }
+        state.progress.updated += 1;
+        if state.dry_run {
+            continue;
+        }
+        let had_tags = existing_tags.remove(&existing.id).unwrap_or_default();
+        let tag_ids: Vec<Uuid> = p.tags.iter().filter_map(|t| state.tags.get(&t.to_lowercase()).copied()).collect();
+        let new_tags: Vec<Uuid> = tag_ids.into_iter().filter(|t| !had_tags.contains(t)).collect();
+        let mut merged = merge(existing.clone(), &p.row, now);
+        merged.company_id = company_of(state, p.company.as_deref()).or(merged.company_id);
+        if same_contact(&existing, &merged) && new_tags.is_empty() {
+            // Nothing new in this row (a re-import): no write at all.
+            continue;
+        }
+        update_contact(&mut tx, state, &merged, &new_tags, &p.custom, p.company.as_deref()).await?;
     }
+    insert_fresh(&mut tx, state, &fresh).await?;
+    rows::add_issues(&mut tx, &issues).await?;
     state.progress.rows_done = rows_done;
     rows::save_progress(&mut tx, import.id, "running", &state.progress, now).await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// Fold a later row of the batch (the same person) into an earlier one.
+fn fold(
+    into: &mut Planned,
+    row: ContactRow,
+    custom: Vec<(Uuid, Vec<kith_domain::crm::TypedValue>)>,
+    tags: Vec<String>,
+    state: &mut Run,
+    now: i64,
+) {
+    if state.dedupe == Dedupe::Skip {
+        state.progress.skipped += 1;
+        return;
+    }
+    let (id, version, created_ms) = (into.row.id, into.row.version, into.row.created_ms);
+    into.row = ContactRow { id, version, created_ms, ..merge(into.row.clone(), &row, now) };
+    into.custom.retain(|(field, _)| !custom.iter().any(|(f, _)| f == field));
+    into.custom.extend(custom);
+    for t in tags {
+        if !into.tags.iter().any(|have| have.to_lowercase() == t.to_lowercase()) {
+            into.tags.push(t);
+        }
+    }
+    state.progress.updated += 1;
+}
+
+/// Tag names that are valid tags, at most [`super::MAX_TAGS_PER_RECORD`];
+/// the rest are dropped with a warning rather than failing the row.
+fn clean_tags(names: &[String], notes: &mut Vec<(String, String)>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for raw in names {
+        match kith_domain::validate::clean_name(raw, 60) {
+            Ok(name) if out.len() < super::MAX_TAGS_PER_RECORD => {
+                if !out.iter().any(|t| t.to_lowercase() == name.to_lowercase()) {
+                    out.push(name);
+                }
+            }
+            Ok(name) => notes.push(("tag_ignored".into(), format!("tag {name:?} left out: too many tags"))),
+            Err(m) => notes.push(("tag_ignored".into(), format!("tag {raw:?} left out: a tag {m}"))),
+        }
+    }
+    out
+}
+
+/// True when `merged` holds nothing that `existing` does not already hold.
+fn same_contact(existing: &ContactRow, merged: &ContactRow) -> bool {
+    existing.first_name == merged.first_name
+        && existing.last_name == merged.last_name
+        && existing.emails == merged.emails
+        && existing.phones == merged.phones
+        && existing.addresses == merged.addresses
+        && existing.company_id == merged.company_id
+        && existing.title == merged.title
+        && existing.birthday == merged.birthday
+        && existing.time_zone == merged.time_zone
+        && existing.source == merged.source
+        && serde_json::from_str::<Value>(&existing.custom).ok() == serde_json::from_str::<Value>(&merged.custom).ok()
+}
+
+fn company_of(state: &Run, name: Option<&str>) -> Option<Uuid> {
+    let key = company_key(name?)?;
+    state.companies.get(&key).copied()
+}
+
+/// The cache key of a company name, `None` for a blank one.
+fn company_key(name: &str) -> Option<String> {
+    let name = name.trim();
+    (!name.is_empty()).then(|| name.chars().take(200).collect::<String>().to_lowercase())
+}
+
+/// The companies named in a batch (visible to the importer), made when
+/// missing: one read and one multi-row write per batch.
+async fn resolve_companies(tx: &mut Tx, state: &mut Run, names: &[&str], now: i64) -> Result<()> {
+    let mut missing: Vec<String> = Vec::new();
+    for name in names {
+        let Some(key) = company_key(name) else { continue };
+        if !state.companies.contains_key(&key) && !missing.iter().any(|m| m.to_lowercase() == key) {
+            missing.push(name.trim().chars().take(200).collect());
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    for found in kith_store::companies::find_by_names_tx(tx, &state.viewer, &missing).await? {
+        // Oldest first: the first company of a name wins.
+        state.companies.entry(found.name.to_lowercase()).or_insert(found.id);
+    }
+    let mut made = Vec::new();
+    for name in missing {
+        let key = name.to_lowercase();
+        if !state.companies.contains_key(&key) {
+            let row = super::companies::bare_row(&state.ctx, &name, now);
+            state.companies.insert(key, row.id);
+            made.push(row);
+        }
+    }
+    kith_store::companies::insert_many_rows(tx, &made).await?;
+    let docs: Vec<_> = made.iter().map(super::companies::search_doc).collect();
+    records::insert_search_docs(tx, &docs).await?;
+    Ok(())
+}
+
+/// Tag ids for the tag names of a batch, made when missing (cached per run).
+async fn resolve_tag_names(tx: &mut Tx, state: &mut Run, names: &[&String], now: i64) -> Result<()> {
+    let mut missing: Vec<String> = Vec::new();
+    for name in names {
+        let key = name.to_lowercase();
+        if !state.tags.contains_key(&key) && !missing.iter().any(|m| m.to_lowercase() == key) {
+            missing.push((*name).clone());
+        }
+    }
+    for chunk in missing.chunks(super::MAX_TAGS_PER_RECORD) {
+        let ids = super::resolve_tags(tx, state.ctx.org_id, chunk, now).await?;
+        for (name, id) in chunk.iter().zip(ids) {
+            state.tags.insert(name.to_lowercase(), id);
+        }
+    }
+    Ok(())
+}
+
+/// New contacts of a batch and what hangs off them, in multi-row statements.
+async fn insert_fresh(tx: &mut Tx, state: &Run, fresh: &[Planned]) -> Result<()> {
+    if fresh.is_empty() {
+        return Ok(());
+    }
+    let org = state.ctx.org_id;
+    let rows: Vec<ContactRow> = fresh.iter().map(|p| p.row.clone()).collect();
+    kith_store::contacts::insert_many_rows(tx, &rows).await?;
+    let handles: Vec<(Uuid, &str, String)> =
+        rows.iter().flat_map(|r| contacts::handles_of(r).into_iter().map(move |(k, v)| (r.id, k, v))).collect();
+    kith_store::contacts::add_handles_many(tx, org, &handles).await?;
+    let tags: Vec<(Uuid, Uuid)> = fresh
+        .iter()
+        .flat_map(|p| p.tags.iter().filter_map(|t| state.tags.get(&t.to_lowercase()).map(|id| (*id, p.row.id))))
+        .collect();
+    records::add_record_tags_many(tx, org, "contact", &tags).await?;
+    let custom: Vec<(Uuid, Uuid, &[kith_domain::crm::TypedValue])> = fresh
+        .iter()
+        .flat_map(|p| p.custom.iter().map(|(field, values)| (*field, p.row.id, values.as_slice())))
+        .collect();
+    records::insert_custom_values_many(tx, org, &custom).await?;
+    let docs: Vec<_> = fresh.iter().map(|p| contacts::search_doc(&p.row, p.company.as_deref())).collect();
+    records::insert_search_docs(tx, &docs).await?;
     Ok(())
 }
 
@@ -1073,21 +1255,41 @@ fn blank_row(ctx: &Context, now: i64) -> ContactRow {
     }
 }
 
-/// An existing contact (visible to the importer) sharing a key, if any.
-async fn find_existing(app: &App, state: &Run, keys: &[(String, String)]) -> Result<Option<ContactRow>> {
-    for k in keys {
-        if let Some(id) = state.known.get(k) {
-            if let Some(found) = kith_store::contacts::get_visible(app.db(), &state.viewer, *id).await? {
-                return Ok(Some(found));
-            }
+/// For each planned row, an existing contact (visible to the importer)
+/// sharing one of its keys: contacts met earlier in this run first, then the
+/// oldest contact holding one of its e-mails or phones. A few reads per batch.
+async fn find_existing(app: &App, state: &Run, planned: &mut [Planned]) -> Result<()> {
+    let known_ids: Vec<Uuid> =
+        planned.iter().filter_map(|p| p.keys.iter().find_map(|k| state.known.get(k).copied())).collect();
+    let known: HashMap<Uuid, ContactRow> = kith_store::contacts::get_many_visible(app.db(), &state.viewer, &known_ids)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c))
+        .collect();
+    let mut by_handle: HashMap<(String, String), ContactRow> = HashMap::new();
+    for kind in ["email", "phone"] {
+        let mut values: Vec<String> =
+            planned.iter().flat_map(|p| p.keys.iter().filter(|(k, _)| k == kind).map(|(_, v)| v.clone())).collect();
+        values.sort();
+        values.dedup();
+        if values.is_empty() {
+            continue;
+        }
+        for (value, contact) in
+            kith_store::contacts::find_by_handle_values(app.db(), &state.viewer, kind, &values).await?
+        {
+            // Sorted oldest first: keep the first contact per handle.
+            by_handle.entry((kind.to_string(), value)).or_insert(contact);
         }
     }
-    let handles: Vec<(&str, String)> =
-        keys.iter().filter(|(k, _)| k == "email" || k == "phone").map(|(k, v)| (k.as_str(), v.clone())).collect();
-    if !handles.is_empty() {
-        return Ok(kith_store::contacts::find_by_handles(app.db(), &state.viewer, &handles).await?.into_iter().next());
+    for p in planned.iter_mut() {
+        let from_run = p.keys.iter().find_map(|k| state.known.get(k)).and_then(|id| known.get(id));
+        p.existing = match from_run {
+            Some(c) => Some(c.clone()),
+            None => p.keys.iter().filter_map(|k| by_handle.get(k)).min_by_key(|c| (c.created_ms, c.id)).cloned(),
+        };
     }
-    Ok(None)
+    Ok(())
 }
 
 /// The existing contact with the imported values filled in or added.
@@ -1117,53 +1319,21 @@ fn merge(mut existing: ContactRow, imported: &ContactRow, now: i64) -> ContactRo
     existing
 }
 
-/// The company of this name (visible to the importer), made if missing.
-async fn company_id(tx: &mut Tx, state: &mut Run, name: Option<&str>, now: i64) -> Result<Option<Uuid>> {
-    let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else { return Ok(None) };
-    let key = name.to_lowercase();
-    if let Some(id) = state.companies.get(&key) {
-        return Ok(Some(*id));
-    }
-    let name: String = name.chars().take(200).collect();
-    let found = super::companies::find_by_name_tx(tx, &state.viewer, &name).await?;
-    let id = match found {
-        Some(id) => id,
-        None => super::companies::insert_bare(tx, &state.ctx, &name, now).await?,
-    };
-    state.companies.insert(key, id);
-    Ok(Some(id))
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn write_contact(
+/// Write a changed existing contact; tags are only ever added.
+async fn update_contact(
     tx: &mut Tx,
     state: &Run,
     row: &ContactRow,
-    new: bool,
-    tags: Option<&[String]>,
+    new_tags: &[Uuid],
     custom: &[(Uuid, Vec<kith_domain::crm::TypedValue>)],
     company: Option<&str>,
-    now: i64,
 ) -> Result<()> {
-    if new {
-        kith_store::contacts::insert(tx, row).await?;
-    } else if !kith_store::contacts::update(tx, row).await? {
+    if !kith_store::contacts::update(tx, row).await? {
         // Someone edited the contact since it was read: theirs wins; ours
         // is dropped rather than overwriting it.
         return Ok(());
     }
-    let tag_ids = match tags {
-        Some(names) => {
-            let mut ids = super::resolve_tags(tx, state.ctx.org_id, names, now).await?;
-            if !new {
-                // Keep the tags the contact already had.
-                let existing = records::tags_of_tx(tx, state.ctx.org_id, "contact", row.id).await?;
-                ids.extend(existing.into_iter().filter(|e| !ids.contains(e)).collect::<Vec<_>>());
-            }
-            Some(ids)
-        }
-        None => None,
-    };
-    contacts::write_satellites(tx, row, tag_ids.as_deref(), custom, company).await?;
+    records::add_record_tags(tx, state.ctx.org_id, "contact", row.id, new_tags).await?;
+    contacts::write_satellites(tx, row, None, custom, company).await?;
     Ok(())
 }

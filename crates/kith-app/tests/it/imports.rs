@@ -182,3 +182,44 @@ async fn an_import_resumes_after_a_restart_without_doing_rows_twice() {
         let _ = (member, Uuid::nil());
     }
 }
+
+#[tokio::test]
+async fn rows_matching_one_contact_by_different_handles_update_it_once_and_bad_tags_only_warn() {
+    for t in TestApp::all().await {
+        let (app, l) = (&t.app, t.label);
+        let owner = t.user("fold@crm.test").await;
+        let o = owner_ctx(app, &owner).await;
+        let input = contacts::ContactInput {
+            first_name: Some("Mary".into()),
+            emails: Some(vec![contacts::LabeledValue { value: "mary@fold.test".into(), label: None }]),
+            phones: Some(vec![contacts::LabeledValue { value: "+1 415 555 0134".into(), label: None }]),
+            ..Default::default()
+        };
+        let mary = contacts::create(app, &o, &input).await.unwrap();
+        let long_tag = "x".repeat(80);
+        let csv = format!(
+            "first_name,last_name,email,phone,title,tags\n\
+             Mary,Jackson,mary@fold.test,,Engineer,vip\n\
+             ,,,+14155550134,,\"vip;{long_tag};Langley\"\n\
+             Dorothy,Vaughan,dorothy@fold.test,,,{long_tag}\n"
+        );
+        let id = upload(app, &o, "fold.csv", csv.as_bytes(), Dedupe::Update, false).await;
+        drain(app).await;
+        let done = imports::get(app, &o, id).await.unwrap();
+        assert_eq!(done.status, "done", "{l}: {:?}", done.error);
+        assert_eq!(
+            (done.created, done.updated, done.failed),
+            (1, 2, 0),
+            "{l}: both rows are Mary; a bad tag fails nothing"
+        );
+        assert_eq!(done.warnings, 2, "{l}: the over-long tag is a warning on two rows");
+        assert_eq!(count(app, &o).await, 2, "{l}");
+        let after = contacts::get(app, &o, mary.id).await.unwrap();
+        assert_eq!((after.last_name.as_str(), after.title.as_deref()), ("Jackson", Some("Engineer")), "{l}");
+        let mut tags = after.tags.clone();
+        tags.sort();
+        assert_eq!(tags, ["Langley", "vip"], "{l}: tags of both rows, the bad one left out");
+        let report = String::from_utf8(imports::report_csv(app, &o, id).await.unwrap()).unwrap();
+        assert!(report.contains("tag_ignored"), "{l}: {report}");
+    }
+}

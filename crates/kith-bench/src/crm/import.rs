@@ -325,21 +325,20 @@ pub struct Breakdown {
     pub parse_us: f64,
     /// `contacts::apply_input` (names, e-mails, phones to E.164), whole file.
     pub check_us: f64,
-    /// The dedupe read (`contacts::find_by_handles`, e-mail + phone), per row, sampled.
+    /// The dedupe reads (`contacts::find_by_handle_values`, one per kind per batch), per row, sampled.
     pub find_us: f64,
     pub find_sampled: usize,
     /// A read ran past the budget and was cancelled (PostgreSQL).
     pub find_cancelled: bool,
-    /// One company-name lookup (`companies::find_by_name_tx`'s statement), sampled; the import makes one per distinct name.
+    /// The company-name lookup (`companies::find_by_names_tx`, one read per batch), per distinct name.
     pub company_lookup_us: f64,
     pub company_sampled: usize,
     pub company_cancelled: bool,
     pub distinct_companies: u64,
     /// Companies in the workspace when the lookups were timed.
     pub companies_in_workspace: u64,
-    /// Writing one new contact: insert, handles (delete + inserts), search
-    /// document, child-document update; sampled in rolled-back transactions
-    /// of 500.
+    /// Writing one new contact: multi-row inserts of contacts, handles and
+    /// search documents; sampled in rolled-back transactions of 500.
     pub write_us: f64,
     pub write_sampled: usize,
 }
@@ -435,35 +434,37 @@ pub async fn breakdown(
     b.parse_us = per_row(parse);
     b.check_us = per_row(check);
     let viewer = Viewer { org_id: org, user_id: user, sees_all_shared: true };
-    // The dedupe read.
+    // The dedupe reads: one per kind per batch of 500 rows, as the import makes them.
     let started = Instant::now();
-    for (row, _) in &sample {
-        let handles = app_contacts::handles_of(row);
-        if raw.count_rows(&super::plans::find_by_handles(&viewer, &handles)).await.is_err() {
-            b.find_cancelled = true;
-            b.find_sampled += 1;
-            break;
+    for batch in sample.chunks(500) {
+        for kind in ["email", "phone"] {
+            let values: Vec<String> = batch
+                .iter()
+                .flat_map(|(row, _)| app_contacts::handles_of(row))
+                .filter(|(k, _)| *k == kind)
+                .map(|(_, v)| v)
+                .collect();
+            if values.is_empty() {
+                continue;
+            }
+            if raw.count_rows(&kith_store::contacts::by_handle_values_sql(&viewer, kind, &values)).await.is_err() {
+                b.find_cancelled = true;
+                break;
+            }
         }
-        b.find_sampled += 1;
-        if started.elapsed() > budget {
+        b.find_sampled += batch.len();
+        if b.find_cancelled || started.elapsed() > budget {
             break;
         }
     }
     b.find_us = started.elapsed().as_secs_f64() * 1e6 / b.find_sampled.max(1) as f64;
-    // The company-name lookup.
-    let names: Vec<&str> = sample.iter().filter_map(|(_, c)| c.as_deref()).take(100).collect();
+    // The company-name lookup: one read per batch for the names it has not met yet.
+    let names: Vec<String> = sample.iter().filter_map(|(_, c)| c.clone()).take(500).collect();
     let started = Instant::now();
-    for name in &names {
-        if raw.count_rows(&super::plans::company_by_name(&viewer, name)).await.is_err() {
-            b.company_cancelled = true;
-            b.company_sampled += 1;
-            break;
-        }
-        b.company_sampled += 1;
-        if started.elapsed() > budget {
-            break;
-        }
+    if raw.count_rows(&kith_store::companies::by_names_sql(&viewer, &names)).await.is_err() {
+        b.company_cancelled = true;
     }
+    b.company_sampled = names.len();
     b.company_lookup_us = started.elapsed().as_secs_f64() * 1e6 / b.company_sampled.max(1) as f64;
     let mut tx = app.db().begin().await?;
     let n: i64 = match &mut tx {
@@ -476,18 +477,22 @@ pub async fn breakdown(
     };
     tx.rollback().await?;
     b.companies_in_workspace = n as u64;
-    // The writes of new contacts, in transactions that are rolled back.
+    // The writes of new contacts (multi-row statements, as the import makes
+    // them), in transactions that are rolled back.
     let started = Instant::now();
     for batch in sample.chunks(500) {
         let mut tx = app.db().begin().await?;
-        for (row, company) in batch {
-            let row = ContactRow { id: new_id(), ..row.clone() };
-            kith_store::contacts::insert(&mut tx, &row).await?;
-            kith_store::contacts::set_handles(&mut tx, org, row.id, &app_contacts::handles_of(&row)).await?;
-            let doc = app_contacts::search_doc(&row, company.as_deref());
-            kith_store::records::upsert_search_doc(&mut tx, &doc).await?;
-            kith_store::records::move_child_docs(&mut tx, org, row.id, &doc.placement, &doc.title).await?;
-        }
+        let rows: Vec<ContactRow> = batch.iter().map(|(row, _)| ContactRow { id: new_id(), ..row.clone() }).collect();
+        kith_store::contacts::insert_many_rows(&mut tx, &rows).await?;
+        let handles: Vec<(Uuid, &str, String)> =
+            rows.iter().flat_map(|r| app_contacts::handles_of(r).into_iter().map(move |(k, v)| (r.id, k, v))).collect();
+        kith_store::contacts::add_handles_many(&mut tx, org, &handles).await?;
+        let docs: Vec<_> = rows
+            .iter()
+            .zip(batch)
+            .map(|(row, (_, company))| app_contacts::search_doc(row, company.as_deref()))
+            .collect();
+        kith_store::records::insert_search_docs(&mut tx, &docs).await?;
         tx.rollback().await?;
     }
     b.write_sampled = sample.len();

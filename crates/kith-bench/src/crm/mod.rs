@@ -647,17 +647,27 @@ fn measure_all(
             }),
             (
                 "board: one column (`deals::board_column`)",
-                plans::board_column(&owner_viewer, board_pipeline.stages[0].id, 200),
+                kith_store::deals::board_column_sql(&owner_viewer, ws.board_pipeline, board_pipeline.stages[0].id, 200),
             ),
             ("board: totals (`deals::board_totals`)", plans::board_totals(&owner_viewer, ws.board_pipeline)),
             (
-                "import dedupe: `contacts::find_by_handles` (e-mail + phone)",
-                plans::find_by_handles(
+                "import dedupe: `contacts::find_by_handle_values` (500 e-mails)",
+                kith_store::contacts::by_handle_values_sql(
                     &owner_viewer,
-                    &[("email", sample.email.clone()), ("phone", sample.phone.clone())],
+                    "email",
+                    &(0..500)
+                        .map(|i| format!("{i}.{}", sample.email))
+                        .chain([sample.email.clone()])
+                        .collect::<Vec<_>>(),
                 ),
             ),
-            ("import: `companies::find_by_name_tx`", plans::company_by_name(&owner_viewer, &data::company_name(7))),
+            (
+                "import: `companies::find_by_names_tx` (500 names)",
+                kith_store::companies::by_names_sql(
+                    &owner_viewer,
+                    &(0..500).map(|i| data::company_name(i)).collect::<Vec<_>>(),
+                ),
+            ),
         ];
         for (name, sql) in statements {
             // A plan that cannot be had (PostgreSQL cancels a statement after the budget) is reported, not fatal.
@@ -1069,9 +1079,9 @@ fn backend_section(r: &BackendReport) -> String {
                  | part | µs per row | how measured |\n|---|---|---|\n\
                  | decode + CSV parse (kith-formats) | {:.1} | whole file |\n\
                  | contact checks (`contacts::apply_input`) | {:.1} | whole file |\n\
-                 | dedupe read (`contacts::find_by_handles`, e-mail + phone) | {} | {} rows{} |\n\
-                 | company lookup (`companies::find_by_name_tx`): {:.0} µs each × {} distinct names / {} rows | {:.1} | {} names{}, {} companies in the workspace |\n\
-                 | writes of a new contact (insert, handles, search doc, child docs) | {:.1} | {} rows, rolled back |\n\
+                 | dedupe reads (`contacts::find_by_handle_values`, e-mails and phones of 500 rows at a time) | {} | {} rows{} |\n\
+                 | company lookup (`companies::find_by_names_tx`, 500 names per read): {:.0} µs per name × {} distinct names / {} rows | {:.1} | {} names{}, {} companies in the workspace |\n\
+                 | writes of a new contact (multi-row inserts: contact, handles, search doc) | {:.1} | {} rows, rolled back |\n\
                  | sum | {} | (measured: {:.1} µs per row) |\n\n",
                 b.parse_us,
                 b.check_us,

@@ -25,6 +25,7 @@ macro_rules! bind_arg {
             Arg::I64(v) => $q.bind(*v),
             Arg::OptI64(v) => $q.bind(*v),
             Arg::F64(v) => $q.bind(*v),
+            Arg::OptF64(v) => $q.bind(*v),
             Arg::Text(v) => $q.bind(v.as_str()),
             Arg::OptText(v) => $q.bind(v.as_deref()),
             Arg::Bool(v) => $q.bind(*v),
@@ -164,15 +165,6 @@ const CONTACT_COLUMNS: &str =
     "r.id, r.org_id, r.first_name, r.last_name, r.emails, r.phones, r.addresses, r.social, r.company_id,
     r.title, r.birthday, r.time_zone, r.source, r.custom, r.visibility, r.owner_id, r.team_id, r.created_by, r.version,
     r.created_ms, r.updated_ms";
-/// Columns of `kith_store::deals` (private there; copied).
-const DEAL_COLUMNS: &str =
-    "r.id, r.org_id, r.title, r.value_minor, r.currency, r.pipeline_id, r.stage_id, r.expected_close,
-    r.company_id, r.status, r.lost_reason, r.closed_ms, r.custom, r.visibility, r.owner_id, r.team_id, r.created_by,
-    r.version, r.created_ms, r.updated_ms";
-/// Columns of `kith_store::companies` (private there; copied).
-const COMPANY_COLUMNS: &str = "r.id, r.org_id, r.name, r.domain, r.industry, r.size, r.address, r.custom, r.visibility,
-    r.owner_id, r.team_id, r.created_by, r.version, r.created_ms, r.updated_ms";
-
 /// `kith_store::contacts::list`'s statement.
 pub fn contact_list(viewer: &Viewer, filter: &ListFilter, page: &PageRequest) -> Sql {
     list_query(CONTACT_COLUMNS, "contacts", "contact", viewer, filter, SortKey::UpdatedDesc, page)
@@ -189,15 +181,6 @@ pub fn search(backend: Backend, viewer: &Viewer, prefix: &[String], exact: &[Str
     sql
 }
 
-/// `kith_store::deals::board_column`'s statement (copied).
-pub fn board_column(viewer: &Viewer, stage_id: Uuid, limit: i64) -> Sql {
-    let mut sql = Sql::new(&format!("SELECT {DEAL_COLUMNS} FROM deals r WHERE r.org_id = "));
-    sql.bind(viewer.org_id).push(" AND r.stage_id = ").bind(stage_id).push(" AND r.status = 'open' AND ");
-    push_filter(&mut sql, "r", viewer);
-    sql.push(" ORDER BY r.updated_ms DESC, r.id DESC LIMIT ").bind(limit);
-    sql
-}
-
 /// `kith_store::deals::board_totals`'s statement (copied).
 pub fn board_totals(viewer: &Viewer, pipeline_id: Uuid) -> Sql {
     let mut sql = Sql::new(
@@ -207,31 +190,5 @@ pub fn board_totals(viewer: &Viewer, pipeline_id: Uuid) -> Sql {
     sql.bind(viewer.org_id).push(" AND r.pipeline_id = ").bind(pipeline_id).push(" AND r.status = 'open' AND ");
     push_filter(&mut sql, "r", viewer);
     sql.push(" GROUP BY r.stage_id, r.currency");
-    sql
-}
-
-/// `kith_store::contacts::find_by_handles`'s statement (copied): import dedupe.
-pub fn find_by_handles(viewer: &Viewer, handles: &[(&str, String)]) -> Sql {
-    let mut sql = Sql::new(&format!("SELECT {CONTACT_COLUMNS} FROM contacts r WHERE r.org_id = "));
-    sql.bind(viewer.org_id).push(" AND r.id IN (SELECT h.contact_id FROM contact_handles h WHERE h.org_id = ");
-    sql.bind(viewer.org_id).push(" AND (");
-    for (i, (kind, value)) in handles.iter().enumerate() {
-        if i > 0 {
-            sql.push(" OR ");
-        }
-        sql.push("(h.kind = ").bind(*kind).push(" AND h.value = ").bind(value.as_str()).push(")");
-    }
-    sql.push(")) AND ");
-    push_filter(&mut sql, "r", viewer);
-    sql.push(" ORDER BY r.created_ms, r.id");
-    sql
-}
-
-/// `kith_store::companies::find_by_name_tx`'s statement (copied): import's company lookup.
-pub fn company_by_name(viewer: &Viewer, name: &str) -> Sql {
-    let mut sql = Sql::new(&format!("SELECT {COMPANY_COLUMNS} FROM companies r WHERE r.org_id = "));
-    sql.bind(viewer.org_id).push(" AND lower(r.name) = ").bind(name.to_lowercase()).push(" AND ");
-    push_filter(&mut sql, "r", viewer);
-    sql.push(" ORDER BY r.created_ms, r.id LIMIT 1");
     sql
 }
