@@ -1,4 +1,4 @@
-//! kith-web: the HTTP edge. `/api/v1` (JSON), `/` (server-rendered HTML),
+//! kith-web: the HTTP edge. `/api/v1` (JSON), `/hooks` (providers), `/` (server-rendered HTML),
 //! `/healthz`, `/readyz`, `/metrics`, and the middleware around them.
 //!
 //! Handlers parse, call one kith-app function and render. This crate never
@@ -10,6 +10,7 @@ mod assets;
 pub mod error;
 mod extract;
 mod headers;
+mod hooks;
 pub mod metrics;
 mod ops;
 mod ratelimit;
@@ -27,6 +28,7 @@ pub fn router(state: WebState) -> Router {
     Router::new()
         .merge(ops::routes())
         .nest("/api/v1", api::routes(state.clone()))
+        .merge(hooks::routes())
         .merge(ui::routes(state.clone()))
         .merge(assets::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), headers::edge))

@@ -31,6 +31,10 @@ pub const KNOWN_ENV: &[&str] = &[
     "KITH_WORKERS",
     "KITH_SMTP_URL",
     "KITH_SMTP_FROM",
+    "KITH_TWILIO_API_BASE",
+    "KITH_META_GRAPH_BASE",
+    "KITH_TELEGRAM_API_BASE",
+    "KITH_VIBER_API_BASE",
 ];
 
 /// Settings shared by every subcommand (flags win over env, env over file).
@@ -101,6 +105,8 @@ pub struct Config {
     pub workers: u32,
     /// Outgoing e-mail: both set, or neither.
     pub smtp: Option<(String, String)>,
+    /// The messaging providers' API base URLs (environment only; defaults are the real services).
+    pub provider_bases: kith_app::ProviderBases,
 }
 
 pub const DEFAULT_TOML: &str = r#"# Kith configuration. Every key is optional; the values shown are the defaults.
@@ -239,7 +245,28 @@ pub fn load(global: &GlobalArgs, serve: &ServeArgs) -> Result<Config> {
             (None, None) => None,
             _ => bail!("smtp_url and smtp_from go together: set both for e-mail, or neither"),
         },
+        provider_bases: provider_bases()?,
     })
+}
+
+/// `KITH_TWILIO_API_BASE`, `KITH_META_GRAPH_BASE`, `KITH_TELEGRAM_API_BASE`,
+/// `KITH_VIBER_API_BASE`: where the providers' APIs are (stand-ins in tests).
+fn provider_bases() -> Result<kith_app::ProviderBases> {
+    let mut bases = kith_app::ProviderBases::default();
+    for (name, slot) in [
+        ("KITH_TWILIO_API_BASE", &mut bases.twilio),
+        ("KITH_META_GRAPH_BASE", &mut bases.meta_graph),
+        ("KITH_TELEGRAM_API_BASE", &mut bases.telegram),
+        ("KITH_VIBER_API_BASE", &mut bases.viber),
+    ] {
+        if let Some(v) = env(name) {
+            if !(v.starts_with("http://") || v.starts_with("https://")) {
+                bail!("{name} must start with http:// or https://");
+            }
+            *slot = v.trim_end_matches('/').to_string();
+        }
+    }
+    Ok(bases)
 }
 
 impl Config {

@@ -161,6 +161,7 @@ async fn build_app(config: &Config, create_key: bool) -> Result<App> {
             from: from.clone(),
             timeout: kith_app::DEFAULT_MAIL_TIMEOUT,
         }),
+        provider_bases: config.provider_bases.clone(),
         ..AppSettings::default()
     };
     Ok(App::new(db, Keyring::new(master), settings)?)

@@ -7,8 +7,10 @@ mod activities;
 mod audit;
 mod auth;
 mod batch;
+mod channels;
 mod companies;
 mod contacts;
+mod conversations;
 mod custom_fields;
 mod deals;
 mod dto;
@@ -79,6 +81,13 @@ pub fn routes(state: WebState) -> Router<WebState> {
             "/deals/batch",
             post(batch::create_deals).patch(batch::update_deals).layer(DefaultBodyLimit::max(batch::MAX_BODY_BYTES)),
         )
+        .route("/channels", get(channels::list).post(channels::create))
+        .route("/channels/{id}", get(channels::get).patch(channels::update).delete(channels::delete))
+        .route("/conversations", get(conversations::list))
+        .route("/conversations/{id}", get(conversations::get).patch(conversations::update))
+        .route("/conversations/{id}/messages", get(conversations::messages).post(conversations::send))
+        .route("/conversations/{id}/notes", post(conversations::add_note))
+        .route("/conversations/{id}/read", post(conversations::mark_read))
         .route("/webhooks", get(webhooks::list).post(webhooks::create))
         .route("/webhooks/{id}", get(webhooks::get).patch(webhooks::update).delete(webhooks::delete))
         .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))

@@ -9,6 +9,7 @@ mod crm_ui;
 mod crm_ui2;
 mod exports_api;
 mod helpers;
+mod inbox_api;
 mod isolation;
 mod mail;
 mod ops;
