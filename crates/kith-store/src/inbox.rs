@@ -687,3 +687,25 @@ pub async fn consent_history(db: &Db, org_id: Uuid, contact_id: Uuid) -> Result<
                        FROM consent_events WHERE org_id = $1 AND contact_id = $2 ORDER BY at_ms DESC, id DESC LIMIT 200";
     Ok(on_read!(db, |p| sqlx::query_as::<_, ConsentRow>(SQL).bind(org_id).bind(contact_id).fetch_all(p).await?))
 }
+
+// ------------------------------------------------------------------ merges
+
+/// Two contacts merged: the inbox of `from` moves to `into` (its
+/// conversations, channel user ids and consent ledger). Where both have a
+/// conversation on one channel that is not resolved, `from`'s is resolved
+/// first (one current conversation per channel and contact).
+pub async fn move_contact(tx: &mut Tx, org_id: Uuid, from: Uuid, into: Uuid) -> Result<()> {
+    const RESOLVE: &str = "UPDATE conversations SET status = 'resolved', snoozed_until_ms = NULL
+                           WHERE org_id = $1 AND contact_id = $2 AND status <> 'resolved'
+                             AND EXISTS (SELECT 1 FROM conversations w WHERE w.contact_id = $3
+                                           AND w.channel_id = conversations.channel_id AND w.status <> 'resolved')";
+    const MOVE: &str = "UPDATE conversations SET contact_id = $3 WHERE org_id = $1 AND contact_id = $2";
+    const IDS: &str = "INSERT INTO contact_channel_ids (org_id, contact_id, kind, value, created_ms)
+                       SELECT org_id, $3, kind, value, created_ms FROM contact_channel_ids
+                       WHERE org_id = $1 AND contact_id = $2 ON CONFLICT DO NOTHING";
+    const CONSENT: &str = "UPDATE consent_events SET contact_id = $3 WHERE org_id = $1 AND contact_id = $2";
+    for sql in [RESOLVE, MOVE, IDS, CONSENT] {
+        on_tx!(tx, |c| sqlx::query(sql).bind(org_id).bind(from).bind(into).execute(c).await?.rows_affected());
+    }
+    Ok(())
+}

@@ -133,6 +133,7 @@ pub async fn merge(
         return Err(AppError::StaleVersion);
     }
     records::reparent(&mut tx, ctx.org_id, "contact", other_id, keep_id).await?;
+    kith_store::inbox::move_contact(&mut tx, ctx.org_id, other_id, keep_id).await?;
     records::delete_record_satellites(&mut tx, ctx.org_id, "contact", other_id).await?;
     rows::delete(&mut tx, ctx.org_id, other_id).await?;
     contacts::write_satellites(&mut tx, &merged, None, &typed, company.as_deref()).await?;

@@ -648,3 +648,33 @@ async fn conversations_are_patched_labelled_noted_and_kept_inside_their_workspac
         );
     }
 }
+
+#[tokio::test]
+async fn merging_contacts_keeps_their_conversations() {
+    for t in TestApp::all().await {
+        let (app, l) = (&t.app, t.label);
+        let owner = t.user("merge@inbox.test").await;
+        let o = owner_ctx(app, &owner).await;
+        let ch = twilio_channel(app, &o).await;
+        deliver(app, ch, &sms("SMm1", "+15559990001", "from my work phone")).await.unwrap();
+        deliver(app, ch, &sms("SMm2", "+15559990002", "from my own phone")).await.unwrap();
+        drain(app).await;
+        let all = conversations::list(app, &o, &ConversationQuery::default(), &PageRequest::default()).await.unwrap();
+        assert_eq!(all.items.len(), 2, "{l}");
+        let (keep, other) = (all.items[0].contact.id, all.items[1].contact.id);
+        kith_app::crm::duplicates::merge(app, &o, keep, other, None, &nowhere()).await.unwrap();
+
+        let q = ConversationQuery { contact_id: Some(keep), ..Default::default() };
+        let mine = conversations::list(app, &o, &q, &PageRequest::default()).await.unwrap();
+        assert_eq!(mine.items.len(), 2, "{l}: both conversations kept");
+        let open = mine.items.iter().filter(|c| c.status != Status::Resolved).count();
+        assert_eq!(open, 1, "{l}: one current conversation per channel");
+        assert_eq!(count(&t, "SELECT COUNT(*) FROM messages").await, 2, "{l}");
+
+        // The merged-away number now reaches the kept contact.
+        deliver(app, ch, &sms("SMm3", "+15559990002", "again")).await.unwrap();
+        drain(app).await;
+        assert_eq!(count(&t, "SELECT COUNT(*) FROM contacts").await, 1, "{l}");
+        assert_eq!(count(&t, "SELECT COUNT(*) FROM conversations").await, 2, "{l}");
+    }
+}
