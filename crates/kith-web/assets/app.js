@@ -366,6 +366,15 @@ doc.addEventListener('keydown', (e) => {
     case 'k':
       if (moveSelection(-1)) e.preventDefault();
       break;
+    case 'x': {
+      // Tick the row j/k selected, for the bulk bar.
+      const box = doc.querySelector('table.table[data-keyboard] tbody tr.is-selected input[type="checkbox"][name="id"]');
+      if (box) {
+        e.preventDefault();
+        box.click();
+      }
+      break;
+    }
     case 'Enter':
       // Only when nothing else is focused: a focused link or button keeps its own Enter.
       if ((!active || active === doc.body || active === root) && openSelection()) e.preventDefault();
@@ -772,6 +781,12 @@ function applyStatus(root, data) {
   for (const el of root.querySelectorAll('[data-if]')) {
     el.hidden = !data[el.dataset.if];
   }
+  for (const el of root.querySelectorAll('progress[data-value-from]')) {
+    const max = Number(data[el.dataset.maxFrom]);
+    if (Number.isFinite(max) && max > 0) el.max = max;
+    const value = Number(data[el.dataset.valueFrom]);
+    if (Number.isFinite(value)) el.value = value;
+  }
   for (const el of root.querySelectorAll('[data-zero-from]')) {
     el.classList.toggle('is-zero', !Number(data[el.dataset.zeroFrom]));
   }
@@ -870,4 +885,85 @@ for (const grid of doc.querySelectorAll('[data-scope-some]')) {
     }
     sync();
   });
+}
+
+// ---------- record lists: shift-click a heading to sort by one more key ----------
+
+doc.addEventListener('click', (e) => {
+  const link = closestFrom(e.target, 'table[data-sort] a.sort-link[data-sort-key]');
+  if (!link || !e.shiftKey || e.ctrlKey || e.metaKey || e.altKey) return;
+  const table = link.closest('table');
+  const key = link.dataset.sortKey;
+  const keys = (table.dataset.sort || '').split(',').filter(Boolean);
+  const at = keys.findIndex((k) => k.replace(/^-/, '') === key);
+  if (at >= 0) keys[at] = keys[at].startsWith('-') ? key : `-${key}`;
+  else if (keys.length < 3) keys.push(key);
+  else keys[2] = key;
+  e.preventDefault();
+  const base = table.dataset.sortBase || window.location.pathname;
+  window.location.assign(`${base}${base.includes('?') ? '&' : '?'}sort=${encodeURIComponent(keys.join(','))}`);
+});
+
+// ---------- record lists: ticking rows for the bulk bar (shift-click ticks a range) ----------
+
+const bulkForm = doc.querySelector('form[data-bulk]');
+if (bulkForm) {
+  const boxes = () => Array.from(doc.querySelectorAll('input[type="checkbox"][name="id"]')).filter((b) => b.form === bulkForm);
+  const pageBox = doc.querySelector('input[data-select-page]');
+  const allBox = bulkForm.querySelector('input[data-bulk-all]');
+  const count = bulkForm.querySelector('[data-bulk-count]');
+  const { one, many } = bulkForm.dataset;
+  const initial = count ? count.textContent : '';
+  let last = null;
+
+  const sync = () => {
+    const list = boxes();
+    const ticked = list.filter((b) => b.checked).length;
+    for (const b of list) {
+      const row = b.closest('tr');
+      if (row) row.classList.toggle('is-ticked', b.checked);
+    }
+    if (pageBox) {
+      pageBox.checked = ticked > 0 && ticked === list.length;
+      pageBox.indeterminate = ticked > 0 && ticked < list.length;
+    }
+    const all = Boolean(allBox && allBox.checked);
+    bulkForm.classList.toggle('has-selection', ticked > 0 || all);
+    if (!count) return;
+    if (all) count.textContent = `Every ${one} that matches is selected`;
+    else if (ticked) count.textContent = `${ticked} ${ticked === 1 ? one : many} selected`;
+    else count.textContent = initial;
+  };
+
+  doc.addEventListener('click', (e) => {
+    const box = e.target;
+    if (!(box instanceof HTMLInputElement) || box.name !== 'id' || box.form !== bulkForm) return;
+    const list = boxes();
+    if (e.shiftKey && last && last !== box) {
+      const a = list.indexOf(last);
+      const b = list.indexOf(box);
+      if (a >= 0 && b >= 0) for (let i = Math.min(a, b); i <= Math.max(a, b); i += 1) list[i].checked = box.checked;
+    }
+    last = box;
+    sync();
+  });
+  doc.addEventListener('change', (e) => {
+    if (e.target instanceof HTMLInputElement && e.target.form === bulkForm) sync();
+  });
+  if (pageBox) {
+    pageBox.addEventListener('change', () => {
+      for (const b of boxes()) b.checked = pageBox.checked;
+      if (!pageBox.checked && allBox) allBox.checked = false;
+      sync();
+    });
+  }
+  bulkForm.addEventListener('submit', (e) => {
+    if (!boxes().some((b) => b.checked) && !(allBox && allBox.checked)) {
+      e.preventDefault();
+      toast(`Tick the ${many} to act on first.`, 'error');
+    }
+  });
+  // A page restored from the back/forward cache keeps its ticks: show them.
+  window.addEventListener('pageshow', sync);
+  sync();
 }

@@ -13,6 +13,8 @@ use kith_domain::time::now_ms;
 use kith_domain::visibility::Viewer;
 use kith_domain::{new_id, Actor, Context, Credential};
 use kith_store::bulk::{self as rows, BulkRow};
+use kith_store::list_sort::{Sort, SortedPageRequest};
+use kith_store::records::ListFilter;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -142,6 +144,45 @@ pub async fn start(app: &App, ctx: &Context, input: &BulkInput) -> Result<Bulk> 
     worker::enqueue(&mut tx, JOB, Some(ctx.org_id), &serde_json::json!({"bulk_id": row.id}), now).await?;
     tx.commit().await?;
     Ok(row.into())
+}
+
+/// The ids of every record of `record_type` that `filter` shows the actor
+/// ("select all matching"), at most [`MAX_IDS`]: more is a validation error
+/// naming the limit, so an action never stops at an arbitrary record.
+pub async fn ids_matching(app: &App, ctx: &Context, record_type: RecordType, filter: &ListFilter) -> Result<Vec<Uuid>> {
+    use super::{companies, contacts, deals};
+    need(ctx, Action::ReadRecords)?;
+    let sort = Sort::parse(record_type, "created_at").map_err(AppError::Internal)?;
+    let mut ids = Vec::new();
+    let mut after = None;
+    loop {
+        let page = SortedPageRequest::new(Some(200), after);
+        let (found, next) = match record_type {
+            RecordType::Contact => {
+                let p = contacts::list_sorted(app, ctx, filter, &sort, &page).await?;
+                (p.items.into_iter().map(|c| c.id).collect::<Vec<_>>(), p.next)
+            }
+            RecordType::Company => {
+                let p = companies::list_sorted(app, ctx, filter, &sort, &page).await?;
+                (p.items.into_iter().map(|c| c.id).collect(), p.next)
+            }
+            RecordType::Deal => {
+                let p = deals::list_sorted(app, ctx, filter, &sort, &page).await?;
+                (p.items.into_iter().map(|d| d.id).collect(), p.next)
+            }
+        };
+        ids.extend(found);
+        if ids.len() > MAX_IDS {
+            return Err(AppError::field(
+                "ids",
+                format!("more than {MAX_IDS} records match; narrow the filters and act on fewer at once"),
+            ));
+        }
+        match next {
+            Some(n) => after = Some(n),
+            None => return Ok(ids),
+        }
+    }
 }
 
 pub async fn get(app: &App, ctx: &Context, id: Uuid) -> Result<Bulk> {

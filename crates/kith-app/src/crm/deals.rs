@@ -502,6 +502,86 @@ pub async fn update(app: &App, ctx: &Context, id: Uuid, input: &DealInput, if_ve
     written(app, row).await
 }
 
+/// Link one more contact to a deal. The contact must be one the actor can
+/// see; links to contacts the actor cannot see stay as they are.
+pub async fn link_contact(
+    app: &App,
+    ctx: &Context,
+    id: Uuid,
+    contact_id: Uuid,
+    if_version: Option<i64>,
+) -> Result<Deal> {
+    change_contacts(app, ctx, id, contact_id, true, if_version).await
+}
+
+/// Unlink a contact from a deal (one the actor can see).
+pub async fn unlink_contact(
+    app: &App,
+    ctx: &Context,
+    id: Uuid,
+    contact_id: Uuid,
+    if_version: Option<i64>,
+) -> Result<Deal> {
+    change_contacts(app, ctx, id, contact_id, false, if_version).await
+}
+
+async fn change_contacts(
+    app: &App,
+    ctx: &Context,
+    id: Uuid,
+    contact_id: Uuid,
+    link: bool,
+    if_version: Option<i64>,
+) -> Result<Deal> {
+    need(ctx, Action::WriteRecords)?;
+    let viewer = Viewer::of(ctx);
+    let current = rows::get_visible(app.db(), &viewer, id).await?.ok_or(AppError::NotFound)?;
+    if if_version.is_some_and(|v| v != current.version) {
+        return Err(AppError::StaleVersion);
+    }
+    if kith_store::contacts::get_visible(app.db(), &viewer, contact_id).await?.is_none() {
+        return Err(AppError::field("contact_id", "is not a contact you can see"));
+    }
+    let mut linked: Vec<Uuid> =
+        rows::contacts_of(app.db(), ctx.org_id, &[id]).await?.into_iter().map(|(_, c)| c).collect();
+    let before = linked.len();
+    if link {
+        if !linked.contains(&contact_id) {
+            linked.push(contact_id);
+        }
+        if linked.len() > MAX_CONTACTS_PER_DEAL {
+            return Err(AppError::field("contact_id", format!("a deal has at most {MAX_CONTACTS_PER_DEAL} contacts")));
+        }
+    } else {
+        linked.retain(|c| *c != contact_id);
+    }
+    if linked.len() == before {
+        // Already linked (or not linked): nothing to write.
+        return written(app, current).await;
+    }
+    let mut row = current.clone();
+    row.version = current.version + 1;
+    row.updated_ms = now_ms().max(current.updated_ms + 1);
+    let mut tx = app.db().begin().await?;
+    // The version check makes two concurrent changes of the links serialise.
+    if !rows::update(&mut tx, &row).await? {
+        return Err(AppError::StaleVersion);
+    }
+    rows::set_contacts(&mut tx, ctx.org_id, id, &linked).await?;
+    crate::webhooks::emit(
+        app,
+        &mut tx,
+        ctx.org_id,
+        "deal.updated",
+        row.id,
+        Some(row.version),
+        row.visibility == "personal",
+    )
+    .await?;
+    tx.commit().await?;
+    written(app, row).await
+}
+
 pub async fn delete(app: &App, ctx: &Context, id: Uuid, origin: &Origin) -> Result<()> {
     need(ctx, Action::WriteRecords)?;
     let now = now_ms();

@@ -164,11 +164,20 @@ pub async fn get(app: &App, ctx: &Context, id: Uuid) -> Result<View> {
 }
 
 fn may_change(ctx: &Context, v: &ViewRow) -> Result<()> {
-    if v.owner_id == ctx.user_id() || (v.shared && ctx.effective_role() >= Role::Admin) {
+    if changeable(ctx, v.owner_id, v.shared) {
         Ok(())
     } else {
         Err(AppError::Forbidden)
     }
+}
+
+fn changeable(ctx: &Context, owner_id: Uuid, shared: bool) -> bool {
+    owner_id == ctx.user_id() || (shared && ctx.effective_role() >= Role::Admin)
+}
+
+/// Whether `ctx` may rename, change or delete `view` (its owner; an admin for a shared one).
+pub fn can_change(ctx: &Context, view: &View) -> bool {
+    changeable(ctx, view.owner_id, view.shared)
 }
 
 pub async fn update(app: &App, ctx: &Context, id: Uuid, input: &ViewInput, if_version: Option<i64>) -> Result<View> {

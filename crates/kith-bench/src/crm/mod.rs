@@ -65,7 +65,7 @@ pub struct Options {
     pub keep_db: bool,
     /// Longest a latency figure's timed requests may take (each of its loops).
     pub figure_budget: Duration,
-    /// Run `ANALYZE` on SQLite after seeding (diagnostic; Kith never does).
+    /// Run a full `ANALYZE` on SQLite after seeding instead of Kith's sampled one (diagnostic).
     pub sqlite_analyze: bool,
 }
 
@@ -1107,9 +1107,9 @@ fn backend_section(r: &BackendReport) -> String {
             "\n<details><summary>Query plans on {name} at this scale ({})</summary>\n\n",
             match (r.backend, r.sqlite_analyze) {
                 (Backend::Sqlite, false) =>
-                    "`EXPLAIN QUERY PLAN`; Kith never runs `ANALYZE` on SQLite, so neither does the bench",
+                    "`EXPLAIN QUERY PLAN` after `Db::optimize` (the sampled `ANALYZE` Kith runs at start and after imports)",
                 (Backend::Sqlite, true) =>
-                    "`EXPLAIN QUERY PLAN` after `ANALYZE` (`--sqlite-analyze`: not what Kith does)",
+                    "`EXPLAIN QUERY PLAN` after a full `ANALYZE` (`--sqlite-analyze`: more than Kith does)",
                 (Backend::Postgres, _) => "`EXPLAIN (ANALYZE, COSTS OFF)` after `ANALYZE`",
             }
         );

@@ -22,7 +22,7 @@ mod members;
 mod notes;
 pub mod openapi;
 mod pipelines;
-mod records;
+pub(crate) mod records;
 mod search;
 mod tags;
 mod tasks;

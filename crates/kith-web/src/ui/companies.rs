@@ -1,7 +1,7 @@
 //! Companies: the list, the new-company form, and the record page with its
 //! people and deals.
 
-use super::contacts::{tag_opts, ListQuery, RecordQuery};
+use super::contacts::RecordQuery;
 use super::crm::*;
 use super::pages::*;
 use super::{redirect_with, render, Flash, UiCtx};
@@ -18,47 +18,6 @@ use kith_app::{AppError, Context};
 use kith_domain::crm::RecordType;
 use kith_domain::page::{Page, PageRequest};
 use serde::Deserialize;
-
-pub async fn list_page(
-    State(state): State<WebState>,
-    Extension(ui): Extension<UiCtx>,
-    Query(q): Query<ListQuery>,
-) -> Response {
-    let (auth, ctx) = signed_in!(state, ui);
-    let list = match q.filter(&state, &ctx).await {
-        Ok(Some(filter)) => companies::list(&state.app, &ctx, &filter, Default::default(), &q.page()).await,
-        Ok(None) => Ok(Page { items: vec![], next: None }),
-        Err(e) => Err(e),
-    };
-    let list = match list {
-        Ok(l) => l,
-        Err(e) => return load_error(e),
-    };
-    let people = People::load(&state, &ctx).await;
-    let rows = list
-        .items
-        .iter()
-        .map(|c| CompanyRowView {
-            id: c.id.to_string(),
-            name: c.name.clone(),
-            domain: c.domain.clone().unwrap_or_default(),
-            industry: c.industry.clone().unwrap_or_default(),
-            owner: people.name(c.owner_id),
-            tags: tag_links("/companies", &c.tags),
-            updated: When::new(c.updated_at_ms),
-        })
-        .collect();
-    let shell = Shell::build(&state, &ui, &auth, Some(&ctx), "Companies", "companies", "").await;
-    render(&CompaniesPage {
-        shell,
-        export_qs: query_string(&[("tag", q.tag()), ("mine", if q.mine() { "1" } else { "" })]),
-        rows,
-        next_url: q.next_url("/companies", list.next),
-        tags: tag_opts(&state, &ctx, q.tag()).await,
-        mine: q.mine(),
-        filtered: !q.tag().is_empty() || q.mine(),
-    })
-}
 
 #[derive(Deserialize, Default)]
 pub struct Fields {

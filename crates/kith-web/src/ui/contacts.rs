@@ -12,59 +12,9 @@ use axum::response::Response;
 use axum::{Extension, Form};
 use kith_app::crm::contacts::{self, Contact, ContactInput, LabeledValue};
 use kith_app::crm::{deals, tags};
-use kith_app::records::ListFilter;
 use kith_app::{AppError, Context};
 use kith_domain::crm::RecordType;
-use kith_domain::page::{Cursor, Page, PageRequest};
 use serde::Deserialize;
-use std::collections::HashMap;
-
-#[derive(Deserialize, Default)]
-pub struct ListQuery {
-    #[serde(default)]
-    cursor: Option<String>,
-    #[serde(default)]
-    tag: Option<String>,
-    #[serde(default)]
-    mine: Option<String>,
-}
-
-impl ListQuery {
-    pub fn mine(&self) -> bool {
-        self.mine.as_deref().is_some_and(|v| !v.is_empty() && v != "0")
-    }
-
-    pub fn tag(&self) -> &str {
-        self.tag.as_deref().map(str::trim).unwrap_or("")
-    }
-
-    /// The list filter; None when the tag does not exist (nothing can match).
-    pub async fn filter(&self, state: &WebState, ctx: &Context) -> Result<Option<ListFilter>, AppError> {
-        let mut filter = ListFilter::default();
-        if !self.tag().is_empty() {
-            match tags::id_by_name(&state.app, ctx, self.tag()).await? {
-                Some(id) => filter.tag_ids.push(id),
-                None => return Ok(None),
-            }
-        }
-        if self.mine() {
-            filter.owner_id = Some(ctx.user_id());
-        }
-        Ok(Some(filter))
-    }
-
-    pub fn page(&self) -> PageRequest {
-        PageRequest::new(Some(50), self.cursor.as_deref().and_then(Cursor::decode))
-    }
-
-    pub fn next_url(&self, base: &str, next: Option<Cursor>) -> Option<String> {
-        let c = next?.encode();
-        Some(format!(
-            "{base}{}",
-            query_string(&[("tag", self.tag()), ("mine", if self.mine() { "1" } else { "" }), ("cursor", &c)])
-        ))
-    }
-}
 
 /// The tag filter's options (by name), "All tags" first.
 pub async fn tag_opts(state: &WebState, ctx: &Context, current: &str) -> Vec<Opt> {
@@ -75,62 +25,6 @@ pub async fn tag_opts(state: &WebState, ctx: &Context, current: &str) -> Vec<Opt
         Opt { value: t.name.clone(), label: t.name, selected }
     }));
     opts
-}
-
-pub async fn list_page(
-    State(state): State<WebState>,
-    Extension(ui): Extension<UiCtx>,
-    Query(q): Query<ListQuery>,
-) -> Response {
-    let (auth, ctx) = signed_in!(state, ui);
-    let list = match q.filter(&state, &ctx).await {
-        Ok(Some(filter)) => contacts::list(&state.app, &ctx, &filter, Default::default(), &q.page()).await,
-        Ok(None) => Ok(Page { items: vec![], next: None }),
-        Err(e) => Err(e),
-    };
-    let list = match list {
-        Ok(l) => l,
-        Err(e) => return load_error(e),
-    };
-    let people = People::load(&state, &ctx).await;
-    let mut companies: HashMap<uuid::Uuid, String> = HashMap::new();
-    for id in list.items.iter().filter_map(|c| c.company_id) {
-        if let std::collections::hash_map::Entry::Vacant(slot) = companies.entry(id) {
-            if let Ok(c) = kith_app::crm::companies::get(&state.app, &ctx, id).await {
-                slot.insert(c.name);
-            }
-        }
-    }
-    let rows = list
-        .items
-        .iter()
-        .map(|c| {
-            let phone = c.phones.first();
-            ContactRowView {
-                id: c.id.to_string(),
-                name: c.display_name.clone(),
-                email: c.emails.first().map(|e| e.value.clone()).unwrap_or_default(),
-                phone: phone.map(|p| fmt_phone(&p.value)).unwrap_or_default(),
-                phone_href: phone.map(|p| format!("tel:{}", p.value)).unwrap_or_default(),
-                company: c.company_id.and_then(|id| {
-                    companies.get(&id).map(|n| Link { url: format!("/companies/{id}"), name: n.clone() })
-                }),
-                owner: people.name(c.owner_id),
-                tags: tag_links("/contacts", &c.tags),
-                updated: When::new(c.updated_at_ms),
-            }
-        })
-        .collect();
-    let shell = Shell::build(&state, &ui, &auth, Some(&ctx), "Contacts", "contacts", "").await;
-    render(&ContactsPage {
-        shell,
-        export_qs: query_string(&[("tag", q.tag()), ("mine", if q.mine() { "1" } else { "" })]),
-        rows,
-        next_url: q.next_url("/contacts", list.next),
-        tags: tag_opts(&state, &ctx, q.tag()).await,
-        mine: q.mine(),
-        filtered: !q.tag().is_empty() || q.mine(),
-    })
 }
 
 /// The contact form as posted.

@@ -177,6 +177,13 @@ impl People {
         People(list.into_iter().map(|m| (m.user_id, m.name)).collect())
     }
 
+    /// The members as the options of a select, by name.
+    pub fn opts(&self, current: &str) -> Vec<Opt> {
+        let mut list: Vec<Opt> = self.0.iter().map(|(id, n)| Opt::new(id.to_string(), n.clone(), current)).collect();
+        list.sort_by_key(|o| o.label.to_lowercase());
+        list
+    }
+
     pub fn name(&self, id: Option<Uuid>) -> String {
         match id {
             Some(id) => self.0.get(&id).cloned().unwrap_or_else(|| "Former member".into()),

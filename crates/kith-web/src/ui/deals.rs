@@ -16,104 +16,11 @@ use kith_app::crm::{contacts, pipelines};
 use kith_app::records::ListFilter;
 use kith_app::{AppError, Context};
 use kith_domain::crm::RecordType;
-use kith_domain::page::{Cursor, PageRequest};
+use kith_domain::page::PageRequest;
 use serde::Deserialize;
 use uuid::Uuid;
 
-#[derive(Deserialize, Default)]
-pub struct ListQuery {
-    #[serde(default)]
-    cursor: Option<String>,
-    #[serde(default)]
-    pipeline: Option<String>,
-    #[serde(default)]
-    status: Option<String>,
-    #[serde(default)]
-    mine: Option<String>,
-}
-
 const STATUSES: [(&str, &str); 3] = [("open", "Open"), ("won", "Won"), ("lost", "Lost")];
-
-impl ListQuery {
-    /// The table's filter; None when a pipeline or status is not one (nothing to show).
-    pub fn filter(&self, ctx: &Context) -> Option<ListFilter> {
-        let pipeline = self.pipeline.as_deref().unwrap_or_default();
-        let status = self.status.as_deref().unwrap_or_default();
-        let mut filter = ListFilter::default();
-        if !pipeline.is_empty() {
-            filter.pipeline_id = Some(parse_id(pipeline)?);
-        }
-        if !status.is_empty() {
-            DealStatus::parse(status)?;
-            filter.status = Some(status.to_string());
-        }
-        if self.mine.as_deref().is_some_and(|v| !v.is_empty() && v != "0") {
-            filter.owner_id = Some(ctx.user_id());
-        }
-        Some(filter)
-    }
-}
-
-pub async fn list_page(
-    State(state): State<WebState>,
-    Extension(ui): Extension<UiCtx>,
-    Query(q): Query<ListQuery>,
-) -> Response {
-    let (auth, ctx) = signed_in!(state, ui);
-    let pipeline = q.pipeline.clone().unwrap_or_default();
-    let status = q.status.clone().unwrap_or_default();
-    let mine = q.mine.as_deref().is_some_and(|v| !v.is_empty() && v != "0");
-    let Some(filter) = q.filter(&ctx) else { return not_found_page() };
-    let page = PageRequest::new(Some(50), q.cursor.as_deref().and_then(Cursor::decode));
-    let list = match deals::list(&state.app, &ctx, &filter, Default::default(), &page).await {
-        Ok(l) => l,
-        Err(e) => return load_error(e),
-    };
-    let people = People::load(&state, &ctx).await;
-    let stages = Stages::load(&state, &ctx).await;
-    let all_pipelines = pipelines::list(&state.app, &ctx).await.unwrap_or_default();
-    let mut pipeline_opts = vec![Opt::new("", "All pipelines", &pipeline)];
-    pipeline_opts.extend(all_pipelines.iter().map(|p| Opt::new(p.id.to_string(), p.name.clone(), &pipeline)));
-    let mut status_opts = vec![Opt::new("", "Any status", &status)];
-    status_opts.extend(STATUSES.iter().map(|(v, l)| Opt::new(*v, *l, &status)));
-    let next_url = list.next.map(|c| {
-        format!(
-            "/deals{}",
-            query_string(&[
-                ("pipeline", &pipeline),
-                ("status", &status),
-                ("mine", if mine { "1" } else { "" }),
-                ("cursor", &c.encode())
-            ])
-        )
-    });
-    let rows = list
-        .items
-        .iter()
-        .map(|d| DealRowView {
-            id: d.id.to_string(),
-            title: d.title.clone(),
-            value: fmt_money(d.value_minor, &d.currency),
-            stage: stages.name(d.stage_id),
-            status: d.status.as_str().into(),
-            owner: people.name(d.owner_id),
-            close: d.expected_close.clone().unwrap_or_default(),
-            updated: When::new(d.updated_at_ms),
-        })
-        .collect();
-    let shell = Shell::build(&state, &ui, &auth, Some(&ctx), "Deals", "deals", "").await;
-    render(&DealsPage {
-        shell,
-        export_qs: query_string(&[("pipeline", &pipeline), ("status", &status), ("mine", if mine { "1" } else { "" })]),
-        rows,
-        next_url,
-        pipelines: pipeline_opts,
-        statuses: status_opts,
-        mine,
-        filtered: !pipeline.is_empty() || !status.is_empty() || mine,
-        board_url: format!("/deals/board{}", query_string(&[("pipeline", &pipeline)])),
-    })
-}
 
 // ---------- board ----------
 
@@ -555,6 +462,20 @@ async fn record_page(
             });
         }
     }
+    // People who could be linked: visible ones by name, the first 200.
+    let by_name = kith_app::records::Sort::parse(RecordType::Contact, "name").expect("a contact sort");
+    let first = kith_app::records::SortedPageRequest::new(Some(200), None);
+    let candidates = contacts::list_sorted(&state.app, ctx, &ListFilter::default(), &by_name, &first)
+        .await
+        .map(|p| p.items)
+        .unwrap_or_default();
+    let mut contact_opts = vec![Opt::new("", "Choose a person…", "")];
+    contact_opts.extend(
+        candidates
+            .into_iter()
+            .filter(|c| !deal.contact_ids.contains(&c.id))
+            .map(|c| Opt::new(c.id.to_string(), c.display_name, "")),
+    );
     let company = company_link(state, ctx, deal.company_id).await;
     let rec = record_view(state, ctx, &people, RecordType::Deal, deal.id, older).await;
     let (form, errors) = edit.unwrap_or_else(|| (form_of(&deal), Errors::default()));
@@ -577,6 +498,7 @@ async fn record_page(
             version: deal.version,
             company,
             contacts: linked,
+            contact_opts,
             tags: deal.tags.iter().map(|t| Link { url: String::new(), name: t.clone() }).collect(),
             owner: people.name(deal.owner_id),
             visibility: visibility_label(deal.visibility).into(),
@@ -633,6 +555,52 @@ pub async fn update(
             let errors = form_errors(e, &SHOWN).rename("value_minor", "value");
             record_page(&state, &ui, &ctx, current, Some((f.form(), errors)), None).await
         }
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct LinkForm {
+    #[serde(default)]
+    contact_id: String,
+}
+
+/// `POST /deals/{id}/contacts`: link one more person (one the viewer can see).
+pub async fn link_contact(
+    State(state): State<WebState>,
+    Extension(ui): Extension<UiCtx>,
+    Path(id): Path<String>,
+    Form(f): Form<LinkForm>,
+) -> Response {
+    let (_, ctx) = signed_in!(state, ui);
+    let Some(id) = parse_id(&id) else { return not_found_page() };
+    let to = format!("/deals/{id}#people");
+    let Some(contact) = parse_id(&f.contact_id) else {
+        return done(&state, &to, Err(AppError::field("contact_id", "choose the person to link")), "");
+    };
+    match deals::link_contact(&state.app, &ctx, id, contact, None).await {
+        Ok(_) => {
+            let name = contacts::get(&state.app, &ctx, contact).await.map(|c| c.display_name).unwrap_or_default();
+            done(&state, &to, Ok(()), &format!("{name} is linked to this deal."))
+        }
+        Err(AppError::NotFound) => not_found_page(),
+        Err(e) => done(&state, &to, Err(e), ""),
+    }
+}
+
+/// `POST /deals/{id}/contacts/{contact_id}/remove`: unlink a person.
+pub async fn unlink_contact(
+    State(state): State<WebState>,
+    Extension(ui): Extension<UiCtx>,
+    Path((id, contact_id)): Path<(String, String)>,
+) -> Response {
+    let (_, ctx) = signed_in!(state, ui);
+    let (Some(id), Some(contact)) = (parse_id(&id), parse_id(&contact_id)) else { return not_found_page() };
+    let to = format!("/deals/{id}#people");
+    let name = contacts::get(&state.app, &ctx, contact).await.map(|c| c.display_name).unwrap_or_default();
+    match deals::unlink_contact(&state.app, &ctx, id, contact, None).await {
+        Ok(_) => done(&state, &to, Ok(()), &format!("{name} is no longer linked to this deal.")),
+        Err(AppError::NotFound) => not_found_page(),
+        Err(e) => done(&state, &to, Err(e), ""),
     }
 }
 

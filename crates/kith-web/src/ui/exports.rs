@@ -10,7 +10,7 @@ use crate::extract::RequestOrigin;
 use crate::state::WebState;
 use askama::Template;
 use axum::body::{Body, Bytes};
-use axum::extract::{MatchedPath, Path, Query, State};
+use axum::extract::{MatchedPath, Path, Query, RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Json, Redirect, Response};
 use axum::Extension;
@@ -88,40 +88,28 @@ fn format_of(matched: &MatchedPath) -> Option<ViewFormat> {
     ViewFormat::parse(ext)
 }
 
-/// A filter that matches nothing (the list's tag does not exist).
-fn nothing() -> ListFilter {
-    ListFilter { tag_ids: vec![uuid::Uuid::nil()], ..Default::default() }
-}
-
-/// `/contacts/export.{csv,json,vcf}` and `/companies/export.{csv,json}` with the list's filters.
+/// `/contacts/export.{csv,json,vcf}`, `/companies/export.{csv,json}` and
+/// `/deals/export.{csv,json}`: what the list shows with its filters (or the
+/// ticked records, `ids=`).
 pub async fn records(
     State(state): State<WebState>,
     Extension(ui): Extension<UiCtx>,
     matched: MatchedPath,
-    Query(q): Query<super::contacts::ListQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Response {
     let (_, ctx) = signed_in!(state, ui);
     let Some(format) = format_of(&matched) else { return not_found_page() };
-    let rt = if matched.as_str().starts_with("/companies") { RecordType::Company } else { RecordType::Contact };
-    let filter = match q.filter(&state, &ctx).await {
-        Ok(Some(f)) => f,
-        Ok(None) => nothing(),
-        Err(e) => return load_error(e),
+    let rt = match matched.as_str().split('/').nth(1) {
+        Some("companies") => RecordType::Company,
+        Some("deals") => RecordType::Deal,
+        _ => RecordType::Contact,
+    };
+    let st = super::lists::ListState::parse(rt, raw.as_deref());
+    let filter = match st.list_filter(&state, &ctx).await {
+        Ok(f) => f,
+        Err(_) => return not_found_page(),
     };
     view_export(&state, &ctx, rt, filter, format).await
-}
-
-/// `/deals/export.{csv,json}` with the table's filters.
-pub async fn deals(
-    State(state): State<WebState>,
-    Extension(ui): Extension<UiCtx>,
-    matched: MatchedPath,
-    Query(q): Query<super::deals::ListQuery>,
-) -> Response {
-    let (_, ctx) = signed_in!(state, ui);
-    let Some(format) = format_of(&matched) else { return not_found_page() };
-    let Some(filter) = q.filter(&ctx) else { return not_found_page() };
-    view_export(&state, &ctx, RecordType::Deal, filter, format).await
 }
 
 // ---------- Settings → Data export ----------

@@ -18,6 +18,7 @@ macro_rules! signed_in {
 }
 
 mod auth;
+mod bulk;
 mod companies;
 mod contacts;
 mod cookies;
@@ -26,6 +27,7 @@ mod deals;
 mod exports;
 mod home;
 mod imports;
+mod lists;
 mod pages;
 mod pipelines;
 mod search;
@@ -125,7 +127,7 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/settings/audit", get(settings::audit_page))
         .route("/settings/pipelines", get(pipelines::page).post(pipelines::create))
         .route("/settings/pipelines/{id}", post(pipelines::update))
-        .route("/contacts", get(contacts::list_page))
+        .route("/contacts", get(lists::contacts_page))
         .route("/contacts/new", get(contacts::new_page).post(contacts::create))
         .route(
             imports::UPLOAD_PATH,
@@ -144,7 +146,7 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/contacts/{id}/notes", post(crm::add_note))
         .route("/contacts/{id}/tasks", post(crm::add_task))
         .route("/contacts/{id}/activities", post(crm::add_activity))
-        .route("/companies", get(companies::list_page))
+        .route("/companies", get(lists::companies_page))
         .route("/companies/new", get(companies::new_page).post(companies::create))
         .route("/companies/export.csv", get(exports::records))
         .route("/companies/export.json", get(exports::records))
@@ -153,17 +155,24 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/companies/{id}/notes", post(crm::add_note))
         .route("/companies/{id}/tasks", post(crm::add_task))
         .route("/companies/{id}/activities", post(crm::add_activity))
-        .route("/deals", get(deals::list_page))
+        .route("/deals", get(lists::deals_page))
         .route("/deals/new", get(deals::new_page).post(deals::create))
-        .route("/deals/export.csv", get(exports::deals))
-        .route("/deals/export.json", get(exports::deals))
+        .route("/deals/export.csv", get(exports::records))
+        .route("/deals/export.json", get(exports::records))
         .route("/deals/board", get(deals::board_page))
         .route("/deals/{id}", get(deals::page).post(deals::update))
         .route("/deals/{id}/stage", post(deals::move_stage))
         .route("/deals/{id}/delete", get(deals::delete_page).post(deals::delete))
+        .route("/deals/{id}/contacts", post(deals::link_contact))
+        .route("/deals/{id}/contacts/{contact_id}/remove", post(deals::unlink_contact))
         .route("/deals/{id}/notes", post(crm::add_note))
         .route("/deals/{id}/tasks", post(crm::add_task))
         .route("/deals/{id}/activities", post(crm::add_activity))
+        .route("/views", post(lists::create_view))
+        .route("/views/{id}", post(lists::update_view))
+        .route("/views/{id}/delete", get(lists::delete_view_page).post(lists::delete_view))
+        .route("/bulk", post(bulk::start))
+        .route("/bulk/{id}", get(bulk::progress))
         .route("/tasks", get(tasks::page).post(tasks::create))
         .route("/tasks/{id}/done", post(tasks::set_done))
         .route("/search", get(search::page))

@@ -565,32 +565,6 @@ pub struct RecordView {
     pub newest: bool,
 }
 
-pub struct ContactRowView {
-    pub id: String,
-    pub name: String,
-    pub email: String,
-    pub phone: String,
-    pub phone_href: String,
-    pub company: Option<Link>,
-    pub owner: String,
-    pub tags: Vec<Link>,
-    pub updated: When,
-}
-
-#[derive(Template)]
-#[template(path = "contacts.html")]
-pub struct ContactsPage {
-    pub shell: Shell,
-    /// The list's filters as a query string, for the export links.
-    pub export_qs: String,
-    pub rows: Vec<ContactRowView>,
-    pub next_url: Option<String>,
-    pub tags: Vec<Opt>,
-    pub mine: bool,
-    /// A filter is on (the empty state says so).
-    pub filtered: bool,
-}
-
 /// The contact form as typed (or as stored, on the record page).
 #[derive(Default)]
 pub struct ContactForm {
@@ -657,29 +631,6 @@ pub struct ContactPage {
     pub version: i64,
 }
 
-pub struct CompanyRowView {
-    pub id: String,
-    pub name: String,
-    pub domain: String,
-    pub industry: String,
-    pub owner: String,
-    pub tags: Vec<Link>,
-    pub updated: When,
-}
-
-#[derive(Template)]
-#[template(path = "companies.html")]
-pub struct CompaniesPage {
-    pub shell: Shell,
-    /// The list's filters as a query string, for the export links.
-    pub export_qs: String,
-    pub rows: Vec<CompanyRowView>,
-    pub next_url: Option<String>,
-    pub tags: Vec<Opt>,
-    pub mine: bool,
-    pub filtered: bool,
-}
-
 #[derive(Default)]
 pub struct CompanyForm {
     pub name: String,
@@ -721,32 +672,6 @@ pub struct CompanyPage {
     pub contacts: Vec<ContactMini>,
     pub more_contacts: bool,
     pub deals: Vec<DealMini>,
-}
-
-pub struct DealRowView {
-    pub id: String,
-    pub title: String,
-    pub value: String,
-    pub stage: String,
-    pub status: String,
-    pub owner: String,
-    pub close: String,
-    pub updated: When,
-}
-
-#[derive(Template)]
-#[template(path = "deals.html")]
-pub struct DealsPage {
-    pub shell: Shell,
-    /// The table's filters as a query string, for the export links.
-    pub export_qs: String,
-    pub rows: Vec<DealRowView>,
-    pub next_url: Option<String>,
-    pub pipelines: Vec<Opt>,
-    pub statuses: Vec<Opt>,
-    pub mine: bool,
-    pub filtered: bool,
-    pub board_url: String,
 }
 
 #[derive(Default)]
@@ -792,6 +717,8 @@ pub struct DealPage {
     pub version: i64,
     pub company: Option<Link>,
     pub contacts: Vec<ContactMini>,
+    /// People who could be linked ("Choose a person…" first).
+    pub contact_opts: Vec<Opt>,
     pub tags: Vec<Link>,
     pub owner: String,
     pub visibility: String,
@@ -920,20 +847,6 @@ pub struct PipelinesPage {
     pub pipelines: Vec<PipelineItem>,
     pub name: String,
     pub errors: Errors,
-}
-
-impl DealsPage {
-    pub fn table_url(&self) -> &str {
-        "/deals"
-    }
-
-    pub fn board_link(&self) -> &str {
-        &self.board_url
-    }
-
-    pub fn is_board(&self) -> bool {
-        false
-    }
 }
 
 impl BoardPage {

@@ -438,18 +438,14 @@ async fn crm_contact_note_palette_deal_board_in_chromium() {
     c.close().await.unwrap();
 }
 
-/// Background jobs (imports, exports, webhooks) for a browser test, as the
+/// Background jobs (imports, exports, webhooks, bulk actions) for a browser test, as the
 /// shipped binary's worker runs them; stopped when dropped.
 struct Jobs(tokio::task::JoinHandle<()>);
 
 impl Jobs {
     fn start(app: kith_app::App) -> Jobs {
         Jobs(tokio::spawn(async move {
-            let mut registry = kith_app::worker::Registry::default();
-            kith_app::crm::imports::register(&mut registry);
-            kith_app::crm::exports::register(&mut registry);
-            kith_app::webhooks::register(&mut registry);
-            let worker = kith_app::worker::Worker::new(app, registry);
+            let worker = kith_app::worker::Worker::new(app, kith_app::worker::Registry::standard());
             loop {
                 let _ = worker.run_once().await;
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -600,5 +596,140 @@ async fn import_wizard_exports_and_webhooks_in_chromium() {
     assert!(text(&c, ".flash").await.contains("only the contacts, companies and deals they own"));
     shots(&c, "data-12-members").await;
     drop(jobs);
+    c.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn lists_views_columns_sort_bulk_and_deal_people_in_chromium() {
+    let Some(mut driver) = start_driver().await else { return };
+    let s = spawn_app().await;
+    let (_, token) = s.user_with_token("ada@lists.example").await;
+    let api = reqwest::Client::new();
+    let post = |path: &str, body: serde_json::Value| api.post(s.url(path)).bearer_auth(&token).json(&body).send();
+    post(
+        "/api/v1/custom-fields",
+        serde_json::json!({"record_type": "contact", "key": "tier", "label": "Tier", "kind": "text"}),
+    )
+    .await
+    .unwrap();
+    let people = [
+        ("Grace", "Hopper", "grace@navy.example", "Rear admiral", "Gold", "vip"),
+        ("Alan", "Turing", "alan@bletchley.example", "Cryptanalyst", "Silver", "vip"),
+        ("Katherine", "Johnson", "katherine@nasa.example", "Mathematician", "Gold", ""),
+        ("Charles", "Babbage", "charles@engines.example", "Inventor", "Bronze", "founder"),
+        ("Ada", "Byron", "ada.byron@example.com", "Countess", "Gold", "vip"),
+        ("Hedy", "Lamarr", "hedy@example.com", "Inventor", "Silver", ""),
+        ("Barbara", "Liskov", "barbara@mit.example", "Professor", "Gold", ""),
+    ];
+    for (first, last, email, title, tier, tags) in people {
+        let tags: Vec<&str> = tags.split(',').filter(|t| !t.is_empty()).collect();
+        let r = post(
+            "/api/v1/contacts",
+            serde_json::json!({"first_name": first, "last_name": last, "emails": [{"value": email}], "title": title,
+                               "tags": tags, "custom": {"tier": tier}, "phones": [{"value": "+14155550100"}]}),
+        )
+        .await
+        .unwrap();
+        assert!(r.status().is_success());
+    }
+    let c = browser(&mut driver).await;
+    c.goto(&s.url("/signin")).await.unwrap();
+    fill(&c, "email", "ada@lists.example").await;
+    fill(&c, "password", kith_testkit::app::PASSWORD).await;
+    submit(&c, "/signin").await;
+    wait_path(&c, "/").await;
+
+    // Columns: Job title and Tier instead of Phone and Company.
+    c.goto(&s.url("/contacts")).await.unwrap();
+    c.execute("document.querySelector('fieldset.col-choices').closest('details').open = true", vec![]).await.unwrap();
+    for (key, on) in [("phone", false), ("company", false), ("title", true), ("cf.tier", true)] {
+        let el = c.find(Locator::Css(&format!("fieldset.col-choices input[value='{key}']"))).await.unwrap();
+        if el.is_selected().await.unwrap() != on {
+            el.click().await.unwrap();
+        }
+    }
+    c.find(Locator::Css("fieldset.col-choices ~ button[type=submit]")).await.unwrap().click().await.unwrap();
+    wait_for(&c, "the chosen columns", async || text(&c, "thead").await.contains("Tier")).await;
+    let head = text(&c, "thead").await;
+    assert!(head.contains("Job title") && !head.contains("Phone"), "{head}");
+
+    // Sort: click Name, then shift-click Job title for a second key.
+    c.find(Locator::Css("a.sort-link[data-sort-key='name']")).await.unwrap().click().await.unwrap();
+    wait_for(&c, "sorted by name", async || c.current_url().await.unwrap().query().unwrap_or("").contains("sort=name"))
+        .await;
+    assert!(text(&c, "table.table-records tbody tr:first-child").await.contains("Ada Byron"));
+    c.execute(
+        "document.querySelector(\"a.sort-link[data-sort-key='title']\").dispatchEvent(new MouseEvent('click', {bubbles: true, cancelable: true, shiftKey: true}))",
+        vec![],
+    )
+    .await
+    .unwrap();
+    wait_for(&c, "a second sort key", async || {
+        c.current_url().await.unwrap().query().unwrap_or("").contains("sort=name%2Ctitle")
+    })
+    .await;
+    assert!(text(&c, "th[aria-sort='ascending']").await.contains("Name"));
+
+    // Filter by the tag, then save it all as a view.
+    c.find(Locator::Id("filter-tag")).await.unwrap().select_by_label("vip").await.unwrap();
+    wait_for(&c, "the tag filter", async || c.current_url().await.unwrap().query().unwrap_or("").contains("tag=vip"))
+        .await;
+    c.execute("document.querySelector('form[action=\\'/views\\']').closest('details').open = true", vec![])
+        .await
+        .unwrap();
+    fill(&c, "view-name", "VIP table").await;
+    c.find(Locator::Css("form[action='/views'] button[type=submit]")).await.unwrap().click().await.unwrap();
+    wait_for(&c, "the saved view", async || text(&c, ".view-name").await.contains("VIP table")).await;
+    assert_eq!(c.find_all(Locator::Css("table.table-records tbody tr")).await.unwrap().len(), 3);
+    c.execute("document.querySelector('details.view-menu').open = true", vec![]).await.unwrap();
+    shots(&c, "lists-01-view-picker").await;
+    c.execute("document.querySelector('details.view-menu').open = false", vec![]).await.unwrap();
+
+    // Bulk: tick the first row, shift-click the third (a range), tag them.
+    c.goto(&s.url("/contacts?sort=name")).await.unwrap();
+    let boxes = c.find_all(Locator::Css("tbody input[name=id]")).await.unwrap();
+    boxes[0].click().await.unwrap();
+    c.execute(
+        "document.querySelectorAll('tbody input[name=id]')[2].dispatchEvent(new MouseEvent('click', {bubbles: true, cancelable: true, shiftKey: true}))",
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert_eq!(text(&c, "[data-bulk-count]").await, "3 contacts selected");
+    fill(&c, "bulk-tag", "shortlist").await;
+    shots(&c, "lists-02-bulk-bar").await;
+    c.find(Locator::Css("button[name=action][value=tag]")).await.unwrap().click().await.unwrap();
+    wait_path_prefix(&c, "/bulk/").await;
+    assert!(text(&c, "h1").await.contains("Tag 3 contacts"));
+    let jobs = Jobs::start(s.app.clone());
+    wait_for(&c, "the bulk job to finish", async || text(&c, ".bulk-status .badge").await.contains("Done")).await;
+    assert_eq!(text(&c, "[data-field=done]").await, "3");
+    let value = c.execute("return document.querySelector('progress.progress').value", vec![]).await.unwrap();
+    assert_eq!(value.as_f64(), Some(3.0));
+    shots(&c, "lists-03-bulk-done").await;
+    c.find(Locator::Css("a.btn-primary[data-if=finished]")).await.unwrap().click().await.unwrap();
+    wait_path(&c, "/contacts").await;
+    c.goto(&s.url("/contacts?tag=shortlist")).await.unwrap();
+    assert_eq!(c.find_all(Locator::Css("table.table-records tbody tr")).await.unwrap().len(), 3);
+    drop(jobs);
+
+    // The saved view from the picker, at a phone's size too.
+    c.goto(&s.url("/contacts")).await.unwrap();
+    c.find(Locator::Css("details.view-menu > summary")).await.unwrap().click().await.unwrap();
+    c.find(Locator::LinkText("VIP table")).await.unwrap().click().await.unwrap();
+    wait_for(&c, "the view applied", async || text(&c, ".view-name").await.contains("VIP table")).await;
+    assert!(text(&c, "thead").await.contains("Tier"));
+    shots(&c, "lists-04-view").await;
+
+    // A deal's people: link one more from its page.
+    let deal: serde_json::Value =
+        post("/api/v1/deals", serde_json::json!({"title": "Compiler"})).await.unwrap().json().await.unwrap();
+    let url = format!("/deals/{}", deal["id"].as_str().unwrap());
+    c.goto(&s.url(&url)).await.unwrap();
+    assert!(text(&c, "#people").await.contains("No people linked"));
+    c.find(Locator::Id("link-contact")).await.unwrap().select_by_label("Grace Hopper").await.unwrap();
+    c.find(Locator::Css(&format!("form[action='{url}/contacts'] button"))).await.unwrap().click().await.unwrap();
+    wait_for(&c, "the linked person", async || text(&c, "#people").await.contains("Grace Hopper")).await;
+    shots(&c, "lists-05-deal-people").await;
     c.close().await.unwrap();
 }

@@ -7,6 +7,7 @@ mod crm_api;
 mod crm_api2;
 mod crm_ui;
 mod crm_ui2;
+mod crm_ui3;
 mod exports_api;
 mod helpers;
 mod inbox_api;
