@@ -14,6 +14,7 @@
 
 pub mod channels;
 pub mod conversations;
+pub mod events;
 pub mod ingest;
 pub mod messages;
 pub mod process;

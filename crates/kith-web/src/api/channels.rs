@@ -3,13 +3,14 @@
 //! answers show the non-secret settings and the names of the secrets set.
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{etag, if_match, parse_id, ApiJson};
+use crate::extract::{etag, if_match, parse_id, ApiJson, ListQuery};
 use crate::state::WebState;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use kith_app::inbox::channels::{self as app, Channel, ChannelPatch, NewChannel};
+use kith_app::inbox::events::{self, InboundEventInfo};
 use kith_app::Context;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -17,6 +18,13 @@ use utoipa::ToSchema;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChannelList {
     pub data: Vec<Channel>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InboundEventList {
+    pub data: Vec<InboundEventInfo>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/channels", tag = "inbox",
@@ -93,4 +101,33 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     app::delete(&state.app, &ctx, parse_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The raw inbound event log of a channel, newest first (admins; no content).
+#[utoipa::path(get, path = "/api/v1/channels/{id}/events", tag = "inbox", params(("id" = String, Path), ListQuery),
+    responses((status = 200, body = InboundEventList), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn events(
+    State(state): State<WebState>,
+    Extension(ctx): Extension<Context>,
+    Path(id): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<InboundEventList>, ApiError> {
+    let page = events::list(&state.app, &ctx, parse_id(&id)?, &q.page()?).await?;
+    Ok(Json(InboundEventList { next_cursor: page.next.map(|c| c.encode()), data: page.items }))
+}
+
+/// Process an event again (processing is idempotent: an event already
+/// processed changes nothing).
+#[utoipa::path(post, path = "/api/v1/channels/{id}/events/{event_id}/replay", tag = "inbox",
+    params(("id" = String, Path), ("event_id" = String, Path)),
+    responses((status = 202, body = InboundEventInfo), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn replay_event(
+    State(state): State<WebState>,
+    Extension(ctx): Extension<Context>,
+    Path((id, event_id)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    let e = events::replay(&state.app, &ctx, parse_id(&id)?, parse_id(&event_id)?).await?;
+    Ok((StatusCode::ACCEPTED, Json(e)))
 }

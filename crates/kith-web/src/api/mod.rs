@@ -83,6 +83,8 @@ pub fn routes(state: WebState) -> Router<WebState> {
         )
         .route("/channels", get(channels::list).post(channels::create))
         .route("/channels/{id}", get(channels::get).patch(channels::update).delete(channels::delete))
+        .route("/channels/{id}/events", get(channels::events))
+        .route("/channels/{id}/events/{event_id}/replay", post(channels::replay_event))
         .route("/conversations", get(conversations::list))
         .route("/conversations/{id}", get(conversations::get).patch(conversations::update))
         .route("/conversations/{id}/messages", get(conversations::messages).post(conversations::send))

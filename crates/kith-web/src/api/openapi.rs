@@ -23,7 +23,7 @@ use utoipa::{Modify, OpenApi};
         super::batch::create_contacts, super::batch::update_contacts, super::batch::create_companies,
         super::batch::update_companies, super::batch::create_deals, super::batch::update_deals,
         super::channels::list, super::channels::create, super::channels::get, super::channels::update,
-        super::channels::delete,
+        super::channels::delete, super::channels::events, super::channels::replay_event,
         super::conversations::list, super::conversations::get, super::conversations::update,
         super::conversations::messages, super::conversations::send, super::conversations::add_note,
         super::conversations::mark_read,

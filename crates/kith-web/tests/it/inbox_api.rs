@@ -210,6 +210,19 @@ async fn inbox_over_http() {
         assert_eq!(count(&s, "SELECT COUNT(*) FROM inbound_events").await, 2, "{l}: stored once");
         drain(&s).await;
 
+        // The raw event log (no content) and a replay that changes nothing once processed.
+        let (st, evs) = send(&s, Method::GET, &format!("/api/v1/channels/{id}/events?limit=1"), &token, None).await;
+        assert_eq!((st, evs["data"].as_array().unwrap().len()), (200, 1), "{l}: {evs}");
+        assert!(evs["data"][0]["processed_at_ms"].is_i64() && evs["next_cursor"].is_string(), "{l}: {evs}");
+        assert!(!evs.to_string().contains("Are you there"), "{l}: no message text in the log");
+        let eid = evs["data"][0]["id"].as_str().unwrap().to_string();
+        let replay = format!("/api/v1/channels/{id}/events/{eid}/replay");
+        assert_eq!(send(&s, Method::POST, &replay, &token, None).await.0, 202, "{l}");
+        assert_eq!(send(&s, Method::POST, &replay, &other_token, None).await.0, 404, "{l}");
+        assert_eq!(send(&s, Method::GET, &format!("/api/v1/channels/{id}/events"), &other_token, None).await.0, 404);
+        drain(&s).await;
+        assert_eq!(count(&s, "SELECT COUNT(*) FROM messages").await, 2, "{l}: replay is idempotent");
+
         // Conversations.
         let (st, list) =
             send(&s, Method::GET, "/api/v1/conversations?status=open&assignee=unassigned", &token, None).await;
