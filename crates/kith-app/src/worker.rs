@@ -148,6 +148,7 @@ impl Registry {
         crate::crm::exports::register(&mut r);
         crate::webhooks::register(&mut r);
         crate::crm::bulk::register(&mut r);
+        crate::crm::search_upkeep::register(&mut r);
         crate::inbox::register(&mut r);
         r
     }

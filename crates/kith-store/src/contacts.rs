@@ -210,6 +210,23 @@ pub async fn get_many_visible(db: &Db, viewer: &Viewer, ids: &[Uuid]) -> Result<
     sql.fetch_all(db).await
 }
 
+/// Ids of every contact at a company, whoever may see them (search upkeep
+/// when the company is renamed or deleted; never for display).
+pub async fn ids_at_company_tx(tx: &mut Tx, org_id: Uuid, company_id: Uuid) -> Result<Vec<Uuid>> {
+    const SQL: &str = "SELECT id FROM contacts WHERE org_id = $1 AND company_id = $2";
+    Ok(on_tx!(tx, |c| sqlx::query_scalar::<_, Uuid>(SQL).bind(org_id).bind(company_id).fetch_all(c).await?))
+}
+
+/// Contacts by id, whoever may see them (search upkeep; never for display).
+pub async fn get_many_any(db: &Db, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<ContactRow>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM contacts r WHERE r.org_id = "));
+    sql.bind(org_id).push(" AND r.id IN (").bind_list(ids.iter().copied()).push(")");
+    sql.fetch_all(db).await
+}
+
 /// Replace a contact's handles (`kind` is `email` or `phone`; values normalised).
 pub async fn set_handles(tx: &mut Tx, org_id: Uuid, contact_id: Uuid, handles: &[(&str, String)]) -> Result<()> {
     const DEL: &str = "DELETE FROM contact_handles WHERE contact_id = $1";

@@ -300,6 +300,10 @@ pub async fn update(
     if !rows::update(&mut tx, &row).await? {
         return Err(AppError::StaleVersion);
     }
+    if row.name != current.name {
+        // Its people are found by its name: their search documents follow.
+        super::search_upkeep::queue_company(&mut tx, ctx.org_id, row.id, now).await?;
+    }
     if let Some(names) = &input.tags {
         let ids = resolve_tags(&mut tx, ctx.org_id, names, now).await?;
         records::set_record_tags(&mut tx, ctx.org_id, "company", row.id, &ids).await?;
@@ -330,6 +334,8 @@ pub async fn delete(app: &App, ctx: &Context, id: Uuid, origin: &Origin) -> Resu
     let mut tx = app.db().begin().await?;
     let gone = rows::get_visible_tx(&mut tx, &Viewer::of(ctx), id).await?.ok_or(AppError::NotFound)?;
     records::delete_record_satellites(&mut tx, ctx.org_id, "company", id).await?;
+    // Its people lose it (the link is cleared): their search documents follow.
+    super::search_upkeep::queue_company(&mut tx, ctx.org_id, id, now).await?;
     rows::delete(&mut tx, ctx.org_id, id).await?;
     audit::record(
         &mut tx,

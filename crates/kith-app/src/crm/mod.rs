@@ -18,6 +18,7 @@ pub mod imports;
 pub mod notes;
 pub mod pipelines;
 pub mod search;
+pub mod search_upkeep;
 pub mod tags;
 pub mod tasks;
 pub mod timeline;

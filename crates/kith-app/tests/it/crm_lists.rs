@@ -1,6 +1,7 @@
 //! Record lists in an order of several keys: every visible record exactly
 //! once whatever the page size, ties broken by id, text compared without
-//! case, on each backend.
+//! case, on each backend. Also what the list pages lean on: a deal's people
+//! changed one at a time, and people found by their company's current name.
 
 use crate::support::*;
 use kith_app::crm::companies::{self, CompanyInput};
@@ -171,5 +172,101 @@ async fn companies_and_deals_sort_by_their_own_fields() {
             }
         }
         assert_eq!(titles, ["Also big", "big", "Small", "none"], "{l}");
+    }
+}
+
+async fn drain(app: &kith_app::App) {
+    let worker = kith_app::worker::Worker::new(app.clone(), kith_app::worker::Registry::standard());
+    while worker.run_once().await.unwrap() > 0 {}
+}
+
+async fn found(app: &kith_app::App, ctx: &Context, q: &str) -> Vec<Uuid> {
+    kith_app::crm::search::search(app, ctx, q, 50).await.unwrap().into_iter().map(|h| h.id).collect()
+}
+
+#[tokio::test]
+async fn renaming_or_deleting_a_company_refreshes_its_peoples_search_words() {
+    for t in TestApp::all().await {
+        let (app, l) = (&t.app, t.label);
+        let owner = t.user("owner@upkeep.test").await;
+        let o = owner_ctx(app, &owner).await;
+        let company = companies::create(app, &o, &CompanyInput { name: Some("Initech".into()), ..Default::default() })
+            .await
+            .unwrap();
+        let peter = contacts::create(
+            app,
+            &o,
+            &ContactInput { company_id: Some(Some(company.id)), ..contact("Peter", "Gibbons", "Engineer") },
+        )
+        .await
+        .unwrap();
+        assert!(found(app, &o, "initech").await.contains(&peter.id), "{l}: found by the company's name");
+
+        let rename = CompanyInput { name: Some("Initrode".into()), ..Default::default() };
+        companies::update(app, &o, company.id, &rename, None).await.unwrap();
+        drain(app).await;
+        assert!(found(app, &o, "initrode").await.contains(&peter.id), "{l}: by the new name");
+        assert!(!found(app, &o, "initech").await.contains(&peter.id), "{l}: not by the old one");
+
+        // Another edit that keeps the name queues nothing for the people.
+        let other = CompanyInput { industry: Some("Software".into()), ..Default::default() };
+        companies::update(app, &o, company.id, &other, None).await.unwrap();
+        companies::delete(app, &o, company.id, &nowhere()).await.unwrap();
+        drain(app).await;
+        assert!(!found(app, &o, "initrode").await.contains(&peter.id), "{l}: the deleted company's name is gone");
+        assert!(found(app, &o, "gibbons").await.contains(&peter.id), "{l}: the rest of the document stays");
+    }
+}
+
+#[tokio::test]
+async fn a_deals_people_change_one_at_a_time_among_visible_contacts() {
+    for t in TestApp::all().await {
+        let (app, l) = (&t.app, t.label);
+        let owner = t.user("owner@links.test").await;
+        let o = owner_ctx(app, &owner).await;
+        let bob = join(app, &o, "bob@links.test", Role::Member).await;
+        let b = ctx(app, bob.org_id, bob.user_id).await;
+        let viewer = join(app, &o, "vic@links.test", Role::Viewer).await;
+        let v = ctx(app, viewer.org_id, viewer.user_id).await;
+
+        let grace = contacts::create(app, &o, &contact("Grace", "Hopper", "")).await.unwrap();
+        let alan = contacts::create(app, &o, &contact("Alan", "Turing", "")).await.unwrap();
+        let secret = contacts::create(
+            app,
+            &b,
+            &ContactInput { visibility: Some(Visibility::Personal), ..contact("Secret", "Friend", "") },
+        )
+        .await
+        .unwrap();
+        let deal = deals::create(
+            app,
+            &o,
+            &DealInput { title: Some("Compiler".into()), contact_ids: Some(vec![grace.id]), ..Default::default() },
+        )
+        .await
+        .unwrap();
+
+        let d = deals::link_contact(app, &o, deal.id, alan.id, Some(deal.version)).await.unwrap();
+        assert_eq!(d.contact_ids.len(), 2, "{l}");
+        assert_eq!(d.version, deal.version + 1, "{l}: a change of the deal");
+        let again = deals::link_contact(app, &o, deal.id, alan.id, None).await.unwrap();
+        assert_eq!(again.version, d.version, "{l}: linking twice changes nothing");
+        let stale = deals::link_contact(app, &o, deal.id, alan.id, Some(deal.version)).await;
+        assert!(matches!(stale, Err(kith_app::AppError::StaleVersion)), "{l}");
+
+        // Only contacts the actor sees; a viewer changes nothing.
+        let hidden = deals::link_contact(app, &o, deal.id, secret.id, None).await;
+        assert!(matches!(hidden, Err(kith_app::AppError::Validation(_))), "{l}: {hidden:?}");
+        let refused = deals::unlink_contact(app, &v, deal.id, grace.id, None).await;
+        assert!(matches!(refused, Err(kith_app::AppError::Forbidden)), "{l}");
+
+        // Bob links his personal contact; the owner's unlink of Grace keeps it.
+        deals::link_contact(app, &b, deal.id, secret.id, None).await.unwrap();
+        let d = deals::unlink_contact(app, &o, deal.id, grace.id, None).await.unwrap();
+        let mut want = vec![alan.id, secret.id];
+        want.sort();
+        let mut got = d.contact_ids.clone();
+        got.sort();
+        assert_eq!(got, want, "{l}");
     }
 }
