@@ -153,18 +153,17 @@ async fn store(app: &App, org_id: Uuid, events: Vec<(Uuid, InboundEvent)>, unrou
     let mut prepared = Vec::with_capacity(events.len());
     for (channel_id, event) in events {
         let id = new_id();
-        let json = serde_json::to_vec(&event).map_err(|e| AppError::Internal(e.to_string()))?;
+        let value = serde_json::to_value(&event).map_err(|e| AppError::Internal(e.to_string()))?;
+        // The event's serde tag: `message`, `status`, `email`.
+        let kind = value["kind"].as_str().unwrap_or("message").to_string();
+        let json = serde_json::to_vec(&value).map_err(|e| AppError::Internal(e.to_string()))?;
         let payload = app.keyring().seal(app.db(), org_id, "inbound_events", "payload", id, &json).await?;
-        let kind = match event {
-            InboundEvent::Message(_) => "message",
-            InboundEvent::Status(_) => "status",
-        };
         prepared.push(InboundEventRow {
             id,
             org_id,
             channel_id,
             provider_event_id: event.provider_event_id(),
-            kind: kind.into(),
+            kind,
             payload,
             received_ms: now,
             processed_ms: None,

@@ -56,25 +56,26 @@ pub async fn process_event(app: &App, id: Uuid) -> Result<()> {
     match event {
         InboundEvent::Message(m) => message(app, &row, &channel, m).await,
         InboundEvent::Status(s) => status(app, &row, &channel, s).await,
+        InboundEvent::Email(e) => super::email::process(app, &row, &channel, *e).await,
     }
 }
 
 /// How the sender is known: the handle that matches contacts and keys the lock.
-struct SenderKey {
-    phone: Option<String>,
-    email: Option<String>,
+pub(crate) struct SenderKey {
+    pub phone: Option<String>,
+    pub email: Option<String>,
     /// (channel kind, channel user id)
-    channel_id: (String, String),
+    pub channel_id: (String, String),
 }
 
 impl SenderKey {
-    fn of(kind: &str, m: &InboundMessage) -> SenderKey {
+    pub(crate) fn of(kind: &str, m: &InboundMessage) -> SenderKey {
         let phone = m.from.phone_e164.clone().filter(|p| p.starts_with('+'));
         let email = m.from.email.as_deref().and_then(kith_domain::validate::normalize_email);
         SenderKey { phone, email, channel_id: (kind.to_string(), m.from.channel_user_id.clone()) }
     }
 
-    fn lock_key(&self, org_id: Uuid) -> i64 {
+    pub(crate) fn lock_key(&self, org_id: Uuid) -> i64 {
         match (&self.phone, &self.email) {
             (Some(p), _) => sender_lock_key(org_id, "phone", p),
             (None, Some(e)) => sender_lock_key(org_id, "email", e),
@@ -84,7 +85,7 @@ impl SenderKey {
 }
 
 /// A message was sent at the provider's time, unless that time is absurd.
-fn message_time(m: &InboundMessage, received_ms: i64) -> i64 {
+pub(crate) fn message_time(m: &InboundMessage, received_ms: i64) -> i64 {
     match m.sent_at_ms {
         Some(t) if t > 0 && t <= received_ms + DAY_MS => t,
         _ => received_ms,
@@ -254,7 +255,7 @@ pub(crate) fn message_entry(
 
 /// A workspace-shared contact for this sender: by phone, then e-mail, then
 /// channel user id. Never a personal contact (promise 2).
-async fn find_contact(tx: &mut Tx, org_id: Uuid, key: &SenderKey) -> Result<Option<Uuid>> {
+pub(crate) async fn find_contact(tx: &mut Tx, org_id: Uuid, key: &SenderKey) -> Result<Option<Uuid>> {
     if let Some(p) = &key.phone {
         if let Some(id) = rows::find_shared_by_handle_tx(tx, org_id, "phone", p).await? {
             return Ok(Some(id));
@@ -282,7 +283,7 @@ fn kind_label(kind: &str) -> &'static str {
 
 /// A new shared contact for a sender nobody knows yet: visible to everyone
 /// in the workspace, owned by nobody, its source the channel kind.
-async fn create_contact(
+pub(crate) async fn create_contact(
     app: &App,
     tx: &mut Tx,
     org_id: Uuid,
@@ -343,7 +344,7 @@ async fn create_contact(
     Ok(row.id)
 }
 
-async fn find_or_open(
+pub(crate) async fn find_or_open(
     tx: &mut Tx,
     org_id: Uuid,
     channel_id: Uuid,
