@@ -11,10 +11,12 @@ use std::sync::OnceLock;
 
 const CSS: &str = include_str!("../assets/app.css");
 const JS: &str = include_str!("../assets/app.js");
+const INBOX_JS: &str = include_str!("../assets/inbox.js");
 
 struct Names {
     css: String,
     js: String,
+    inbox_js: String,
 }
 
 fn names() -> &'static Names {
@@ -22,6 +24,7 @@ fn names() -> &'static Names {
     NAMES.get_or_init(|| Names {
         css: format!("app.{}.css", &hex::encode(kith_crypto::sha256(CSS.as_bytes()))[..12]),
         js: format!("app.{}.js", &hex::encode(kith_crypto::sha256(JS.as_bytes()))[..12]),
+        inbox_js: format!("inbox.{}.js", &hex::encode(kith_crypto::sha256(INBOX_JS.as_bytes()))[..12]),
     })
 }
 
@@ -31,6 +34,11 @@ pub fn css_url() -> String {
 
 pub fn js_url() -> String {
     format!("/assets/{}", names().js)
+}
+
+/// The live inbox's module (loaded by the inbox page only).
+pub fn inbox_js_url() -> String {
+    format!("/assets/{}", names().inbox_js)
 }
 
 pub fn routes() -> Router<WebState> {
@@ -43,6 +51,8 @@ async fn serve(Path(name): Path<String>) -> Response {
         (CSS, "text/css; charset=utf-8")
     } else if name == n.js {
         (JS, "text/javascript; charset=utf-8")
+    } else if name == n.inbox_js {
+        (INBOX_JS, "text/javascript; charset=utf-8")
     } else {
         return StatusCode::NOT_FOUND.into_response();
     };

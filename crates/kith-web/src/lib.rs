@@ -8,6 +8,7 @@
 pub mod api;
 mod assets;
 pub mod error;
+mod events;
 mod extract;
 mod headers;
 mod hooks;
@@ -35,12 +36,18 @@ pub fn router(state: WebState) -> Router {
         .with_state(state)
 }
 
-/// Serve until `shutdown` resolves; in-flight requests finish first.
+/// Serve until `shutdown` resolves; in-flight requests finish first (event
+/// streams are told to end).
 pub async fn serve(
     listener: TcpListener,
     state: WebState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let closing = state.closing.clone();
+    let shutdown = async move {
+        shutdown.await;
+        closing.send_replace(true);
+    };
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

@@ -26,11 +26,15 @@ pub struct WebState {
     pub config: Arc<WebConfig>,
     pub metrics: Arc<Metrics>,
     pub(crate) limiter: Arc<RateLimiter>,
+    /// Flips to true when the server starts shutting down: long-lived
+    /// responses (the `/events` stream) end so the graceful shutdown can finish.
+    pub(crate) closing: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl WebState {
     pub fn new(app: App, config: WebConfig) -> WebState {
         let limiter = Arc::new(RateLimiter::new(config.api_rate_per_second));
-        WebState { app, config: Arc::new(config), metrics: Arc::new(Metrics::default()), limiter }
+        let closing = Arc::new(tokio::sync::watch::Sender::new(false));
+        WebState { app, config: Arc::new(config), metrics: Arc::new(Metrics::default()), limiter, closing }
     }
 }

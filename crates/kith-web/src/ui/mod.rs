@@ -19,6 +19,7 @@ macro_rules! signed_in {
 
 mod auth;
 mod bulk;
+mod channels_settings;
 mod companies;
 mod contacts;
 mod cookies;
@@ -27,6 +28,7 @@ mod deals;
 mod exports;
 mod home;
 mod imports;
+mod inbox;
 mod lists;
 mod pages;
 mod pipelines;
@@ -136,6 +138,7 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/contacts/import/{id}", get(imports::progress))
         .route("/contacts/import/{id}/map", get(imports::map_page).post(imports::confirm))
         .route("/contacts/import/{id}/discard", post(imports::discard))
+        .route("/contacts/import/{id}/run", post(imports::run_for_real))
         .route("/contacts/import/{id}/report.csv", get(imports::report))
         .route("/contacts/export.csv", get(exports::records))
         .route("/contacts/export.json", get(exports::records))
@@ -177,6 +180,21 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/tasks/{id}/done", post(tasks::set_done))
         .route("/search", get(search::page))
         .route("/search.json", get(search::json))
+        .route("/events", get(crate::events::stream))
+        .route("/inbox", get(inbox::page))
+        .route("/inbox/rows", get(inbox::rows))
+        .route("/inbox/c/{id}", get(inbox::thread))
+        .route("/inbox/c/{id}/row", get(inbox::row))
+        .route("/inbox/c/{id}/head", get(inbox::head))
+        .route("/inbox/c/{id}/messages", get(inbox::messages_after).post(inbox::compose))
+        .route("/inbox/c/{id}/messages/{message_id}", get(inbox::message_one))
+        .route("/inbox/c/{id}/status", post(inbox::set_status))
+        .route("/inbox/c/{id}/assign", post(inbox::assign))
+        .route("/inbox/c/{id}/labels", post(inbox::set_labels))
+        .route("/inbox/c/{id}/read", post(inbox::mark_read))
+        .route("/settings/channels", get(channels_settings::page).post(channels_settings::connect))
+        .route("/settings/channels/{id}/ai", post(channels_settings::set_ai_mode))
+        .route("/settings/channels/{id}/disconnect", get(channels_settings::disconnect_page).post(channels_settings::disconnect))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state, session_layer))
 }

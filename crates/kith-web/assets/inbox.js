@@ -1,0 +1,434 @@
+// Kith — the live inbox. Loaded by the inbox page only; the page works
+// without it (every action is a form that posts and redirects).
+//
+// It listens to /events (server-sent events carrying ids only) and fetches
+// small HTML fragments the server renders and escapes: a list row, the
+// messages after the last one shown, one message, the thread header. It also
+// sends the composer without a reload, pages the list in place, and adds the
+// inbox's keys: j/k move, Enter opens, r reply, n note, e resolve.
+
+const doc = document;
+const inbox = doc.querySelector('[data-inbox]');
+
+if (inbox) {
+  const qs = inbox.getAttribute('data-qs') || '';
+  const threadId = inbox.getAttribute('data-thread') || '';
+  const list = doc.getElementById('conv-list');
+  const messages = doc.getElementById('messages');
+  const scroller = doc.querySelector('[data-thread-scroll]');
+  const composer = doc.querySelector('form[data-composer]');
+  const csrfInput = doc.querySelector('input[name="_csrf"]');
+  const csrf = csrfInput ? csrfInput.value : '';
+
+  // ---------- small helpers ----------
+
+  function fragment(html) {
+    const tpl = doc.createElement('template');
+    tpl.innerHTML = html;
+    return tpl.content;
+  }
+
+  async function getFragment(url) {
+    const resp = await fetch(url, { headers: { Accept: 'text/html' }, credentials: 'same-origin' });
+    if (resp.status === 204) return null;
+    if (!resp.ok) throw new Error(`${resp.status}`);
+    return fragment(await resp.text());
+  }
+
+  async function post(url, fields) {
+    const body = new URLSearchParams(fields);
+    if (!body.has('_csrf')) body.set('_csrf', csrf);
+    const resp = await fetch(url, {
+      method: 'POST',
+      body,
+      headers: { Accept: 'application/json' },
+      credentials: 'same-origin',
+    });
+    let data = {};
+    try { data = await resp.json(); } catch { data = {}; }
+    if (!resp.ok || data.ok === false) {
+      throw new Error(data.error || 'That did not work. Reload the page and try again.');
+    }
+    return data;
+  }
+
+  // Relative times for what this script inserts (as app.js shows the page's own).
+  function relative(ms, now) {
+    const diff = now - ms;
+    const abs = Math.abs(diff);
+    if (abs < 60000) return 'just now';
+    if (abs >= 7 * 86400000) return null;
+    let n;
+    let unit;
+    if (abs < 3600000) { n = Math.floor(abs / 60000); unit = 'min'; }
+    else if (abs < 86400000) { n = Math.floor(abs / 3600000); unit = 'h'; }
+    else { n = Math.floor(abs / 86400000); unit = 'd'; }
+    return diff >= 0 ? `${n} ${unit} ago` : `in ${n} ${unit}`;
+  }
+
+  function renderTimes(root) {
+    const now = Date.now();
+    for (const el of root.querySelectorAll('time[data-ms]')) {
+      const ms = Number(el.getAttribute('data-ms'));
+      if (!Number.isFinite(ms) || ms <= 0) continue;
+      const d = new Date(ms);
+      el.textContent = relative(ms, now) || d.toLocaleDateString(undefined, { day: 'numeric', month: 'short' });
+      try { el.title = d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' }); } catch { el.title = d.toLocaleString(); }
+    }
+  }
+
+  function nearBottom() {
+    if (!scroller) return true;
+    return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 120;
+  }
+
+  function toBottom() {
+    if (scroller) scroller.scrollTop = scroller.scrollHeight;
+  }
+
+  function say(text) {
+    let region = doc.getElementById('inbox-live');
+    if (!region) {
+      region = doc.createElement('div');
+      region.id = 'inbox-live';
+      region.className = 'visually-hidden';
+      region.setAttribute('role', 'status');
+      region.setAttribute('aria-live', 'polite');
+      doc.body.appendChild(region);
+    }
+    region.textContent = text;
+  }
+
+  // ---------- the list ----------
+
+  function syncEmpty() {
+    const empty = doc.querySelector('[data-list-empty]');
+    if (empty && list) empty.hidden = list.querySelector('.conv-row') !== null;
+  }
+
+  function markCurrent(row) {
+    if (row && row.getAttribute('data-id') === threadId) {
+      row.classList.add('is-current');
+      const link = row.querySelector('a');
+      if (link) link.setAttribute('aria-current', 'true');
+    }
+  }
+
+  // Put a row where its time says (the list is newest first).
+  function place(row) {
+    const at = Number(row.getAttribute('data-at')) || 0;
+    for (const other of list.querySelectorAll('.conv-row')) {
+      if (other === row) continue;
+      if ((Number(other.getAttribute('data-at')) || 0) <= at) {
+        list.insertBefore(row, other);
+        return;
+      }
+    }
+    // Older than everything shown: only keep it when no more pages wait.
+    const more = list.querySelector('[data-more-item]');
+    if (more) row.remove();
+    else list.appendChild(row);
+  }
+
+  async function refreshRow(id) {
+    if (!list || !id) return;
+    let frag;
+    try {
+      frag = await getFragment(`/inbox/c/${encodeURIComponent(id)}/row${qs}`);
+    } catch {
+      return;
+    }
+    const old = doc.getElementById(`cv-${id}`);
+    const selected = old && old.classList.contains('is-selected');
+    if (!frag) {
+      if (old) old.remove();
+      syncEmpty();
+      return;
+    }
+    const row = frag.querySelector('.conv-row');
+    if (!row) return;
+    markCurrent(row);
+    if (selected) row.classList.add('is-selected');
+    renderTimes(row);
+    if (old) old.replaceWith(row);
+    place(row);
+    syncEmpty();
+  }
+
+  async function reloadList() {
+    if (!list) return;
+    try {
+      const frag = await getFragment(`/inbox/rows${qs}`);
+      if (!frag) return;
+      for (const row of frag.querySelectorAll('.conv-row')) markCurrent(row);
+      list.replaceChildren(frag);
+      renderTimes(list);
+      syncEmpty();
+    } catch { /* the next event tries again */ }
+  }
+
+  // "Load more" in place.
+  doc.addEventListener('click', async (e) => {
+    const link = e.target instanceof Element ? e.target.closest('a[data-more]') : null;
+    if (!link || !list) return;
+    e.preventDefault();
+    const url = new URL(link.href, window.location.href);
+    const item = link.closest('[data-more-item]');
+    link.setAttribute('aria-disabled', 'true');
+    try {
+      const frag = await getFragment(`/inbox/rows${url.search}`);
+      if (!frag) return;
+      for (const row of frag.querySelectorAll('.conv-row')) {
+        markCurrent(row);
+        const dup = doc.getElementById(row.id);
+        if (dup) dup.remove();
+      }
+      renderTimes(frag);
+      if (item) item.replaceWith(frag);
+      syncEmpty();
+    } catch {
+      window.location.href = link.href;
+    }
+  });
+
+  // ---------- the thread ----------
+
+  function lastCursor() {
+    const items = messages ? messages.querySelectorAll('.msg[data-cursor]') : [];
+    return items.length ? items[items.length - 1].getAttribute('data-cursor') : '';
+  }
+
+  async function appendNew() {
+    if (!messages || !messages.hasAttribute('data-live')) return;
+    const stick = nearBottom();
+    let frag;
+    try {
+      frag = await getFragment(`/inbox/c/${threadId}/messages?after=${encodeURIComponent(lastCursor())}`);
+    } catch {
+      return;
+    }
+    if (!frag) return;
+    let added = 0;
+    for (const item of frag.querySelectorAll('.msg')) {
+      const old = doc.getElementById(item.id);
+      renderTimes(item);
+      if (old) old.replaceWith(item);
+      else { messages.appendChild(item); added += 1; }
+    }
+    if (added) {
+      const empty = doc.querySelector('[data-thread-empty]');
+      if (empty) empty.remove();
+      if (stick) toBottom();
+      say(added === 1 ? 'New message' : `${added} new messages`);
+    }
+  }
+
+  async function refreshMessage(messageId) {
+    const old = doc.getElementById(`m-${messageId}`);
+    if (!old) return appendNew();
+    const at = old.getAttribute('data-cursor') || '';
+    try {
+      const frag = await getFragment(`/inbox/c/${threadId}/messages/${encodeURIComponent(messageId)}?at=${encodeURIComponent(at)}`);
+      const item = frag && frag.querySelector('.msg');
+      if (!item) return;
+      renderTimes(item);
+      old.replaceWith(item);
+      const state = item.querySelector('.msg-state');
+      if (state) say(`Message ${state.textContent.trim().toLowerCase()}`);
+    } catch { /* stays as it was */ }
+  }
+
+  async function refreshHead() {
+    const head = doc.getElementById('thread-head');
+    if (!head) return;
+    // Never pull a form away from someone using it.
+    if (head.contains(doc.activeElement) || head.querySelector('details[open]')) return;
+    try {
+      const frag = await getFragment(head.getAttribute('data-head-url'));
+      if (!frag) return;
+      renderTimes(frag);
+      head.replaceChildren(frag);
+    } catch { /* stays as it was */ }
+  }
+
+  async function markRead() {
+    if (!threadId || doc.hidden) return;
+    try { await post(`/inbox/c/${threadId}/read`, {}); } catch { /* unread stays */ }
+  }
+
+  if (scroller) toBottom();
+
+  // ---------- live: server-sent events ----------
+
+  function onEvent(kind, data) {
+    const cid = data.conversation_id || '';
+    if (cid && cid === threadId) {
+      if (kind === 'message.created') {
+        appendNew().then(markRead).then(() => refreshRow(cid));
+        return;
+      }
+      if (kind === 'message.updated' && data.message_id) refreshMessage(data.message_id);
+      if (kind === 'conversation.updated') refreshHead();
+    }
+    refreshRow(cid);
+  }
+
+  let source = null;
+  let broken = false;
+  const liveDot = doc.querySelector('[data-live-state]');
+
+  function connect() {
+    if (!('EventSource' in window)) return;
+    source = new EventSource('/events');
+    for (const kind of ['message.created', 'message.updated', 'conversation.updated']) {
+      source.addEventListener(kind, (e) => {
+        let data = {};
+        try { data = JSON.parse(e.data); } catch { return; }
+        onEvent(kind, data);
+      });
+    }
+    source.addEventListener('resync', () => resync());
+    source.addEventListener('open', () => {
+      if (liveDot) liveDot.hidden = false;
+      inbox.setAttribute('data-live-ready', '');
+      // After a dropped connection, catch up on what was missed.
+      if (broken) { broken = false; resync(); }
+    });
+    source.addEventListener('error', () => {
+      if (liveDot) liveDot.hidden = true;
+      broken = true;
+    });
+  }
+
+  function resync() {
+    reloadList();
+    if (threadId) { appendNew(); refreshHead(); }
+  }
+
+  connect();
+  window.addEventListener('pagehide', () => { if (source) source.close(); });
+
+  // ---------- the composer ----------
+
+  function composerMode() {
+    const checked = composer && composer.querySelector('input[name="mode"]:checked');
+    return checked ? checked.value : 'reply';
+  }
+
+  function setMode(mode) {
+    if (!composer) return;
+    const radio = composer.querySelector(`input[name="mode"][value="${mode}"]`);
+    if (radio) radio.checked = true;
+    syncMode();
+  }
+
+  function syncMode() {
+    if (!composer) return;
+    const area = composer.querySelector('textarea');
+    const note = composerMode() === 'note';
+    composer.classList.toggle('is-note', note);
+    if (area) area.placeholder = note ? 'Write a private note for your team… (Ctrl+Enter adds it)' : 'Write a reply… (Ctrl+Enter sends)';
+    const button = composer.querySelector('button[type="submit"]');
+    if (button) button.textContent = note ? 'Add note' : 'Send';
+  }
+
+  function composerError(text) {
+    let p = composer.querySelector('.composer-error');
+    if (!text) { if (p) p.remove(); return; }
+    if (!p) {
+      p = doc.createElement('p');
+      p.className = 'error composer-error';
+      p.setAttribute('role', 'alert');
+      composer.querySelector('.composer-foot').before(p);
+    }
+    p.textContent = text;
+  }
+
+  if (composer) {
+    syncMode();
+    composer.addEventListener('change', (e) => {
+      if (e.target instanceof HTMLInputElement && e.target.name === 'mode') syncMode();
+    });
+    composer.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const area = composer.querySelector('textarea');
+      const button = composer.querySelector('button[type="submit"]');
+      if (!area.value.trim()) { composerError('Write something first.'); area.focus(); return; }
+      if (button.disabled) return;
+      button.disabled = true;
+      composerError('');
+      try {
+        await post(composer.action, new FormData(composer));
+        area.value = '';
+        await appendNew();
+        toBottom();
+        refreshRow(threadId);
+      } catch (err) {
+        composerError(err.message);
+      } finally {
+        button.disabled = false;
+        area.focus();
+      }
+    });
+    composer.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+        e.preventDefault();
+        composer.requestSubmit();
+      } else if (e.key === 'Escape') {
+        e.preventDefault();
+        e.target.blur();
+      }
+    });
+  }
+
+  // ---------- keys ----------
+
+  function rows() {
+    return list ? Array.from(list.querySelectorAll('.conv-row')) : [];
+  }
+
+  function move(step) {
+    const all = rows();
+    if (!all.length) return;
+    let i = all.findIndex((r) => r.classList.contains('is-selected'));
+    if (i < 0) i = all.findIndex((r) => r.classList.contains('is-current'));
+    const next = i < 0 ? 0 : Math.min(all.length - 1, Math.max(0, i + step));
+    all.forEach((r, j) => r.classList.toggle('is-selected', j === next));
+    const link = all[next].querySelector('a');
+    if (link) link.focus({ preventScroll: true });
+    all[next].scrollIntoView({ block: 'nearest' });
+  }
+
+  function typing(el) {
+    if (!el || el === doc.body) return false;
+    return el.isContentEditable || ['INPUT', 'SELECT', 'TEXTAREA'].includes(el.tagName);
+  }
+
+  doc.addEventListener('keydown', (e) => {
+    if (e.defaultPrevented || e.isComposing || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (typing(e.target) || typing(doc.activeElement) || doc.querySelector('dialog[open]')) return;
+    switch (e.key) {
+      case 'j': e.preventDefault(); move(1); break;
+      case 'k': e.preventDefault(); move(-1); break;
+      case 'Enter': {
+        const sel = list && list.querySelector('.conv-row.is-selected a');
+        if (sel && doc.activeElement !== sel) { e.preventDefault(); sel.click(); }
+        break;
+      }
+      case 'r':
+      case 'n':
+        if (composer) {
+          e.preventDefault();
+          setMode(e.key === 'n' ? 'note' : 'reply');
+          composer.querySelector('textarea').focus();
+        }
+        break;
+      case 'e': {
+        const resolve = doc.querySelector('button[data-resolve]');
+        if (resolve) { e.preventDefault(); resolve.click(); }
+        break;
+      }
+      default: break;
+    }
+  });
+}
