@@ -65,27 +65,6 @@ pub fn fulltext_query(backend: Backend, prefix_words: &[String], exact_words: &[
     [group(prefix_words, true), group(exact_words, false)].into_iter().flatten().collect::<Vec<_>>().join(or)
 }
 
-/// The start of a search: rows of `search_docs d` matching `$1` (a query from
-/// [`fulltext_query`]), with `rank` where higher is better, for one workspace
-/// (`$2`). The caller appends the visibility filter, order and limit.
-pub fn search_head_sql(backend: Backend) -> &'static str {
-    match backend {
-        // bm25() is lower-is-better; negate so both engines sort DESC.
-        Backend::Sqlite => {
-            "SELECT d.record_type, d.record_id, d.title, d.parent_type, d.parent_id, d.updated_ms,
-                    -bm25(fts_search) AS rank
-             FROM fts_search JOIN search_docs d ON d.doc_id = fts_search.rowid
-             WHERE fts_search MATCH $1 AND d.org_id = $2"
-        }
-        Backend::Postgres => {
-            "SELECT d.record_type, d.record_id, d.title, d.parent_type, d.parent_id, d.updated_ms,
-                    ts_rank(d.fts_vector, to_tsquery('simple', $1))::float8 AS rank
-             FROM search_docs d
-             WHERE d.fts_vector @@ to_tsquery('simple', $1) AND d.org_id = $2"
-        }
-    }
-}
-
 /// Serialise a critical section keyed by one `i64` (`$1`) until the
 /// transaction ends: inbound matching of one sender. SQLite's single writer
 /// (`BEGIN IMMEDIATE`) already serialises every write transaction.

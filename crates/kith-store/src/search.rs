@@ -1,10 +1,10 @@
 //! Global search over `search_docs` with the engine's full-text index,
 //! through the one visibility filter.
 
-use crate::dialect::{fulltext_query, search_head_sql};
+use crate::dialect::fulltext_query;
 use crate::sql::Sql;
 use crate::visibility::push_filter;
-use crate::{Db, Result};
+use crate::{Backend, Db, Result};
 use kith_domain::visibility::Viewer;
 use uuid::Uuid;
 
@@ -19,6 +19,13 @@ pub struct HitRow {
     pub rank: f64,
 }
 
+/// How many matching documents (the newest) are ranked. A word found in
+/// most documents would otherwise have every match scored before the best
+/// 20 are known — work proportional to the table. Below this many matches
+/// (the usual case: names, e-mails, phones, rarer words) the ranking is
+/// exact; above it, the best of the newest matches are returned.
+pub const RANKED_CANDIDATES: i64 = 1_000;
+
 /// The best `limit` documents the viewer may see, best first.
 pub async fn search(
     db: &Db,
@@ -30,12 +37,49 @@ pub async fn search(
     if prefix_words.is_empty() && exact_words.is_empty() {
         return Ok(vec![]);
     }
-    let query = fulltext_query(db.backend(), prefix_words, exact_words);
+    search_sql(db.backend(), viewer, prefix_words, exact_words, limit).fetch_all(db).await
+}
+
+/// [`search`]'s statement (public so benchmarks can show its plan): the
+/// newest [`RANKED_CANDIDATES`] visible matches, newest first straight off
+/// the full-text index, then ranked.
+pub fn search_sql(
+    backend: Backend,
+    viewer: &Viewer,
+    prefix_words: &[String],
+    exact_words: &[String],
+    limit: i64,
+) -> Sql {
+    let query = fulltext_query(backend, prefix_words, exact_words);
     let mut sql = Sql::new("");
-    // The head uses $1 and $2; bind them first so the numbering matches.
-    sql.push_bound(search_head_sql(db.backend()), [query.into(), viewer.org_id.into()]);
-    sql.push(" AND ");
-    push_filter(&mut sql, "d", viewer);
-    sql.push(" ORDER BY rank DESC, d.updated_ms DESC LIMIT ").bind(limit);
-    sql.fetch_all(db).await
+    match backend {
+        Backend::Sqlite => {
+            // bm25() is lower-is-better; negate so both engines sort DESC.
+            sql.push_bound(
+                "SELECT record_type, record_id, title, parent_type, parent_id, updated_ms, rank FROM (
+                   SELECT d.record_type, d.record_id, d.title, d.parent_type, d.parent_id, d.updated_ms,
+                          -bm25(fts_search) AS rank
+                   FROM fts_search JOIN search_docs d ON d.doc_id = fts_search.rowid
+                   WHERE fts_search MATCH $1 AND d.org_id = $2 AND ",
+                [query.into(), viewer.org_id.into()],
+            );
+            push_filter(&mut sql, "d", viewer);
+            sql.push(" ORDER BY fts_search.rowid DESC LIMIT ").bind(RANKED_CANDIDATES);
+            sql.push(") ORDER BY rank DESC, updated_ms DESC LIMIT ").bind(limit);
+        }
+        Backend::Postgres => {
+            // ts_rank reads each document's vector: only the candidates pay for it.
+            sql.push_bound(
+                "SELECT d.record_type, d.record_id, d.title, d.parent_type, d.parent_id, d.updated_ms,
+                        ts_rank(d.fts_vector, to_tsquery('simple', $1))::float8 AS rank
+                 FROM (SELECT * FROM search_docs d
+                       WHERE d.fts_vector @@ to_tsquery('simple', $1) AND d.org_id = $2 AND ",
+                [query.into(), viewer.org_id.into()],
+            );
+            push_filter(&mut sql, "d", viewer);
+            sql.push(" ORDER BY d.doc_id DESC LIMIT ").bind(RANKED_CANDIDATES);
+            sql.push(") d ORDER BY rank DESC, d.updated_ms DESC LIMIT ").bind(limit);
+        }
+    }
+    sql
 }

@@ -6,7 +6,6 @@
 use anyhow::Result;
 use kith_domain::page::PageRequest;
 use kith_domain::visibility::Viewer;
-use kith_store::dialect::{fulltext_query, search_head_sql};
 use kith_store::records::{list_query, ListFilter, SortKey};
 use kith_store::sql::{Arg, Sql};
 use kith_store::visibility::push_filter;
@@ -172,13 +171,7 @@ pub fn contact_list(viewer: &Viewer, filter: &ListFilter, page: &PageRequest) ->
 
 /// `kith_store::search::search`'s statement.
 pub fn search(backend: Backend, viewer: &Viewer, prefix: &[String], exact: &[String], limit: i64) -> Sql {
-    let query = fulltext_query(backend, prefix, exact);
-    let mut sql = Sql::new("");
-    sql.push_bound(search_head_sql(backend), [query.into(), viewer.org_id.into()]);
-    sql.push(" AND ");
-    push_filter(&mut sql, "d", viewer);
-    sql.push(" ORDER BY rank DESC, d.updated_ms DESC LIMIT ").bind(limit);
-    sql
+    kith_store::search::search_sql(backend, viewer, prefix, exact, limit)
 }
 
 /// `kith_store::deals::board_totals`'s statement (copied).
