@@ -585,6 +585,7 @@ pub async fn discard(app: &App, ctx: &Context, id: Uuid) -> Result<()> {
 /// latest 200 imports).
 async fn discard_stale(app: &App, org_id: Uuid, now: i64) -> Result<()> {
     let recent = rows::list(app.db(), org_id, &PageRequest::new(Some(200), None)).await?;
+    super::import_rerun::drop_stale_files(app, org_id, &recent.items, now - STAGED_TTL_MS).await?;
     for r in recent.items.into_iter().filter(|r| r.status == STAGED && r.created_ms < now - STAGED_TTL_MS) {
         let mut tx = app.db().begin().await?;
         files::delete(&mut tx, org_id, r.id).await?;
@@ -825,7 +826,10 @@ async fn run(app: &App, import: ImportRow) -> std::result::Result<(), RunError> 
     let mut tx = app.db().begin().await?;
     rows::save_progress(&mut tx, import.id, "done", &state.progress, now_ms()).await?;
     rows::finish(&mut tx, import.id, "done", None, now_ms()).await?;
-    files::delete(&mut tx, import.org_id, import.id).await?;
+    if !state.dry_run {
+        files::delete(&mut tx, import.org_id, import.id).await?;
+    }
+    // A dry run keeps its file for a day, to be run for real (`super::import_rerun`).
     tx.commit().await?;
     if !state.dry_run {
         // Many new rows: give the planner fresh statistics for the lists that follow.

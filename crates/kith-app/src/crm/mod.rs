@@ -14,6 +14,7 @@ pub mod custom_fields;
 pub mod deals;
 pub mod duplicates;
 pub mod exports;
+pub mod import_rerun;
 pub mod imports;
 pub mod notes;
 pub mod pipelines;

@@ -302,6 +302,8 @@ pub struct ProgressPage {
     pub dedupe: &'static str,
     pub dry_run: bool,
     pub started: When,
+    /// A dry run (running, or finished with its file kept) offers "Run this import for real".
+    pub rerun: bool,
 }
 
 // ---------- step 1: upload ----------
@@ -745,7 +747,31 @@ pub async fn progress(
         dedupe: dedupe_label(import.dedupe),
         dry_run: import.dry_run,
         started: When::new(import.created_at_ms),
+        rerun: import.dry_run
+            && (matches!(import.status.as_str(), "queued" | "running")
+                || kith_app::crm::import_rerun::can_run_for_real(&state.app, &ctx, &import).await),
     })
+}
+
+/// `POST /contacts/import/{id}/run`: the import a finished dry run was, for real.
+pub async fn run_for_real(
+    State(state): State<WebState>,
+    Extension(ui): Extension<UiCtx>,
+    Path(id): Path<String>,
+) -> Response {
+    let (_, ctx) = signed_in!(state, ui);
+    let Some(id) = parse_id(&id) else { return not_found_page() };
+    match kith_app::crm::import_rerun::run_for_real(&state.app, &ctx, id).await {
+        Ok(import) => redirect_with(
+            &format!("/contacts/import/{}", import.id),
+            Flash::success("Importing for real now, with the dry run's file and choices."),
+            state.config.secure_cookies,
+        ),
+        Err(AppError::NotFound) => not_found_page(),
+        Err(e) => {
+            redirect_with(&format!("/contacts/import/{id}"), Flash::error(message_of(e)), state.config.secure_cookies)
+        }
+    }
 }
 
 /// The per-row report: row, severity, code, message.

@@ -476,3 +476,64 @@ async fn a_deals_people_are_linked_and_unlinked_on_its_page() {
         assert_eq!(d["contact_ids"], json!([secret]), "{l}: Ada's unlink left Bob's link alone");
     }
 }
+
+const BOUNDARY: &str = "kith-ui3-boundary-Qx81";
+
+#[tokio::test]
+async fn a_dry_run_is_run_for_real_from_its_report() {
+    for s in spawn_all().await {
+        let l = s.label;
+        let (_, ada) = user(&s, "ada@dry.test").await;
+        let csrf = csrf_of(&s, &ada).await;
+        let csv = "First Name,Last Name,Email\nGrace,Hopper,grace@navy.example\nAlan,Turing,not-an-email\n";
+        let mut body = Vec::new();
+        for (name, file, value) in
+            [("_csrf", None, csrf.as_str()), ("dedupe", None, "update"), ("file", Some("people.csv"), csv)]
+        {
+            body.extend_from_slice(
+                format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"").as_bytes(),
+            );
+            if let Some(f) = file {
+                body.extend_from_slice(format!("; filename=\"{f}\"\r\nContent-Type: text/csv").as_bytes());
+            }
+            body.extend_from_slice(format!("\r\n\r\n{value}\r\n").as_bytes());
+        }
+        body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+        let r = ada
+            .post(s.url("/contacts/import"))
+            .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303, "{l}");
+        let map = location(&r);
+        let r = post(&ada, &s.url(&map), &[("_csrf", &csrf), ("dedupe", "update"), ("dry_run", "1")]).await;
+        assert_eq!(r.status(), 303, "{l}");
+        let dry = location(&r);
+        drain(&s).await;
+        let html = strict_page(&ada, &s.url(&dry)).await;
+        assert!(html.contains("Dry run: nothing was saved.") && html.contains(">Run this import for real</button>"));
+        assert!(names(&strict_page(&ada, &s.url("/contacts")).await).is_empty(), "{l}: nothing imported yet");
+
+        let r = post(&ada, &s.url(&format!("{dry}/run")), &[("_csrf", &csrf)]).await;
+        assert_eq!(r.status(), 303, "{l}");
+        let real = location(&r);
+        assert!(real.starts_with("/contacts/import/") && real != dry, "{real}");
+        drain(&s).await;
+        let html = strict_page(&ada, &s.url(&real)).await;
+        assert!(html.contains("Importing for real now") && !html.contains("Dry run of"), "{l}");
+        assert!(
+            html.contains("<dd data-field=\"created\">1</dd>") && html.contains("<dd data-field=\"failed\">1</dd>")
+        );
+        assert_eq!(names(&strict_page(&ada, &s.url("/contacts")).await), ["Grace Hopper"], "{l}");
+
+        // Once only: the dry run's file went with it.
+        let html = strict_page(&ada, &s.url(&dry)).await;
+        assert!(!html.contains(">Run this import for real</button>") && html.contains("upload the file again"), "{l}");
+        let r = post(&ada, &s.url(&format!("{dry}/run")), &[("_csrf", &csrf)]).await;
+        assert_eq!(location(&r), dry, "{l}");
+        assert!(strict_page(&ada, &s.url(&dry)).await.contains("no longer kept"), "{l}");
+        assert_eq!(names(&strict_page(&ada, &s.url("/contacts")).await).len(), 1, "{l}");
+    }
+}
