@@ -2,5 +2,7 @@
 //! later object storage, event bus, clock. Never touches the database.
 
 pub mod events;
+pub mod imap;
 pub mod mail;
 pub mod outbound;
+pub mod smtp;

@@ -11,6 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod email;
 mod error;
 mod http;
 mod json;
@@ -177,6 +178,8 @@ pub struct StatusUpdate {
 pub enum InboundEvent {
     Message(InboundMessage),
     Status(StatusUpdate),
+    /// An e-mail fetched over IMAP: the neutral message plus its threading headers, HTML and attachments.
+    Email(Box<email::InboundEmail>),
 }
 
 impl InboundEvent {
@@ -186,6 +189,7 @@ impl InboundEvent {
         match self {
             InboundEvent::Message(m) => m.provider_message_id.clone(),
             InboundEvent::Status(s) => format!("status:{}:{}", s.provider_message_id, s.state.as_str()),
+            InboundEvent::Email(e) => e.message.provider_message_id.clone(),
         }
     }
 
@@ -193,6 +197,7 @@ impl InboundEvent {
         match self {
             InboundEvent::Message(m) => m.route.as_deref(),
             InboundEvent::Status(s) => s.route.as_deref(),
+            InboundEvent::Email(_) => None,
         }
     }
 }

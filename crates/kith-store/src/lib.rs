@@ -18,6 +18,7 @@ pub mod custom_fields;
 pub mod db;
 pub mod deals;
 pub mod dialect;
+pub mod email;
 pub mod error;
 pub mod exports;
 pub mod files;

@@ -5,6 +5,7 @@
 //! Never used by the shipped binary.
 
 pub mod app;
+pub mod imap;
 pub mod smtp;
 
 pub use app::{spawn_all, spawn_app, spawn_with, Account, TestApp, TestServer};

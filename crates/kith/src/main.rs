@@ -202,6 +202,8 @@ async fn serve(config: Config) -> Result<()> {
         let worker = kith_app::worker::Worker::new(app.clone(), kith_app::worker::Registry::standard());
         workers.push(tokio::spawn(worker.run(stop_rx.clone())));
     }
+    // One IMAP poller per connected e-mail channel (issue #4 §6).
+    workers.push(tokio::spawn(kith_app::inbox::email::run_pollers(app.clone(), stop_rx.clone())));
     tracing::info!(
         listen = %listener.local_addr()?,
         backend = ?app.db().backend(),

@@ -297,6 +297,7 @@ async fn send_now(
             let name = config.get("sender_name").and_then(|v| v.as_str()).unwrap_or(&channel.name).to_string();
             inbox.viber().send_message(&text("auth_token"), to, &name, &body).await
         }
+        "email" => super::email::send(app, &channel, &config, &conv, &m, &body).await,
         other => Err(SendError::Permanent {
             code: "unsupported_channel".into(),
             message: format!("sending on {other} channels is not available yet"),

@@ -14,6 +14,7 @@
 
 pub mod channels;
 pub mod conversations;
+pub mod email;
 pub mod events;
 pub mod ingest;
 pub mod messages;

@@ -11,6 +11,7 @@ mod exports;
 mod identity;
 mod imports;
 mod inbox;
+mod inbox_email;
 mod invitations;
 mod isolation;
 mod keyring;
