@@ -435,8 +435,13 @@ pub async fn poll_once(app: &App, org_id: Uuid, channel_id: Uuid) -> Result<Poll
     result
 }
 
+/// A connection problem as a field error of the channel's settings.
 fn imap_error(e: ImapError) -> AppError {
-    AppError::field("config.imap_host", e.to_string())
+    let field = match e {
+        ImapError::Login(_) => "config.password",
+        _ => "config.imap_host",
+    };
+    AppError::field(field, e.to_string())
 }
 
 /// One connection's life: log in, then synchronise, renew the lease and

@@ -184,6 +184,19 @@ async fn fetched_mail_threads_is_sanitised_deduplicated_and_resumes_after_the_la
         let r = email::poll_once(app, o.org_id, ch).await.unwrap();
         assert_eq!(r.fetched, 0, "{l}");
         assert_eq!(count(&t, "SELECT COUNT(*) FROM inbound_events").await, 3, "{l}");
+
+        // A wrong password is the password's fault, and is never repeated back.
+        let mut patch = Map::new();
+        patch.insert("password".into(), Value::String("wrong-Secret-77".into()));
+        let patch = channels::ChannelPatch { config: Some(patch), ..Default::default() };
+        channels::update(app, &o, ch, &patch, None).await.unwrap();
+        match email::poll_once(app, o.org_id, ch).await {
+            Err(kith_app::AppError::Validation(fields)) => {
+                assert_eq!(fields[0].field, "config.password", "{l}");
+                assert!(!fields[0].message.contains("wrong-Secret-77"), "{l}: {}", fields[0].message);
+            }
+            other => panic!("{l}: a refused login, got {other:?}"),
+        }
     }
 }
 
@@ -283,9 +296,15 @@ async fn the_poller_idles_resumes_after_restart_and_replies_thread_over_smtp() {
         assert_eq!(count(&t, "SELECT COUNT(*) FROM inbound_events").await, 3, "{l}: nothing fetched twice");
         let cursor = count(&t, "SELECT last_uid FROM email_mailboxes").await;
         assert!(cursor > 0, "{l}");
+        // Disconnecting the channel stops its poller, which lets the mailbox go.
+        channels::delete(app, &o, ch).await.unwrap();
+        let started = Instant::now();
+        while count(&t, "SELECT COUNT(*) FROM email_mailboxes WHERE lease_owner IS NULL").await != 1 {
+            assert!(started.elapsed() < Duration::from_secs(20), "{l}: the poller did not stop");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         stop.send(true).unwrap();
         pollers.await.unwrap();
-        assert_eq!(count(&t, "SELECT COUNT(*) FROM email_mailboxes WHERE lease_owner IS NULL").await, 1, "{l}");
     })
     .await;
 }
