@@ -648,6 +648,7 @@ async fn lists_views_columns_sort_bulk_and_deal_people_in_chromium() {
             el.click().await.unwrap();
         }
     }
+    shots(&c, "lists-00-columns-menu").await;
     c.find(Locator::Css("fieldset.col-choices ~ button[type=submit]")).await.unwrap().click().await.unwrap();
     wait_for(&c, "the chosen columns", async || text(&c, "thead").await.contains("Tier")).await;
     let head = text(&c, "thead").await;
@@ -669,6 +670,13 @@ async fn lists_views_columns_sort_bulk_and_deal_people_in_chromium() {
     })
     .await;
     assert!(text(&c, "th[aria-sort='ascending']").await.contains("Name"));
+    c.execute("document.querySelector('form[aria-label^=\\'Sort\\']').closest('details').open = true", vec![])
+        .await
+        .unwrap();
+    shots(&c, "lists-00-sort-menu").await;
+    c.execute("document.querySelector('form[aria-label^=\\'Sort\\']').closest('details').open = false", vec![])
+        .await
+        .unwrap();
 
     // Filter by the tag, then save it all as a view.
     c.find(Locator::Id("filter-tag")).await.unwrap().select_by_label("vip").await.unwrap();
