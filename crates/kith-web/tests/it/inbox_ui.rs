@@ -212,7 +212,15 @@ async fn inbox_events_stream_is_live_per_workspace_and_ends_on_shutdown() {
 #[tokio::test]
 async fn inbox_pages_and_channel_settings_work_without_script() {
     for db in TestDb::all().await {
-        let s = server(db, None).await;
+        // Twilio refuses the number: the reply fails with Twilio's own error.
+        let twilio = wiremock::MockServer::start().await;
+        wiremock::Mock::given(wiremock::matchers::method("POST"))
+            .respond_with(wiremock::ResponseTemplate::new(400).set_body_json(json!({
+                "code": 21211, "message": "The 'To' number +15551230002 is not a valid phone number.", "status": 400
+            })))
+            .mount(&twilio)
+            .await;
+        let s = server(db, Some(twilio.uri())).await;
         let l = s.label;
         let (_, token) = s.user_with_token("ui-owner@web.test").await;
         let c = signin(&s, "ui-owner@web.test").await;
@@ -323,6 +331,13 @@ async fn inbox_pages_and_channel_settings_work_without_script() {
         assert_eq!(r.status(), 422, "{l}");
         let v: Value = r.json().await.unwrap();
         assert_eq!(v["ok"], false, "{l}");
+
+        // The send job meets Twilio's refusal: "Failed" with the provider's error, under the reply.
+        drain(&s).await;
+        let html = strict_page(&c, &s.url(&format!("/inbox/c/{id}"))).await;
+        assert!(html.contains("state-failed") && html.contains(">Failed<"), "{l}");
+        assert!(html.contains("is not a valid phone number. (21211)"), "{l}");
+        assert_eq!(twilio.received_requests().await.unwrap().len(), 1, "{l}: a refusal is not retried");
 
         // Fragments: messages after a cursor, one message, a row against filters.
         let first = html.split("data-cursor=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
