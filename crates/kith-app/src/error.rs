@@ -31,6 +31,7 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     MethodNotAllowed,
     ContactOptedOut,
+    WhatsappWindowClosed,
     Internal,
 }
 
@@ -61,12 +62,13 @@ impl ErrorCode {
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::ContactOptedOut => "contact_opted_out",
+            ErrorCode::WhatsappWindowClosed => "whatsapp_window_closed",
             ErrorCode::Internal => "internal",
         }
     }
 
     /// Every code, for the documentation table and its test.
-    pub const ALL: [ErrorCode; 25] = [
+    pub const ALL: [ErrorCode; 26] = [
         ErrorCode::ValidationFailed,
         ErrorCode::NotFound,
         ErrorCode::Forbidden,
@@ -91,6 +93,7 @@ impl ErrorCode {
         ErrorCode::UnsupportedMediaType,
         ErrorCode::MethodNotAllowed,
         ErrorCode::ContactOptedOut,
+        ErrorCode::WhatsappWindowClosed,
         ErrorCode::Internal,
     ];
 }

@@ -58,5 +58,9 @@ async fn send(app: App, job: ClaimedJob) -> std::result::Result<(), JobError> {
         .map_err(|_| JobError::permanent("payload does not open with this instance's keys"))?;
     let m: MailJob = serde_json::from_slice(&plain).map_err(|e| JobError::permanent(format!("bad mail: {e}")))?;
     let outgoing = OutgoingMail { to: m.to, subject: m.subject, text: m.text, html: None };
-    mailer.send(&outgoing).await.map_err(|e| JobError { permanent: e.is_permanent(), message: e.to_string() })
+    mailer.send(&outgoing).await.map_err(|e| JobError {
+        permanent: e.is_permanent(),
+        message: e.to_string(),
+        defer_until_ms: None,
+    })
 }

@@ -27,30 +27,39 @@ pub struct JobError {
     pub message: String,
     /// Retrying cannot succeed (a rejected address, a malformed payload): dead at once.
     pub permanent: bool,
+    /// Not a failure: the job cannot run before this time (a rate-limit
+    /// slot, quiet hours). It is queued again for then without spending an
+    /// attempt.
+    pub defer_until_ms: Option<i64>,
 }
 
 impl JobError {
     pub fn permanent(message: impl Into<String>) -> JobError {
-        JobError { message: message.into(), permanent: true }
+        JobError { message: message.into(), permanent: true, defer_until_ms: None }
+    }
+
+    /// Run the job again at `run_at_ms`; the attempt does not count.
+    pub fn defer(run_at_ms: i64) -> JobError {
+        JobError { message: String::new(), permanent: false, defer_until_ms: Some(run_at_ms) }
     }
 }
 
 impl From<String> for JobError {
     fn from(message: String) -> Self {
-        JobError { message, permanent: false }
+        JobError { message, permanent: false, defer_until_ms: None }
     }
 }
 
 impl From<AppError> for JobError {
     fn from(e: AppError) -> Self {
         // Store errors are worth a retry; the cause chain goes to the log.
-        JobError { message: format!("{e}: {e:?}"), permanent: false }
+        JobError { message: format!("{e}: {e:?}"), permanent: false, defer_until_ms: None }
     }
 }
 
 impl From<&str> for JobError {
     fn from(message: &str) -> Self {
-        JobError { message: message.into(), permanent: false }
+        JobError { message: message.into(), permanent: false, defer_until_ms: None }
     }
 }
 
@@ -208,6 +217,10 @@ impl Worker {
             Ok(()) => {
                 jobs::complete(self.app.db(), id, &self.owner).await?;
             }
+            Err(JobError { defer_until_ms: Some(at), .. }) => {
+                tracing::debug!(job_id = %id, kind = %job.kind, run_at_ms = at, "job deferred");
+                jobs::defer(self.app.db(), id, &self.owner, at, now_ms()).await?;
+            }
             Err(error) => {
                 let dead = error.permanent || attempts >= max;
                 let retry_at = now_ms() + backoff_ms(attempts, &mut rand::thread_rng());
@@ -258,8 +271,16 @@ impl Worker {
                 }
             };
             if ran == 0 {
+                // Sleep until the next job is due (a deferred send's slot),
+                // at most the idle wait.
+                let wait = match jobs::next_run_at(self.app.db()).await {
+                    Ok(Some(at)) => {
+                        Duration::from_millis((at - now_ms()).clamp(1, i64::MAX) as u64).min(self.idle_wait)
+                    }
+                    _ => self.idle_wait,
+                };
                 tokio::select! {
-                    _ = tokio::time::sleep(self.idle_wait) => {}
+                    _ = tokio::time::sleep(wait) => {}
                     _ = shutdown.changed() => {}
                 }
             }

@@ -117,6 +117,33 @@ pub async fn fail(db: &Db, id: Uuid, owner: &str, error: &str, run_at_ms: i64, d
     Ok(n == 1)
 }
 
+/// Put a running job back in the queue to run at `run_at_ms` without
+/// spending an attempt (it could not run yet: a rate-limit slot, quiet
+/// hours), if `owner` still holds its lease.
+pub async fn defer(db: &Db, id: Uuid, owner: &str, run_at_ms: i64, now: i64) -> Result<bool> {
+    const SQL: &str = "UPDATE jobs SET status = 'queued', run_at_ms = $3,
+                         attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
+                         lease_owner = NULL, lease_until_ms = NULL, updated_ms = $4
+                       WHERE id = $1 AND lease_owner = $2 AND status = 'running'";
+    let mut tx = db.begin().await?;
+    let n = on_tx!(&mut tx, |c| sqlx::query(SQL)
+        .bind(id)
+        .bind(owner)
+        .bind(run_at_ms)
+        .bind(now)
+        .execute(c)
+        .await?
+        .rows_affected());
+    tx.commit().await?;
+    Ok(n == 1)
+}
+
+/// When the next queued job is due (the `jobs_ready` index answers it).
+pub async fn next_run_at(db: &Db) -> Result<Option<i64>> {
+    const SQL: &str = "SELECT MIN(run_at_ms) FROM jobs WHERE status = 'queued'";
+    Ok(on_read!(db, |p| sqlx::query_scalar::<_, Option<i64>>(SQL).fetch_one(p).await?))
+}
+
 pub async fn get(db: &Db, id: Uuid) -> Result<Option<JobRow>> {
     const SQL: &str = "SELECT id, kind, org_id, status, run_at_ms, attempts, max_attempts, last_error, created_ms, updated_ms FROM jobs WHERE id = $1";
     Ok(on_read!(db, |p| sqlx::query_as::<_, JobRow>(SQL).bind(id).fetch_optional(p).await?))

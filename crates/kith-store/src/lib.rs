@@ -32,6 +32,7 @@ pub mod list_sort;
 pub mod members;
 pub mod notes;
 pub mod one_time;
+pub mod outbound;
 pub mod records;
 pub mod saved_views;
 pub mod search;

@@ -50,7 +50,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         }
         StaleVersion => StatusCode::PRECONDITION_FAILED,
         InvitationInvalid | TokenInvalid => StatusCode::GONE,
-        IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+        IdempotencyKeyReused | WhatsappWindowClosed => StatusCode::UNPROCESSABLE_ENTITY,
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,

@@ -164,6 +164,8 @@ pub struct Channel {
     pub webhook_url: String,
     /// When this channel last received an event.
     pub last_event_at_ms: Option<i64>,
+    /// Last event, last send and the send error rate of the last 24 hours.
+    pub health: super::outbound::ChannelHealth,
     pub version: i64,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
@@ -190,6 +192,7 @@ fn to_channel(app: &App, r: ChannelRow, last_event: Option<i64>) -> Channel {
         ai_mode: AiMode::parse(&r.ai_mode),
         status: r.status,
         last_event_at_ms: last_event,
+        health: super::outbound::ChannelHealth { last_event_at_ms: last_event, ..Default::default() },
         version: r.version,
         created_at_ms: r.created_ms,
         updated_at_ms: r.updated_ms,
@@ -216,6 +219,13 @@ fn check_config(kind: &str, config: &Map<String, Value>) -> Result<Map<String, V
     let mut out = Map::new();
     for (key, value) in config {
         let field = format!("config.{key}");
+        if key == super::ratelimit::SETTING {
+            // Per-sender rate limits (non-secret, any kind): see `ratelimit`.
+            if let Some(limits) = v.check(&field, super::ratelimit::check_setting(value)) {
+                out.insert(key.clone(), limits);
+            }
+            continue;
+        }
         let known = spec.required.contains(&key.as_str())
             || spec.optional.contains(&key.as_str())
             || (key == WEBHOOK_SECRET && kind == "telegram");
@@ -388,11 +398,17 @@ pub async fn list(app: &App, ctx: &Context) -> Result<Vec<Channel>> {
     let rows = rows::list(app.db(), ctx.org_id).await?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let last = rows::last_events(app.db(), ctx.org_id, &ids).await?;
+    let health = super::outbound::health(app, ctx.org_id, &ids, &last).await?;
     Ok(rows
         .into_iter()
         .map(|r| {
             let at = last.iter().find(|(id, _)| *id == r.id).map(|(_, at)| *at);
-            to_channel(app, r, at)
+            let h = health.iter().find(|(id, _)| *id == r.id).map(|(_, h)| h.clone());
+            let mut c = to_channel(app, r, at);
+            if let Some(h) = h {
+                c.health = h;
+            }
+            c
         })
         .collect())
 }
@@ -400,8 +416,12 @@ pub async fn list(app: &App, ctx: &Context) -> Result<Vec<Channel>> {
 pub async fn get(app: &App, ctx: &Context, id: Uuid) -> Result<Channel> {
     need(ctx, Action::ReadRecords)?;
     let row = rows::get(app.db(), ctx.org_id, id).await?.ok_or(AppError::NotFound)?;
-    let last = rows::last_events(app.db(), ctx.org_id, &[id]).await?.first().map(|(_, at)| *at);
-    Ok(to_channel(app, row, last))
+    let events = rows::last_events(app.db(), ctx.org_id, &[id]).await?;
+    let mut c = to_channel(app, row, events.first().map(|(_, at)| *at));
+    if let Some((_, h)) = super::outbound::health(app, ctx.org_id, &[id], &events).await?.pop() {
+        c.health = h;
+    }
+    Ok(c)
 }
 
 pub async fn update(

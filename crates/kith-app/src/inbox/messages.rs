@@ -9,17 +9,15 @@
 //! the provider's code.
 
 use super::channels::open_config;
-use super::process::{advance, apply_pending, lock_message, message_entry};
-use super::{conversations, publish, SEND_JOB};
-use crate::crm::timeline;
+use super::process::{advance, apply_pending, lock_message};
+use super::{conversations, outbound, publish, ratelimit, SEND_JOB};
 use crate::worker::JobError;
-use crate::{App, AppError, ErrorCode, Result};
+use crate::{App, AppError, Result};
 use kith_domain::consent::Consent;
 use kith_domain::page::{Page, PageRequest};
-use kith_domain::role::Action;
 use kith_domain::time::now_ms;
 use kith_domain::{new_id, Context};
-use kith_infra::events::{MESSAGE_CREATED, MESSAGE_UPDATED};
+use kith_infra::events::MESSAGE_UPDATED;
 use kith_providers::{MediaRef, SendError, Sent};
 use kith_store::inbox::{self as rows, MessageRow};
 use kith_store::jobs::ClaimedJob;
@@ -29,6 +27,8 @@ use uuid::Uuid;
 pub const MAX_BODY_CHARS: usize = 4096;
 /// How many times a send may be put off because the provider throttled it.
 const MAX_DEFERRALS: i64 = 50;
+/// Twilio's error for a recipient who opted out of this sender (protocols.md §1.3, §1.8).
+const TWILIO_OPTED_OUT: &str = "21610";
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Media {
@@ -57,6 +57,8 @@ pub struct Message {
     pub error_message: Option<String>,
     pub created_at_ms: i64,
     pub sent_at_ms: Option<i64>,
+    /// A queued message held by quiet hours goes out at this time.
+    pub hold_until_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -75,7 +77,14 @@ pub(crate) async fn open(app: &App, r: MessageRow) -> Result<Message> {
         }
         None => vec![],
     };
+    // Only a queued outbound message can be held.
+    let hold_until_ms = if r.direction == "out" && r.state == "queued" {
+        kith_store::outbound::get_outbound(app.db(), r.org_id, r.id).await?.and_then(|d| d.hold_until_ms)
+    } else {
+        None
+    };
     Ok(Message {
+        hold_until_ms,
         id: r.id,
         conversation_id: r.conversation_id,
         direction: r.direction,
@@ -152,58 +161,10 @@ pub(crate) fn check_body(body: &str) -> Result<String> {
 
 /// Reply in a conversation: stored `queued`, sent by a job. Refused with
 /// `contact_opted_out` (nothing stored) when the contact opted out on this
-/// kind of channel.
+/// kind of channel. Canned responses, WhatsApp templates and automated
+/// sends: [`super::outbound::send`].
 pub async fn send(app: &App, ctx: &Context, conversation_id: Uuid, input: &NewMessage) -> Result<Message> {
-    if !ctx.can(Action::WriteRecords) {
-        return Err(AppError::Forbidden);
-    }
-    let body = check_body(&input.body)?;
-    let conv = conversations::visible(app, ctx, conversation_id).await?;
-    let channel = kith_store::channels::get(app.db(), ctx.org_id, conv.channel_id)
-        .await?
-        .ok_or(AppError::Conflict(ErrorCode::InUse, "the conversation's channel is disconnected"))?;
-    let id = new_id();
-    let sealed = app.keyring().seal(app.db(), ctx.org_id, "messages", "body", id, body.as_bytes()).await?;
-    let now = now_ms();
-    let row = MessageRow {
-        id,
-        org_id: ctx.org_id,
-        conversation_id,
-        channel_id: channel.id,
-        direction: "out".into(),
-        kind: "message".into(),
-        body: sealed,
-        media: None,
-        mentions: "[]".into(),
-        author_user_id: Some(ctx.user_id()),
-        provider_message_id: None,
-        state: "queued".into(),
-        error_code: None,
-        error_message: None,
-        created_ms: now,
-        updated_ms: now,
-        sent_ms: None,
-    };
-    let mut tx = app.db().begin().await?;
-    let consent = rows::current_consent_tx(&mut tx, ctx.org_id, conv.contact_id, &channel.kind).await?;
-    if consent.as_deref() == Some(Consent::OptOut.as_str()) {
-        return Err(opted_out());
-    }
-    rows::insert_message(&mut tx, &row).await?;
-    rows::note_message(&mut tx, conversation_id, now, false, now).await?;
-    timeline::append(
-        &mut tx,
-        message_entry(ctx.org_id, conv.contact_id, id, now, Some(ctx.user_id()), "out", &channel.kind, conversation_id),
-    )
-    .await?;
-    crate::worker::enqueue(&mut tx, SEND_JOB, Some(ctx.org_id), &serde_json::json!({"message_id": id}), now).await?;
-    tx.commit().await?;
-    publish(app, ctx.org_id, MESSAGE_CREATED, conversation_id, Some(id));
-    open(app, row).await
-}
-
-fn opted_out() -> AppError {
-    AppError::Conflict(ErrorCode::ContactOptedOut, "the contact opted out of messages on this channel")
+    super::outbound::send(app, ctx, conversation_id, &super::outbound::OutboundMessage::text(input.body.clone())).await
 }
 
 pub(crate) async fn run_send(app: App, job: ClaimedJob) -> std::result::Result<(), JobError> {
@@ -215,19 +176,56 @@ pub(crate) async fn run_send(app: App, job: ClaimedJob) -> std::result::Result<(
         .ok_or_else(|| JobError::permanent(format!("{SEND_JOB}: no message_id")))?;
     let org_id = job.org_id.ok_or_else(|| JobError::permanent(format!("{SEND_JOB}: no workspace")))?;
     let exempt = payload["consent_exempt"].as_bool().unwrap_or(false);
-    let deferrals = payload["deferrals"].as_i64().unwrap_or(0);
     let last_attempt = job.attempts >= job.max_attempts;
-    match send_now(&app, org_id, id, exempt, deferrals, last_attempt).await {
-        Ok(None) => Ok(()),
-        Ok(Some(transient)) => Err(JobError::from(transient)),
+    match send_now(&app, org_id, id, exempt, last_attempt).await {
+        Ok(Outcome::Done) => Ok(()),
+        Ok(Outcome::Retry(transient)) => Err(JobError::from(transient)),
+        Ok(Outcome::Defer(at)) => Err(JobError::defer(at)),
         Err(e) => Err(e.into()),
     }
 }
 
+/// What the send job does next.
+enum Outcome {
+    /// Sent, or failed for good.
+    Done,
+    /// A transient failure: retry with backoff (an attempt).
+    Retry(String),
+    /// Not yet (a rate-limit slot, quiet hours, a provider's 429): run
+    /// again then, without spending an attempt.
+    Defer(i64),
+}
+
 /// Mark a queued message failed for good.
 async fn fail(app: &App, m: &MessageRow, code: &str, message: &str) -> Result<()> {
+    fail_with(app, m, code, message, None).await
+}
+
+/// Mark a queued message failed for good; with `opt_out` (contact and
+/// channel kind), the provider's refusal also records an opt-out in the
+/// consent ledger in the same transaction (source `provider`).
+async fn fail_with(app: &App, m: &MessageRow, code: &str, message: &str, opt_out: Option<(Uuid, &str)>) -> Result<()> {
+    let now = now_ms();
     let mut tx = app.db().begin().await?;
-    let changed = advance(&mut tx, m, "failed", Some(code), Some(message), now_ms()).await?;
+    let changed = advance(&mut tx, m, "failed", Some(code), Some(message), now).await?;
+    if let Some((contact_id, kind)) = opt_out {
+        let current = rows::current_consent_tx(&mut tx, m.org_id, contact_id, kind).await?;
+        if current.as_deref() != Some(Consent::OptOut.as_str()) {
+            let entry = rows::ConsentRow {
+                id: new_id(),
+                org_id: m.org_id,
+                contact_id,
+                channel_kind: kind.to_string(),
+                channel_id: Some(m.channel_id),
+                kind: Consent::OptOut.as_str().into(),
+                source: "provider".into(),
+                message_id: Some(m.id),
+                actor_id: None,
+                at_ms: now,
+            };
+            rows::insert_consent(&mut tx, &entry).await?;
+        }
+    }
     tx.commit().await?;
     if changed {
         publish(app, m.org_id, MESSAGE_UPDATED, m.conversation_id, Some(m.id));
@@ -235,34 +233,51 @@ async fn fail(app: &App, m: &MessageRow, code: &str, message: &str) -> Result<()
     Ok(())
 }
 
-async fn send_now(
-    app: &App,
-    org_id: Uuid,
-    id: Uuid,
-    exempt: bool,
-    deferrals: i64,
-    last_attempt: bool,
-) -> Result<Option<String>> {
-    let Some(m) = rows::get_message(app.db(), org_id, id).await? else { return Ok(None) };
+async fn send_now(app: &App, org_id: Uuid, id: Uuid, exempt: bool, last_attempt: bool) -> Result<Outcome> {
+    let Some(m) = rows::get_message(app.db(), org_id, id).await? else { return Ok(Outcome::Done) };
     if m.state != "queued" || m.provider_message_id.is_some() {
-        return Ok(None); // already handed over (a replayed job)
+        return Ok(Outcome::Done); // already handed over (a replayed job)
     }
-    let Some(conv) = rows::get_conversation(app.db(), org_id, m.conversation_id).await? else { return Ok(None) };
+    let Some(conv) = rows::get_conversation(app.db(), org_id, m.conversation_id).await? else {
+        return Ok(Outcome::Done);
+    };
     let channel = kith_store::channels::get_any(app.db(), org_id, m.channel_id).await?;
     let Some(channel) = channel.filter(|c| c.deleted_ms.is_none()) else {
         fail(app, &m, "channel_disconnected", "the channel was disconnected before the message was sent").await?;
-        return Ok(None);
+        return Ok(Outcome::Done);
     };
     if !exempt {
         let consent = rows::current_consent(app.db(), org_id, conv.contact_id, &channel.kind).await?;
         if consent.as_deref() == Some(Consent::OptOut.as_str()) {
             fail(app, &m, "contact_opted_out", "the contact opted out before the message was sent").await?;
-            return Ok(None);
+            return Ok(Outcome::Done);
         }
     }
+    let details = kith_store::outbound::get_outbound(app.db(), org_id, m.id).await?;
+    let origin = details.as_ref().map(|d| outbound::Origin::parse(&d.origin)).unwrap_or_default();
+    let now = now_ms();
+    // Quiet hours: checked again now (the contact may have written meanwhile).
+    let hold = outbound::quiet_hold(app, org_id, channel.id, conv.contact_id, &conv.peer, origin, now).await?;
+    if let Some(until) = hold {
+        let mut tx = app.db().begin().await?;
+        kith_store::outbound::set_schedule(&mut tx, org_id, m.id, None, Some(until)).await?;
+        tx.commit().await?;
+        return Ok(Outcome::Defer(until));
+    }
+    let config = open_config(app, org_id, channel.id, channel.config.as_deref()).await?;
+    // The sender's rate-limit slot, claimed in a transaction.
+    let limits = ratelimit::for_channel(&channel.kind, &config);
+    let reserved = details.as_ref().is_some_and(|d| d.slot_ms.is_some());
+    match ratelimit::claim(app, org_id, channel.id, m.id, &conv.peer, &limits, reserved, now).await? {
+        ratelimit::Claim::Go => {}
+        ratelimit::Claim::Reserved(at) | ratelimit::Claim::Wait(at) => return Ok(Outcome::Defer(at)),
+    }
+    let template = match &details {
+        Some(d) => outbound::open_template(app, org_id, d).await?,
+        None => None,
+    };
     let body = app.keyring().open(app.db(), org_id, "messages", "body", m.id, &m.body).await?;
     let body = String::from_utf8_lossy(&body).into_owned();
-    let config = open_config(app, org_id, channel.id, channel.config.as_deref()).await?;
     let text = |k: &str| config.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
     let inbox = app.inbox();
     let to = conv.peer.as_str();
@@ -281,7 +296,13 @@ async fn send_now(
         }
         "whatsapp" => {
             let to = to.trim_start_matches('+');
-            inbox.meta().send_whatsapp_text(&text("phone_number_id"), &text("access_token"), to, &body).await
+            let (number, token) = (text("phone_number_id"), text("access_token"));
+            match &template {
+                Some(t) => {
+                    inbox.meta().send_whatsapp_template(&number, &token, to, &t.name, &t.language, &t.variables).await
+                }
+                None => inbox.meta().send_whatsapp_text(&number, &token, to, &body).await,
+            }
         }
         "messenger" => inbox.meta().send_messenger_text(&text("page_id"), &text("page_access_token"), to, &body).await,
         "instagram" => {
@@ -314,28 +335,42 @@ async fn send_now(
             apply_pending(&mut tx, &sent_row, &sent.provider_message_id, now).await?;
             tx.commit().await?;
             publish(app, org_id, MESSAGE_UPDATED, m.conversation_id, Some(m.id));
-            Ok(None)
+            Ok(Outcome::Done)
         }
         Err(SendError::Permanent { code, message }) => {
             tracing::info!(message_id = %m.id, kind = %channel.kind, code = %code, "provider refused a message");
-            fail(app, &m, &code, &message).await?;
-            Ok(None)
+            // Twilio 21610: the recipient replied STOP to this sender; record
+            // it so that nothing more is queued (promise 10).
+            let opted_out = channel.kind == "twilio_sms" && code == TWILIO_OPTED_OUT;
+            let opt_out = opted_out.then_some((conv.contact_id, channel.kind.as_str()));
+            fail_with(app, &m, &code, &message, opt_out).await?;
+            Ok(Outcome::Done)
         }
-        Err(SendError::RateLimited { retry_after_ms }) if deferrals < MAX_DEFERRALS => {
-            // Put off without spending an attempt: a new job at the provider's time.
-            let wait = retry_after_ms.unwrap_or(1_000).clamp(100, 3_600_000);
-            let payload = serde_json::json!({"message_id": m.id, "consent_exempt": exempt, "deferrals": deferrals + 1});
+        Err(SendError::RateLimited { retry_after_ms }) => {
+            // The provider's word wins over our slots: nothing goes from this
+            // sender before its time, and this send waits for it without
+            // spending an attempt (up to a bound).
+            let now = now_ms();
+            let until = now + retry_after_ms.unwrap_or(1_000).clamp(100, 3_600_000);
+            ratelimit::push_back(app, org_id, channel.id, until, now).await?;
             let mut tx = app.db().begin().await?;
-            crate::worker::enqueue(&mut tx, SEND_JOB, Some(org_id), &payload, now_ms() + wait).await?;
+            let throttled = kith_store::outbound::bump_throttled(&mut tx, org_id, m.id).await?;
             tx.commit().await?;
-            Ok(None)
+            if throttled <= MAX_DEFERRALS {
+                return Ok(Outcome::Defer(until));
+            }
+            if last_attempt {
+                fail(app, &m, "retries_exhausted", "the provider kept refusing for too many requests").await?;
+                return Ok(Outcome::Done);
+            }
+            Ok(Outcome::Retry("rate limited by the provider".into()))
         }
         Err(e) => {
             if last_attempt {
                 fail(app, &m, "retries_exhausted", &e.to_string()).await?;
-                return Ok(None);
+                return Ok(Outcome::Done);
             }
-            Ok(Some(e.to_string()))
+            Ok(Outcome::Retry(e.to_string()))
         }
     }
 }

@@ -12,13 +12,16 @@
 //! `ReadRecords`; answering, notes, assignment and status need
 //! `WriteRecords`; channels need `ManageChannels` (admins).
 
+pub mod canned;
 pub mod channels;
 pub mod conversations;
 pub mod email;
 pub mod events;
 pub mod ingest;
 pub mod messages;
+pub mod outbound;
 pub mod process;
+pub mod ratelimit;
 
 use crate::worker::Registry;
 use crate::{App, ProviderBases};

@@ -107,9 +107,20 @@ async fn deliver(app: &App, channel: Uuid, body: &[u8]) -> Result<ingest::HookAc
     ingest::twilio(app, channel, &url, body, Some(&sign(&url, body))).await
 }
 
-async fn drain(app: &App) {
+/// Run jobs until none is due within 5 s (sends wait for their sender's
+/// rate-limit slot: a second reply within a second goes a second later).
+pub(crate) async fn drain(app: &App) {
     let w = Worker::new(app.clone(), Registry::standard());
-    while w.run_once().await.unwrap() > 0 {}
+    loop {
+        while w.run_once().await.unwrap() > 0 {}
+        let now = kith_domain::time::now_ms();
+        match kith_store::jobs::next_run_at(app.db()).await.unwrap() {
+            Some(at) if at - now < 5_000 => {
+                tokio::time::sleep(std::time::Duration::from_millis((at - now).max(1) as u64)).await
+            }
+            _ => break,
+        }
+    }
 }
 
 async fn count(t: &TestApp, sql: &str) -> i64 {

@@ -11,6 +11,7 @@ use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use kith_app::inbox::channels::{self as app, Channel, ChannelPatch, NewChannel};
 use kith_app::inbox::events::{self, InboundEventInfo};
+use kith_app::inbox::outbound::{self, FailedSend};
 use kith_app::Context;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -18,6 +19,13 @@ use utoipa::ToSchema;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChannelList {
     pub data: Vec<Channel>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FailedSendList {
+    pub data: Vec<FailedSend>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -45,7 +53,12 @@ pub async fn list(
 /// `page_access_token`, `app_secret`, `verify_token`; `telegram`: `bot_token`;
 /// `viber`: `auth_token` (optionally `sender_name`); `email`: `address`,
 /// `imap_host`, `imap_port`, `smtp_host`, `smtp_port`, `username`, `password`.
-/// Any kind may set `help_text` (the reply to HELP/INFO). Telegram and Viber
+/// Any kind may set `help_text` (the reply to HELP/INFO) and `rate_limits`
+/// (`{"per_second": 5, "recipient_interval_seconds": 6}`, overriding the
+/// kind's defaults: Twilio long code 1/s, toll-free 3/s, short code 30/s,
+/// Messaging Service 1/s; WhatsApp 80/s and 1 per 6 s to one person;
+/// Messenger/Instagram 10/s; Telegram 30/s and 1/s per chat; Viber 10/s;
+/// e-mail unlimited). Telegram and Viber
 /// webhooks are registered with the provider before this answers.
 #[utoipa::path(post, path = "/api/v1/channels", tag = "inbox", request_body = NewChannel,
     responses((status = 201, body = Channel), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -130,4 +143,36 @@ pub async fn replay_event(
 ) -> Result<impl IntoResponse, ApiError> {
     let e = events::replay(&state.app, &ctx, parse_id(&id)?, parse_id(&event_id)?).await?;
     Ok((StatusCode::ACCEPTED, Json(e)))
+}
+
+/// Sends of a channel that failed before the provider took them (retries
+/// exhausted, refused by the provider, channel or consent changed), newest
+/// first (admins; no content).
+#[utoipa::path(get, path = "/api/v1/channels/{id}/failed-sends", tag = "inbox", params(("id" = String, Path), ListQuery),
+    responses((status = 200, body = FailedSendList), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn failed_sends(
+    State(state): State<WebState>,
+    Extension(ctx): Extension<Context>,
+    Path(id): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<FailedSendList>, ApiError> {
+    let page = outbound::failed_sends(&state.app, &ctx, parse_id(&id)?, &q.page()?).await?;
+    Ok(Json(FailedSendList { next_cursor: page.next.map(|c| c.encode()), data: page.items }))
+}
+
+/// Queue a failed send again with a fresh set of attempts (admins).
+/// Refused with `contact_opted_out` when the contact opted out meanwhile.
+#[utoipa::path(post, path = "/api/v1/channels/{id}/failed-sends/{message_id}/retry", tag = "inbox",
+    params(("id" = String, Path), ("message_id" = String, Path)),
+    responses((status = 202, body = FailedSend), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn retry_failed_send(
+    State(state): State<WebState>,
+    Extension(ctx): Extension<Context>,
+    Path((id, message_id)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    let f = outbound::retry_failed(&state.app, &ctx, parse_id(&id)?, parse_id(&message_id)?).await?;
+    Ok((StatusCode::ACCEPTED, Json(f)))
 }

@@ -9,7 +9,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use kith_app::inbox::conversations::{self as app, Conversation, ConversationPatch, ConversationQuery, NewNote};
-use kith_app::inbox::messages::{self, Message, NewMessage};
+use kith_app::inbox::messages::{self, Message};
+use kith_app::inbox::outbound::{self, OutboundMessage};
 use kith_app::Context;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -140,10 +141,15 @@ pub async fn messages(
 }
 
 /// Reply to the contact: stored `queued` and sent by a background job.
-/// Refused with `contact_opted_out` (409, nothing queued) after the contact
-/// opted out on this kind of channel. Send an `Idempotency-Key` so a retried
-/// request sends once.
-#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "inbox", request_body = NewMessage,
+/// Give exactly one of `body`, `canned_response_id` (rendered for the
+/// contact) or `template` (WhatsApp channels). Refused with
+/// `contact_opted_out` (409, nothing queued) after the contact opted out on
+/// this kind of channel, and with `whatsapp_window_closed` (422) for a
+/// free-form WhatsApp message more than 24 hours after the contact's last
+/// message. `origin: automated|bulk` messages that are not replies are held
+/// by quiet hours (08:00–21:00 where the contact is; see `hold_until_ms`).
+/// Send an `Idempotency-Key` so a retried request sends once.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "inbox", request_body = OutboundMessage,
     params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 202, body = Message), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
@@ -152,9 +158,9 @@ pub async fn send(
     State(state): State<WebState>,
     Extension(ctx): Extension<Context>,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<NewMessage>,
+    ApiJson(body): ApiJson<OutboundMessage>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let m = messages::send(&state.app, &ctx, parse_id(&id)?, &body).await?;
+    let m = outbound::send(&state.app, &ctx, parse_id(&id)?, &body).await?;
     Ok((StatusCode::ACCEPTED, Json(m)))
 }
 

@@ -7,6 +7,7 @@ mod activities;
 mod audit;
 mod auth;
 mod batch;
+mod canned;
 mod channels;
 mod companies;
 mod contacts;
@@ -85,6 +86,10 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/channels/{id}", get(channels::get).patch(channels::update).delete(channels::delete))
         .route("/channels/{id}/events", get(channels::events))
         .route("/channels/{id}/events/{event_id}/replay", post(channels::replay_event))
+        .route("/channels/{id}/failed-sends", get(channels::failed_sends))
+        .route("/channels/{id}/failed-sends/{message_id}/retry", post(channels::retry_failed_send))
+        .route("/canned-responses", get(canned::list).post(canned::create))
+        .route("/canned-responses/{id}", get(canned::get).patch(canned::update).delete(canned::delete))
         .route("/conversations", get(conversations::list))
         .route("/conversations/{id}", get(conversations::get).patch(conversations::update))
         .route("/conversations/{id}/messages", get(conversations::messages).post(conversations::send))

@@ -24,6 +24,8 @@ use utoipa::{Modify, OpenApi};
         super::batch::update_companies, super::batch::create_deals, super::batch::update_deals,
         super::channels::list, super::channels::create, super::channels::get, super::channels::update,
         super::channels::delete, super::channels::events, super::channels::replay_event,
+        super::channels::failed_sends, super::channels::retry_failed_send,
+        super::canned::list, super::canned::create, super::canned::get, super::canned::update, super::canned::delete,
         super::conversations::list, super::conversations::get, super::conversations::update,
         super::conversations::messages, super::conversations::send, super::conversations::add_note,
         super::conversations::mark_read,
