@@ -98,11 +98,9 @@ impl Sql {
         &self.text
     }
 
-    /// The text as `backend` should receive it. SQLite reads `$1` as a
-    /// *named* parameter and looks each name up in a list while parsing —
-    /// quadratic in the number of placeholders, which made a 500-row insert
-    /// spend most of its time in the parser. `?1` is positional there, so
-    /// placeholders outside quoted literals are rewritten for SQLite.
+    /// The text as `backend` should receive it: on SQLite, placeholders
+    /// become anonymous `?` where possible (see [`positional_placeholders`]);
+    /// a 500-row insert with `$n` spent most of its time looking names up.
     pub fn text_for(&self, backend: Backend) -> Cow<'_, str> {
         match backend {
             Backend::Postgres => Cow::Borrowed(&self.text),
@@ -171,9 +169,17 @@ impl Sql {
     }
 }
 
-/// `$n` → `?n` outside single-quoted literals (and quoted identifiers).
+/// `$n` → `?` outside quoted literals and identifiers when the
+/// placeholders run `$1, $2, …` in order, each once (what [`Sql::bind`]
+/// produces); otherwise `$n` → `?n`. SQLite keeps named and numbered
+/// parameters in a list it searches linearly — both while parsing and for
+/// every `sqlite3_bind_parameter_name` the driver asks — so a statement with
+/// thousands of them costs quadratic time; anonymous `?` costs nothing.
 fn positional_placeholders(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
+    let mut numbered = String::with_capacity(text.len());
+    let mut anonymous = String::with_capacity(text.len());
+    let mut in_order = true;
+    let mut expected = 1u32;
     let mut quote: Option<char> = None;
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
@@ -182,14 +188,28 @@ fn positional_placeholders(text: &str) -> String {
             Some(_) => {}
             None if c == '\'' || c == '"' => quote = Some(c),
             None if c == '$' && chars.peek().is_some_and(|d| d.is_ascii_digit()) => {
-                out.push('?');
+                let mut digits = String::new();
+                while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                    digits.push(*d);
+                    chars.next();
+                }
+                in_order &= digits.parse::<u32>().ok() == Some(expected);
+                expected += 1;
+                numbered.push('?');
+                numbered.push_str(&digits);
+                anonymous.push('?');
                 continue;
             }
             None => {}
         }
-        out.push(c);
+        numbered.push(c);
+        anonymous.push(c);
     }
-    out
+    if in_order {
+        anonymous
+    } else {
+        numbered
+    }
 }
 
 /// Most rows one multi-row statement carries: well under SQLite's 32,766 and
@@ -226,8 +246,14 @@ mod tests {
     #[test]
     fn placeholders_become_positional_outside_literals() {
         assert_eq!(
-            super::positional_placeholders("SELECT '$1', \"$2\" FROM t WHERE a = $1 AND b IN ($2, $10) AND j = '$.x'"),
-            "SELECT '$1', \"$2\" FROM t WHERE a = ?1 AND b IN (?2, ?10) AND j = '$.x'"
+            super::positional_placeholders("SELECT '$1', \"$2\" FROM t WHERE a = $1 AND b IN ($2, $3) AND j = '$.x'"),
+            "SELECT '$1', \"$2\" FROM t WHERE a = ? AND b IN (?, ?) AND j = '$.x'",
+            "in order, each once: anonymous"
+        );
+        assert_eq!(
+            super::positional_placeholders("SELECT $1 WHERE a = $2 OR b = $1 AND c = $10"),
+            "SELECT ?1 WHERE a = ?2 OR b = ?1 AND c = ?10",
+            "reused or out of order: numbered"
         );
     }
 }
