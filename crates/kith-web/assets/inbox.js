@@ -325,11 +325,12 @@ if (inbox) {
   function syncMode() {
     if (!composer) return;
     const area = composer.querySelector('textarea');
-    const note = composerMode() === 'note';
+    const mode = composerMode();
+    const note = mode === 'note';
     composer.classList.toggle('is-note', note);
     if (area) area.placeholder = note ? 'Write a private note for your team… (Ctrl+Enter adds it)' : 'Write a reply… (Ctrl+Enter sends)';
     const button = composer.querySelector('button[type="submit"]');
-    if (button) button.textContent = note ? 'Add note' : 'Send';
+    if (button) button.textContent = { note: 'Add note', template: 'Send template' }[mode] || 'Send';
   }
 
   function composerError(text) {
@@ -353,13 +354,21 @@ if (inbox) {
       e.preventDefault();
       const area = composer.querySelector('textarea');
       const button = composer.querySelector('button[type="submit"]');
-      if (!area.value.trim()) { composerError('Write something first.'); area.focus(); return; }
+      const canned = composer.querySelector('select[name="canned"]');
+      const mode = composerMode();
+      const chosen = mode === 'reply' && canned && canned.value;
+      if (mode !== 'template' && !chosen && !area.value.trim()) {
+        composerError('Write something first.');
+        area.focus();
+        return;
+      }
       if (button.disabled) return;
       button.disabled = true;
       composerError('');
       try {
         await post(composer.action, new FormData(composer));
         area.value = '';
+        if (canned) canned.value = '';
         await appendNew();
         toBottom();
         refreshRow(threadId);

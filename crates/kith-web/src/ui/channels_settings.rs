@@ -14,6 +14,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form};
 use kith_app::inbox::channels::{self, AiMode, Channel, ChannelPatch, NewChannel};
+use kith_app::inbox::outbound;
 use kith_app::{AppError, Context};
 use kith_domain::Action;
 use serde::Deserialize;
@@ -141,6 +142,19 @@ pub struct ChannelItem {
     pub webhook_url: String,
     pub ai_opts: Vec<Opt>,
     pub version: i64,
+    /// "12 sent in the last 24 hours, 1 failed (8%)".
+    pub sends: String,
+    /// More than a tenth of the last day's sends failed.
+    pub unhealthy: bool,
+    /// The newest failed sends, retryable.
+    pub failed: Vec<FailedItem>,
+}
+
+pub struct FailedItem {
+    pub message_id: String,
+    pub conversation_url: String,
+    pub error: String,
+    pub at: When,
 }
 
 fn item_of(c: &Channel) -> ChannelItem {
@@ -166,7 +180,16 @@ fn item_of(c: &Channel) -> ChannelItem {
             .unwrap_or_else(|| k.replace('_', " "))
     };
     let mode = c.ai_mode.as_str();
+    let h = &c.health;
+    let sends = match (h.sends_24h, h.failed_24h) {
+        (0, _) => "Nothing sent in the last 24 hours".to_string(),
+        (n, 0) => format!("{n} sent in the last 24 hours, none failed"),
+        (n, f) => format!("{n} sent in the last 24 hours, {f} failed ({:.0}%)", h.error_rate_24h * 100.0),
+    };
     ChannelItem {
+        sends,
+        unhealthy: h.sends_24h > 0 && h.error_rate_24h > 0.1,
+        failed: vec![],
         id: c.id.to_string(),
         kind: kind_label(&c.kind),
         name: c.name.clone(),
@@ -263,9 +286,34 @@ async fn view(
         })
         .collect();
     let shell = Shell::build(state, ui, &auth, Some(ctx), "Channels", "settings", "channels").await;
+    let mut channels = Vec::with_capacity(list.len());
+    for c in &list {
+        let mut item = item_of(c);
+        if c.health.failed_24h > 0 {
+            let page = kith_domain::page::PageRequest::new(Some(5), None);
+            let failed =
+                outbound::failed_sends(&state.app, ctx, c.id, &page).await.map(|p| p.items).unwrap_or_default();
+            item.failed = failed
+                .into_iter()
+                .filter(|f| f.state == "failed")
+                .map(|f| FailedItem {
+                    message_id: f.message_id.to_string(),
+                    conversation_url: format!("/inbox/c/{}", f.conversation_id),
+                    error: match (f.error_message, f.error_code) {
+                        (Some(m), Some(code)) => format!("{m} ({code})"),
+                        (Some(m), None) => m,
+                        (None, Some(code)) => code,
+                        (None, None) => "No reason given".into(),
+                    },
+                    at: When::new(f.failed_at_ms),
+                })
+                .collect();
+        }
+        channels.push(item);
+    }
     let page = ChannelsPage {
         shell,
-        channels: list.iter().map(item_of).collect(),
+        channels,
         tabs,
         kind: kind.to_string(),
         kind_label: kind_label(kind),
@@ -399,4 +447,21 @@ pub async fn disconnect(
         Err(e) => Flash::error(message_of(e)),
     };
     redirect_with("/settings/channels", flash, state.config.secure_cookies)
+}
+
+/// Queue a failed send again (the consent ledger is read again first).
+pub async fn retry_failed(
+    State(state): State<WebState>,
+    Extension(ui): Extension<UiCtx>,
+    Path((id, message_id)): Path<(String, String)>,
+) -> Response {
+    let (_, ctx) = signed_in!(state, ui);
+    let (Some(id), Some(message_id)) = (parse_id(&id), parse_id(&message_id)) else {
+        return super::crm::not_found_page();
+    };
+    let flash = match outbound::retry_failed(&state.app, &ctx, id, message_id).await {
+        Ok(_) => Flash::success("Queued again; the thread shows how it goes."),
+        Err(e) => Flash::error(message_of(e)),
+    };
+    redirect_with(&format!("/settings/channels#channel-{id}"), flash, state.config.secure_cookies)
 }

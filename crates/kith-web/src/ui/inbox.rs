@@ -21,7 +21,8 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form, Json};
 use kith_app::crm::{contacts, timeline};
 use kith_app::inbox::conversations::{self, Conversation, ConversationPatch, ConversationQuery, NewNote, Status};
-use kith_app::inbox::messages::{self, Message, NewMessage};
+use kith_app::inbox::messages::{self, Message};
+use kith_app::inbox::outbound::{self, OutboundMessage, TemplateInput};
 use kith_app::{AppError, Context};
 use kith_domain::crm::RecordType;
 use kith_domain::page::{Cursor, PageRequest};
@@ -374,6 +375,8 @@ pub struct MessageView {
     pub state_label: &'static str,
     pub error: String,
     pub attachments: Vec<String>,
+    /// Held back by quiet hours until then.
+    pub held_until: Option<When>,
 }
 
 fn message_view(m: &Message, people: &People, contact_name: &str) -> MessageView {
@@ -405,6 +408,7 @@ fn message_view(m: &Message, people: &People, contact_name: &str) -> MessageView
         state: m.state.clone(),
         state_label: if side == "out" { state_label(&m.state) } else { "" },
         error,
+        held_until: m.hold_until_ms.map(When::new),
         attachments: m
             .media
             .iter()
@@ -438,6 +442,10 @@ pub struct ThreadView {
     pub member_opts: Vec<Opt>,
     pub team_opts: Vec<Opt>,
     pub handles: String,
+    /// Canned responses to send (id, name).
+    pub canned: Vec<Opt>,
+    /// A WhatsApp conversation: templates can be sent.
+    pub whatsapp: bool,
 }
 
 fn thread_head(c: &Conversation, people: &People, back: &str) -> ThreadView {
@@ -468,7 +476,20 @@ fn thread_head(c: &Conversation, people: &People, back: &str) -> ThreadView {
         member_opts,
         team_opts,
         handles: people.handles(),
+        canned: vec![],
+        whatsapp: c.channel.kind == "whatsapp",
     }
+}
+
+/// The workspace's canned responses as composer choices, by name.
+async fn canned_opts(state: &WebState, ctx: &Context) -> Vec<Opt> {
+    let list = kith_app::inbox::canned::list(&state.app, ctx, &PageRequest::new(Some(200), None))
+        .await
+        .map(|p| p.items)
+        .unwrap_or_default();
+    let mut opts: Vec<Opt> = list.into_iter().map(|c| Opt::new(c.id.to_string(), c.name, "")).collect();
+    opts.sort_by_key(|o| o.label.to_lowercase());
+    opts
 }
 
 pub struct RecentItem {
@@ -613,6 +634,7 @@ async fn inbox_view(state: &WebState, ui: &UiCtx, q: ListQuery, thread_id: Optio
         };
         let back = format!("/inbox/c/{id}{}", f.qs());
         let mut t = thread_head(&c, &people, &back);
+        t.canned = canned_opts(state, &ctx).await;
         let older = Cursor::decode(&q.older);
         let page = match messages::list(&state.app, &ctx, id, false, &PageRequest::new(Some(THREAD_PAGE), older)).await
         {
@@ -828,12 +850,47 @@ fn answer(state: &WebState, headers: &HeaderMap, to: &str, result: Result<(), Ap
 
 #[derive(Deserialize, Default)]
 pub struct ComposeForm {
+    /// `reply` (default), `note` or `template` (WhatsApp).
     #[serde(default)]
     mode: String,
     #[serde(default)]
     body: String,
+    /// A canned response to send instead of a typed reply.
+    #[serde(default)]
+    canned: String,
+    #[serde(default)]
+    template_name: String,
+    #[serde(default)]
+    template_language: String,
+    /// The template's variables, one a line: `{{1}}`, `{{2}}`…
+    #[serde(default)]
+    template_variables: String,
     #[serde(default)]
     back: String,
+}
+
+impl ComposeForm {
+    /// What to send: typed text, a canned response, or a WhatsApp template.
+    fn outbound(&self) -> Result<OutboundMessage, AppError> {
+        if self.mode == "template" {
+            let variables =
+                self.template_variables.lines().map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
+            let template = TemplateInput {
+                name: self.template_name.trim().to_string(),
+                language: self.template_language.trim().to_string(),
+                variables: variables.collect(),
+            };
+            return Ok(OutboundMessage { template: Some(template), ..Default::default() });
+        }
+        match (self.canned.trim(), self.body.trim()) {
+            ("", _) => Ok(OutboundMessage::text(self.body.clone())),
+            (id, "") => match parse_id(id) {
+                Some(id) => Ok(OutboundMessage { canned_response_id: Some(id), ..Default::default() }),
+                None => Err(AppError::field("canned_response_id", "is not one of the canned responses")),
+            },
+            _ => Err(AppError::field("body", "write a reply or choose a canned response, not both")),
+        }
+    }
 }
 
 /// The composer: a reply to the contact (queued, sent by a job) or a private note.
@@ -852,8 +909,10 @@ pub async fn compose(
         let result = conversations::add_note(&state.app, &ctx, id, &input).await.map(|_| ());
         answer(&state, &headers, &to, result, "Note added; only your team sees it.")
     } else {
-        let input = NewMessage { body: f.body };
-        let result = messages::send(&state.app, &ctx, id, &input).await.map(|_| ());
+        let result = match f.outbound() {
+            Ok(input) => outbound::send(&state.app, &ctx, id, &input).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
         answer(&state, &headers, &to, result, "Reply queued; its delivery state shows in the thread.")
     }
 }

@@ -339,6 +339,43 @@ async fn inbox_pages_and_channel_settings_work_without_script() {
         assert!(html.contains("is not a valid phone number. (21211)"), "{l}");
         assert_eq!(twilio.received_requests().await.unwrap().len(), 1, "{l}: a refusal is not retried");
 
+        // Channel health names the failure; the failed send is retried from the settings page.
+        let settings = strict_page(&c, &s.url("/settings/channels")).await;
+        assert!(settings.contains("1 sent in the last 24 hours, 1 failed (100%)"), "{l}");
+        assert!(settings.contains("Failed sends") && settings.contains("(21211)"), "{l}");
+        let retry = settings.split("/failed/").nth(1).unwrap().split('"').next().unwrap().to_string();
+        let r =
+            post_form(&c, &s.url(&format!("/settings/channels/{channel}/failed/{retry}")), &[("_csrf", &csrf)]).await;
+        assert_eq!(r.status(), 303, "{l}");
+        assert!(strict_page(&c, &s.url(&format!("/inbox/c/{id}"))).await.contains("state-queued"), "{l}: queued again");
+
+        // A canned response, filled in for the contact; not together with typed text.
+        api(
+            &s,
+            &token,
+            "/api/v1/canned-responses",
+            json!({"name": "Opening hours",
+            "body": "Hi {{contact.first_name|there}}, we are open 9 to 5."}),
+        )
+        .await;
+        let html = strict_page(&c, &s.url(&format!("/inbox/c/{id}"))).await;
+        assert!(html.contains("name=\"canned\"") && html.contains(">Opening hours<"), "{l}");
+        let canned = html.split("<option value=\"").find(|o| o.contains(">Opening hours<")).unwrap();
+        let canned = canned.split('"').next().unwrap().to_string();
+        let both =
+            [("_csrf", csrf.as_str()), ("canned", canned.as_str()), ("body", "typed too"), ("back", back.as_str())];
+        assert_eq!(post_form(&c, &s.url(&format!("/inbox/c/{id}/messages")), &both).await.status(), 303, "{l}");
+        assert!(
+            strict_page(&c, &s.url(&format!("/inbox/c/{id}"))).await.contains("not both"),
+            "{l}: the flash says to choose"
+        );
+        let only = [("_csrf", csrf.as_str()), ("canned", canned.as_str()), ("body", ""), ("back", back.as_str())];
+        assert_eq!(post_form(&c, &s.url(&format!("/inbox/c/{id}/messages")), &only).await.status(), 303, "{l}");
+        assert!(
+            strict_page(&c, &s.url(&format!("/inbox/c/{id}"))).await.contains("Hi there, we are open 9 to 5."),
+            "{l}"
+        );
+
         // Fragments: messages after a cursor, one message, a row against filters.
         let first = html.split("data-cursor=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
         let (st, frag) = page(&c, &s.url(&format!("/inbox/c/{id}/messages?after={first}"))).await;
@@ -475,7 +512,7 @@ mod chromium {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let profile = TempDir::new();
-        let caps = json!({
+        let mut caps = json!({
             "goog:chromeOptions": {
                 "binary": chromium,
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
@@ -483,6 +520,10 @@ mod chromium {
                          "--window-size=1280,800", format!("--user-data-dir={}", profile.path().display())]
             }
         });
+        // KITH_TEST_DARK=1: the same flow in the dark theme (prefers-color-scheme: dark).
+        if std::env::var("KITH_TEST_DARK").is_ok_and(|v| v == "1") {
+            caps["goog:chromeOptions"]["args"].as_array_mut().unwrap().push(json!("--force-dark-mode"));
+        }
         let url = format!("http://127.0.0.1:{port}");
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         let b = ClientBuilder::new(connector)
@@ -549,6 +590,13 @@ mod chromium {
         let s = server(TestDb::sqlite().await, Some(twilio.uri())).await;
         let (_, token) = s.user_with_token("agent@inbox.example").await;
         let channel = twilio_channel(&s, &token).await;
+        api(
+            &s,
+            &token,
+            "/api/v1/canned-responses",
+            json!({"name": "Booking moved", "body": "Done, {{contact.first_name|there}}!"}),
+        )
+        .await;
         // A conversation already there, so the list is not empty.
         inbound_sms(&s, &channel, "SMold", "+15557770001", "Thanks for yesterday!").await;
         drain(&s).await;
