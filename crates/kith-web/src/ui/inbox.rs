@@ -1083,6 +1083,38 @@ mod tests {
     }
 
     #[test]
+    fn the_composer_sends_text_a_canned_response_or_a_template() {
+        let text = ComposeForm { body: "Hello".into(), ..Default::default() }.outbound().unwrap();
+        assert_eq!(text.body.as_deref(), Some("Hello"));
+        let id = Uuid::now_v7();
+        let canned = ComposeForm { canned: id.to_string(), ..Default::default() }.outbound().unwrap();
+        assert_eq!((canned.canned_response_id, canned.body), (Some(id), None));
+        let both = ComposeForm { canned: id.to_string(), body: "and text".into(), ..Default::default() };
+        assert!(both.outbound().is_err());
+        let template = ComposeForm {
+            mode: "template".into(),
+            body: "ignored".into(),
+            template_name: " order_update ".into(),
+            template_language: "en_US".into(),
+            template_variables: "Ada\n\n  #1234  \n".into(),
+            ..Default::default()
+        }
+        .outbound()
+        .unwrap();
+        let t = template.template.unwrap();
+        assert_eq!((t.name.as_str(), t.variables), ("order_update", vec!["Ada".to_string(), "#1234".to_string()]));
+        assert_eq!(template.body, None);
+    }
+
+    #[test]
+    fn names_of_numbers_read_as_numbers() {
+        assert_eq!(shown_name("+14155550100"), "+1 415 555 0100");
+        assert_eq!(shown_name("Ada Lovelace"), "Ada Lovelace");
+        assert_eq!(avatar_of("+14155550100"), "#");
+        assert_eq!(avatar_of("Ada Lovelace"), "AL");
+    }
+
+    #[test]
     fn back_stays_in_the_inbox() {
         let id = Uuid::nil();
         assert_eq!(back_to("/inbox/c/x?view=mine", id), "/inbox/c/x?view=mine");
