@@ -11,6 +11,7 @@ mod crm_ui3;
 mod exports_api;
 mod helpers;
 mod inbox_api;
+mod inbox_outbound_api;
 mod inbox_ui;
 mod isolation;
 mod mail;
