@@ -158,6 +158,7 @@ impl Registry {
         crate::webhooks::register(&mut r);
         crate::crm::bulk::register(&mut r);
         crate::crm::search_upkeep::register(&mut r);
+        crate::crm::reminders::register(&mut r);
         crate::inbox::register(&mut r);
         r
     }
@@ -173,8 +174,9 @@ pub async fn install_standard_schedules(app: &App) -> Result<()> {
         &serde_json::json!({}),
     )
     .await?;
-    use crate::crm::exports;
-    schedule(app, exports::PURGE_SCHEDULE, exports::PURGE_JOB, exports::PURGE_CRON, &serde_json::json!({})).await
+    use crate::crm::{exports, reminders};
+    schedule(app, exports::PURGE_SCHEDULE, exports::PURGE_JOB, exports::PURGE_CRON, &serde_json::json!({})).await?;
+    schedule(app, reminders::SCHEDULE, reminders::JOB, reminders::CRON, &serde_json::json!({})).await
 }
 
 pub struct Worker {

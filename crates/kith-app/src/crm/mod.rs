@@ -18,6 +18,7 @@ pub mod import_rerun;
 pub mod imports;
 pub mod notes;
 pub mod pipelines;
+pub mod reminders;
 pub mod search;
 pub mod search_upkeep;
 pub mod tags;

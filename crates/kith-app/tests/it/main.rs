@@ -17,6 +17,7 @@ mod invitations;
 mod isolation;
 mod keyring;
 mod members;
+mod reminders;
 mod support;
 mod teams;
 mod tokens;
