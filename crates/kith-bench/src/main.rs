@@ -12,6 +12,7 @@
 //! ```
 
 mod crm;
+mod inbox;
 mod load;
 mod me;
 mod process;
@@ -103,6 +104,28 @@ enum Command {
         #[arg(long)]
         sqlite_analyze: bool,
     },
+    /// The inbox (issue #4): signed Twilio webhooks at N connections beside the raw INSERTs, acknowledgement →
+    /// SSE at a fixed rate, and outbound sends under per-sender limits through a stand-in Twilio.
+    Inbox {
+        /// Which databases (postgres needs KITH_TEST_POSTGRES_URL; both skips PostgreSQL without it).
+        #[arg(long, value_enum, default_value_t = BackendChoice::Both)]
+        backend: BackendChoice,
+        /// Which figures: 1 webhooks, 2 acknowledgement → SSE, 3 outbound.
+        #[arg(long, value_delimiter = ',', default_values_t = [1u8, 2, 3])]
+        figures: Vec<u8>,
+        /// Webhooks per second of figure 2.
+        #[arg(long, default_value_t = 500)]
+        sse_rate: u32,
+        /// Background job workers in the server (as `kith serve`'s default).
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+        /// Longest wait, in seconds, for queued jobs to drain.
+        #[arg(long, default_value_t = 300)]
+        drain_timeout: u64,
+        /// Figure 3's stand-in Twilio answers 429 to every Nth call (0: never; diagnostic).
+        #[arg(long, default_value_t = 10)]
+        outbound_429_every: usize,
+    },
     /// (internal) The import child process of `crm`.
     #[command(hide = true)]
     CrmImportChild {
@@ -134,6 +157,7 @@ fn main() -> Result<()> {
     match &cli.command {
         Command::CrmImportChild { db_url, org, user, csv } => return crm::child_main(db_url, *org, *user, csv),
         Command::Crm { .. } => return crm_main(&cli),
+        Command::Inbox { .. } => return inbox_main(&cli),
         _ => {}
     }
     let kith_bin = process::locate_kith(cli.kith_bin.as_deref())?;
@@ -223,6 +247,43 @@ fn crm_main(cli: &Cli) -> Result<()> {
     };
     let mut out = header(cli);
     out += &crm::run(&opts)?;
+    print!("{out}");
+    Ok(())
+}
+
+fn inbox_main(cli: &Cli) -> Result<()> {
+    let Command::Inbox { backend, figures, sse_rate, workers, drain_timeout, outbound_429_every } = cli.command.clone()
+    else {
+        unreachable!("inbox_main runs the inbox command")
+    };
+    let postgres = std::env::var("KITH_TEST_POSTGRES_URL").is_ok_and(|v| !v.is_empty());
+    let backends = match backend {
+        BackendChoice::Sqlite => vec![Backend::Sqlite],
+        BackendChoice::Postgres if !postgres => anyhow::bail!("--backend postgres needs KITH_TEST_POSTGRES_URL"),
+        BackendChoice::Postgres => vec![Backend::Postgres],
+        BackendChoice::Both if postgres => vec![Backend::Sqlite, Backend::Postgres],
+        BackendChoice::Both => {
+            eprintln!("  KITH_TEST_POSTGRES_URL is not set: PostgreSQL skipped");
+            vec![Backend::Sqlite]
+        }
+    };
+    let opts = inbox::Options {
+        backends,
+        connections: cli.connections,
+        warmup: Duration::from_secs(cli.warmup),
+        duration: Duration::from_secs(cli.duration),
+        max_quiet_wait: Duration::from_secs(cli.max_quiet_wait),
+        figures,
+        sse_rate: f64::from(sse_rate.max(1)),
+        outbound_messages: 10_000,
+        outbound_senders: 20,
+        outbound_per_second: 25.0,
+        outbound_429_every,
+        workers: workers.max(1),
+        drain_timeout: Duration::from_secs(drain_timeout),
+    };
+    let mut out = header(cli);
+    out += &inbox::run(&opts)?;
     print!("{out}");
     Ok(())
 }
