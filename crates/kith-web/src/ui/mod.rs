@@ -195,7 +195,10 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/settings/channels", get(channels_settings::page).post(channels_settings::connect))
         .route("/settings/channels/{id}/ai", post(channels_settings::set_ai_mode))
         .route("/settings/channels/{id}/failed/{message_id}/retry", post(channels_settings::retry_failed))
-        .route("/settings/channels/{id}/disconnect", get(channels_settings::disconnect_page).post(channels_settings::disconnect))
+        .route(
+            "/settings/channels/{id}/disconnect",
+            get(channels_settings::disconnect_page).post(channels_settings::disconnect),
+        )
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state, session_layer))
 }
