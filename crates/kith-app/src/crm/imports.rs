@@ -32,8 +32,11 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 pub const JOB: &str = "crm.import";
-/// Records committed per transaction (group commit).
-pub const BATCH: usize = 500;
+/// Records committed per transaction (group commit). Large enough that
+/// each commit's fixed costs (SQLite's full-text index writes a new segment
+/// per transaction) are shared by many rows; small enough that a restart
+/// redoes little.
+pub const BATCH: usize = 2_000;
 /// An upload the web wizard keeps until its columns are confirmed ([`Upload::stage`]).
 pub const STAGED: &str = "staged";
 /// A staged upload that was confirmed: `error` names the import that runs it.
@@ -753,7 +756,11 @@ struct Run {
     dry_run: bool,
     country_code: String,
     fields: Vec<kith_store::custom_fields::CustomFieldRow>,
-    /// handle → contact id, for contacts seen or made in this run.
+    /// key → contact id, for contacts seen or made in this run whose key
+    /// the database cannot answer: name keys (names are not handles), and
+    /// in a dry run every key (nothing is written). E-mails and phones of
+    /// written contacts are found through the handle index instead, so this
+    /// stays small at a million rows.
     known: HashMap<(String, String), Uuid>,
     /// Lower-case company name → company id.
     companies: HashMap<String, Uuid>,
@@ -1041,7 +1048,7 @@ async fn import_batch(
     }
     let mut fresh: Vec<Planned> = Vec::new();
     for mut p in planned {
-        for k in &p.keys {
+        for k in p.keys.iter().filter(|(kind, _)| state.dry_run || kind == "name") {
             state.known.insert(k.clone(), p.existing.as_ref().map(|e| e.id).unwrap_or(p.row.id));
         }
         let Some(existing) = p.existing.take() else {

@@ -665,7 +665,7 @@ fn measure_all(
                 "import: `companies::find_by_names_tx` (500 names)",
                 kith_store::companies::by_names_sql(
                     &owner_viewer,
-                    &(0..500).map(|i| data::company_name(i)).collect::<Vec<_>>(),
+                    &(0..500).map(data::company_name).collect::<Vec<_>>(),
                 ),
             ),
         ];

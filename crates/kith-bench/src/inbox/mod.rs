@@ -215,7 +215,7 @@ impl Server {
     }
 
     pub async fn raw_count(&self, sql: &str) -> Result<i64> {
-        Ok(Raw::open(&self.db.raw_url).await?.count(sql).await?)
+        Raw::open(&self.db.raw_url).await?.count(sql).await
     }
 
     pub async fn stop(mut self) -> Result<()> {
