@@ -265,6 +265,11 @@ impl Worker {
             if *shutdown.borrow() {
                 break;
             }
+            // Listen before looking, so a commit between the look and the
+            // sleep still wakes this worker (webhook events: at once).
+            let woken = self.app.inbox().ingest.committed().notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
             let ran = match self.run_once().await {
                 Ok(n) => n,
                 Err(e) => {
@@ -284,6 +289,7 @@ impl Worker {
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
                     _ = shutdown.changed() => {}
+                    _ = &mut woken => {}
                 }
             }
         }

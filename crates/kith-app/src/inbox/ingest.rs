@@ -8,12 +8,12 @@
 //! Nothing here logs message text, tokens or signatures.
 
 use super::channels::{by_route, for_hook};
-use super::{CachedChannel, PROCESS_JOB};
-use crate::{worker, App, AppError, Result};
+use super::CachedChannel;
+use crate::{App, AppError, Result};
 use kith_domain::new_id;
 use kith_domain::time::now_ms;
 use kith_providers::{meta, telegram, twilio, viber, InboundEvent};
-use kith_store::inbox::{self as rows, InboundEventRow};
+use kith_store::inbox::InboundEventRow;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -143,7 +143,8 @@ pub async fn viber(app: &App, channel_id: Uuid, body: &[u8], signature: Option<&
     store(app, c.org_id, events.into_iter().map(|e| (channel_id, e)).collect(), 0).await
 }
 
-/// Seal every event, then store them and their jobs in one transaction.
+/// Seal every event, then store them and their jobs in one transaction
+/// (shared with concurrent requests: [`super::group_commit`]).
 async fn store(app: &App, org_id: Uuid, events: Vec<(Uuid, InboundEvent)>, unrouted: usize) -> Result<HookAck> {
     let mut ack = HookAck { unrouted, ..Default::default() };
     if events.is_empty() {
@@ -170,15 +171,8 @@ async fn store(app: &App, org_id: Uuid, events: Vec<(Uuid, InboundEvent)>, unrou
             error: None,
         });
     }
-    let mut tx = app.db().begin().await?;
-    for row in &prepared {
-        if rows::insert_event(&mut tx, row).await? {
-            worker::enqueue(&mut tx, PROCESS_JOB, Some(org_id), &serde_json::json!({"event_id": row.id}), now).await?;
-            ack.stored += 1;
-        } else {
-            ack.duplicates += 1;
-        }
-    }
-    tx.commit().await?;
+    // Committed together with other requests' events (group commit); back only once durable.
+    let unit = super::group_commit::Unit { org_id, rows: prepared, now };
+    (ack.stored, ack.duplicates) = app.inbox().ingest.store(app.db(), unit).await?;
     Ok(ack)
 }

@@ -17,6 +17,7 @@ pub mod channels;
 pub mod conversations;
 pub mod email;
 pub mod events;
+pub mod group_commit;
 pub mod ingest;
 pub mod messages;
 pub mod outbound;
@@ -66,6 +67,8 @@ pub(crate) struct InboxState {
     pub http: reqwest::Client,
     pub bases: ProviderBases,
     cache: RwLock<HashMap<Uuid, (Instant, Arc<CachedChannel>)>>,
+    /// The webhook ingest writer (group commit).
+    pub ingest: group_commit::GroupCommit,
 }
 
 impl InboxState {
@@ -76,7 +79,12 @@ impl InboxState {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("the provider HTTP client builds with static settings");
-        InboxState { http, bases: bases.clone(), cache: RwLock::new(HashMap::new()) }
+        InboxState {
+            http,
+            bases: bases.clone(),
+            cache: RwLock::new(HashMap::new()),
+            ingest: group_commit::GroupCommit::new(),
+        }
     }
 
     pub fn cached(&self, id: Uuid) -> Option<Arc<CachedChannel>> {

@@ -12,6 +12,7 @@ mod identity;
 mod imports;
 mod inbox;
 mod inbox_email;
+mod inbox_group_commit;
 mod inbox_outbound;
 mod invitations;
 mod isolation;
