@@ -19,11 +19,16 @@ printf 'fuzzing password 123\n' > "$data/pw"
 org=$("$bin" --data "$data" admin create-user --email fuzz@example.com --name Fuzz --org-name Fuzz --password-file "$data/pw" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["org_id"])')
 token=$("$bin" --data "$data" admin create-token --email fuzz@example.com --org "$org" --name fuzz)
+# The coverage phase is left out: on this CI's Python 3.11 it crashes inside
+# hypothesis (`SystemError: AST constructor recursion depth mismatch` while
+# hypothesis parses a module's source to describe a filtered strategy, on
+# GET /api/v1/companies, every run) — a crash of the tool, not a finding
+# about the API. Examples and random fuzzing still cover every operation.
 status=0
 schemathesis run "http://127.0.0.1:$port/api/v1/openapi.json" \
   --header "Authorization: Bearer $token" \
   --checks not_a_server_error,response_schema_conformance,content_type_conformance \
-  --phases examples,coverage,fuzzing \
+  --phases examples,fuzzing \
   --exclude-path '/api/v1/tokens/{id}' \
   --max-time "$budget" --workers 2 --max-failures 20 || status=$?
 if grep -q ' ERROR ' "$data/serve.log"; then
