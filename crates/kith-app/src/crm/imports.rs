@@ -37,6 +37,8 @@ pub const JOB: &str = "crm.import";
 /// per transaction) are shared by many rows; small enough that a restart
 /// redoes little.
 pub const BATCH: usize = 2_000;
+/// An import that wrote at least this many rows refreshes the planner's statistics.
+const OPTIMIZE_AFTER_ROWS: i64 = 1_000;
 /// An upload the web wizard keeps until its columns are confirmed ([`Upload::stage`]).
 pub const STAGED: &str = "staged";
 /// A staged upload that was confirmed: `error` names the import that runs it.
@@ -838,7 +840,7 @@ async fn run(app: &App, import: ImportRow) -> std::result::Result<(), RunError> 
     }
     // A dry run keeps its file for a day, to be run for real (`super::import_rerun`).
     tx.commit().await?;
-    if !state.dry_run {
+    if !state.dry_run && state.progress.created + state.progress.updated >= OPTIMIZE_AFTER_ROWS {
         // Many new rows: give the planner fresh statistics for the lists that follow.
         app.db().optimize().await?;
     }
