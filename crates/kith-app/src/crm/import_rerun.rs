@@ -47,29 +47,7 @@ pub async fn can_run_for_real(app: &App, ctx: &Context, import: &Import) -> bool
 pub async fn run_for_real(app: &App, ctx: &Context, id: Uuid) -> Result<Import> {
     let dry = kept_dry_run(app, ctx, id).await?;
     let new = new_id();
-    // Copy outside the final transaction, a chunk at a time (as a confirmed upload does).
-    let copied: Result<()> = async {
-        let mut seq = 0;
-        while let Some(data) = files::chunk(app.db(), ctx.org_id, id, seq).await? {
-            let mut tx = app.db().begin().await?;
-            files::append_chunk(&mut tx, new, ctx.org_id, seq, &data).await?;
-            tx.commit().await?;
-            seq += 1;
-        }
-        Ok(())
-    }
-    .await;
-    let drop_copy = || async {
-        if let Ok(mut tx) = app.db().begin().await {
-            if files::delete(&mut tx, ctx.org_id, new).await.is_ok() {
-                let _ = tx.commit().await;
-            }
-        }
-    };
-    if let Err(e) = copied {
-        drop_copy().await;
-        return Err(e);
-    }
+    super::imports::copy_upload(app, ctx.org_id, id, new).await?;
     let now = now_ms();
     let row = ImportRow {
         id: new,
@@ -93,7 +71,7 @@ pub async fn run_for_real(app: &App, ctx: &Context, id: Uuid) -> Result<Import> 
     kith_store::workspaces::lock(&mut tx, ctx.org_id).await?;
     if files::chunk(app.db(), ctx.org_id, id, 0).await?.is_none() {
         drop(tx);
-        drop_copy().await;
+        super::imports::drop_upload(app, ctx.org_id, new).await;
         return Err(gone());
     }
     rows::insert(&mut tx, &row).await?;

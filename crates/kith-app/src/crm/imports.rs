@@ -516,29 +516,7 @@ pub async fn confirm(app: &App, ctx: &Context, id: Uuid, choices: &Confirm) -> R
     let first = &head[..head.len().min(64 * 1024)];
     let (preset, mapping) = plan(&staged.format, first, choices.preset, choices.mapping.as_deref())?;
     let new = new_id();
-    // Copy outside the final transaction, a chunk at a time.
-    let copied: Result<()> = async {
-        let mut seq = 0;
-        while let Some(data) = files::chunk(app.db(), ctx.org_id, id, seq).await? {
-            let mut tx = app.db().begin().await?;
-            files::append_chunk(&mut tx, new, ctx.org_id, seq, &data).await?;
-            tx.commit().await?;
-            seq += 1;
-        }
-        Ok(())
-    }
-    .await;
-    let drop_copy = || async {
-        if let Ok(mut tx) = app.db().begin().await {
-            if files::delete(&mut tx, ctx.org_id, new).await.is_ok() {
-                let _ = tx.commit().await;
-            }
-        }
-    };
-    if let Err(e) = copied {
-        drop_copy().await;
-        return Err(e);
-    }
+    copy_upload(app, ctx.org_id, id, new).await?;
     let now = now_ms();
     let row = ImportRow {
         id: new,
@@ -559,7 +537,7 @@ pub async fn confirm(app: &App, ctx: &Context, id: Uuid, choices: &Confirm) -> R
     let current = rows::get(app.db(), ctx.org_id, id).await?.ok_or(AppError::NotFound)?;
     if current.status != STAGED {
         drop(tx);
-        drop_copy().await;
+        drop_upload(app, ctx.org_id, new).await;
         return match Import::from(current).replaced_by() {
             Some(next) => get(app, ctx, next).await,
             None => Err(not_staged()),
@@ -574,6 +552,35 @@ pub async fn confirm(app: &App, ctx: &Context, id: Uuid, choices: &Confirm) -> R
 }
 
 /// Drop a staged upload (its file is deleted).
+/// Copy an upload's chunks to a new file id, outside any long transaction
+/// (a chunk per transaction); a failed copy leaves nothing behind.
+pub(crate) async fn copy_upload(app: &App, org_id: Uuid, from: Uuid, to: Uuid) -> Result<()> {
+    let copied: Result<()> = async {
+        let mut seq = 0;
+        while let Some(data) = files::chunk(app.db(), org_id, from, seq).await? {
+            let mut tx = app.db().begin().await?;
+            files::append_chunk(&mut tx, to, org_id, seq, &data).await?;
+            tx.commit().await?;
+            seq += 1;
+        }
+        Ok(())
+    }
+    .await;
+    if copied.is_err() {
+        drop_upload(app, org_id, to).await;
+    }
+    copied
+}
+
+/// Best-effort removal of a copied upload that will not be used.
+pub(crate) async fn drop_upload(app: &App, org_id: Uuid, id: Uuid) {
+    if let Ok(mut tx) = app.db().begin().await {
+        if files::delete(&mut tx, org_id, id).await.is_ok() {
+            let _ = tx.commit().await;
+        }
+    }
+}
+
 pub async fn discard(app: &App, ctx: &Context, id: Uuid) -> Result<()> {
     let staged = staged_row(app, ctx, id).await?;
     if staged.status != STAGED {
