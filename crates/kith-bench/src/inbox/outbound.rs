@@ -83,6 +83,10 @@ pub struct Measured {
     max_window_all: usize,
     total: Option<Duration>,
     floor: Duration,
+    /// From the workers' start to the stand-in's first call.
+    first_call: Option<Duration>,
+    /// Accepted calls in each 10 s from the workers' start.
+    per_ten_seconds: Vec<usize>,
 }
 
 pub fn run(backend: Backend, opts: &Options) -> Result<Figure> {
@@ -209,6 +213,15 @@ pub fn run(backend: Backend, opts: &Options) -> Result<Figure> {
             opts.outbound_messages as f64 / (opts.outbound_senders as f64 * opts.outbound_per_second),
         );
         let total = accepted.iter().map(|c| c.at).max().filter(|_| done).map(|last| last.duration_since(t0));
+        let first_call = calls.iter().map(|c| c.at).min().map(|first| first.duration_since(t0));
+        let mut per_ten_seconds = Vec::new();
+        for c in &accepted {
+            let slot = (c.at.duration_since(t0).as_secs() / 10) as usize;
+            if per_ten_seconds.len() <= slot {
+                per_ten_seconds.resize(slot + 1, 0);
+            }
+            per_ten_seconds[slot] += 1;
+        }
         eprintln!(
             "  {} calls ({} refused 429), last accepted after {:?}; max per sender per second {}",
             calls.len(),
@@ -233,6 +246,8 @@ pub fn run(backend: Backend, opts: &Options) -> Result<Figure> {
             max_window_all: window(false),
             total,
             floor,
+            first_call,
+            per_ten_seconds,
         })))
     })();
     server_rt.block_on(server.stop())?;
@@ -258,7 +273,7 @@ pub fn markdown(figs: &[Figure], opts: &Options) -> String {
         "## Outbound: {} queued replies from {} senders limited to {}/s each, stand-in Twilio answering 429 to every {}th call ({} job workers)\n\n",
         opts.outbound_messages, opts.outbound_senders, opts.outbound_per_second, opts.outbound_429_every, opts.workers
     );
-    s += "| database | queued (took) | calls to the stand-in / 429s / accepted | replies accepted once / more than once / never | sent in the database (with the stand-in's id) / failed | most calls of one sender in any 1 s: accepted / all | first send → last accepted | floor | within 20 % | met |\n\
+    s += "| database | queued (took) | calls to the stand-in / 429s / accepted | replies accepted once / more than once / never | sent in the database (with the stand-in's id) / failed | most calls of one sender in any 1 s: accepted / all | workers started → first call / last accepted call | floor | within 20 % | met |\n\
           |---|---|---|---|---|---|---|---|---|---|\n";
     for f in figs {
         match f {
@@ -276,7 +291,7 @@ pub fn markdown(figs: &[Figure], opts: &Options) -> String {
                 let exactly_once = m.once == m.queued && m.twice == 0 && m.never == 0;
                 let all_sent = m.db_sent as usize == m.queued && m.db_matching == m.queued;
                 s += &format!(
-                    "| {} | {} ({:.1} s) | {} / {} / {} | {} / {} / {} | {} ({}) / {} | {} / {} | {} | {:.0} s | {} | {} |\n",
+                    "| {} | {} ({:.1} s) | {} / {} / {} | {} / {} / {} | {} ({}) / {} | {} / {} | {} / {} | {:.0} s | {} | {} |\n",
                     m.backend.label(),
                     m.queued,
                     m.queue_took.as_secs_f64(),
@@ -291,12 +306,24 @@ pub fn markdown(figs: &[Figure], opts: &Options) -> String {
                     m.db_failed,
                     m.max_window_accepted,
                     m.max_window_all,
+                    m.first_call.map(|t| format!("{:.1} s", t.as_secs_f64())).unwrap_or_else(|| "—".into()),
                     m.total.map(|t| format!("{:.1} s", t.as_secs_f64())).unwrap_or_else(|| "**not finished**".into()),
                     m.floor.as_secs_f64(),
                     within.map(yes_no).unwrap_or("**no**"),
                     yes_no(exactly_once && all_sent && m.max_window_accepted <= limit && within == Some(true))
                 );
             }
+        }
+    }
+    for f in figs {
+        if let Figure::Measured(m) = f {
+            let series: Vec<String> = m.per_ten_seconds.iter().map(|n| n.to_string()).collect();
+            s += &format!(
+                "\n{}: accepted calls in each 10 s from the workers' start (the limits allow {:.0}): {}\n",
+                m.backend.label(),
+                10.0 * opts.outbound_senders as f64 * opts.outbound_per_second,
+                series.join(", ")
+            );
         }
     }
     s.push('\n');
