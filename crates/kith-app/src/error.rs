@@ -32,6 +32,10 @@ pub enum ErrorCode {
     MethodNotAllowed,
     ContactOptedOut,
     WhatsappWindowClosed,
+    AiFeatureDisabled,
+    AiNotConfigured,
+    AiLimitReached,
+    AiProviderFailed,
     Internal,
 }
 
@@ -63,12 +67,16 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::ContactOptedOut => "contact_opted_out",
             ErrorCode::WhatsappWindowClosed => "whatsapp_window_closed",
+            ErrorCode::AiFeatureDisabled => "ai_feature_disabled",
+            ErrorCode::AiNotConfigured => "ai_not_configured",
+            ErrorCode::AiLimitReached => "ai_limit_reached",
+            ErrorCode::AiProviderFailed => "ai_provider_failed",
             ErrorCode::Internal => "internal",
         }
     }
 
     /// Every code, for the documentation table and its test.
-    pub const ALL: [ErrorCode; 26] = [
+    pub const ALL: [ErrorCode; 30] = [
         ErrorCode::ValidationFailed,
         ErrorCode::NotFound,
         ErrorCode::Forbidden,
@@ -94,6 +102,10 @@ impl ErrorCode {
         ErrorCode::MethodNotAllowed,
         ErrorCode::ContactOptedOut,
         ErrorCode::WhatsappWindowClosed,
+        ErrorCode::AiFeatureDisabled,
+        ErrorCode::AiNotConfigured,
+        ErrorCode::AiLimitReached,
+        ErrorCode::AiProviderFailed,
         ErrorCode::Internal,
     ];
 }
@@ -137,6 +149,10 @@ pub enum AppError {
     Store(#[from] StoreError),
     #[error("internal error")]
     Crypto(#[from] kith_crypto::CryptoError),
+    /// An AI feature could not run (disabled, not configured, over a hard
+    /// limit, or the workspace's endpoint failed); the message says which.
+    #[error("{1}")]
+    Ai(ErrorCode, String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -157,6 +173,7 @@ impl AppError {
             AppError::InvitationInvalid => ErrorCode::InvitationInvalid,
             AppError::TokenInvalid => ErrorCode::TokenInvalid,
             AppError::SignupClosed => ErrorCode::SignupClosed,
+            AppError::Ai(code, _) => *code,
             AppError::Store(_) | AppError::Crypto(_) | AppError::Internal(_) => ErrorCode::Internal,
         }
     }

@@ -5,6 +5,7 @@
 //! This crate is where "may this happen?" is decided. It never speaks HTTP
 //! and never writes SQL.
 
+pub mod ai;
 pub mod audit;
 pub mod crm;
 pub mod error;
