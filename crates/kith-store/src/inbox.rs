@@ -288,6 +288,25 @@ pub async fn update_conversation(tx: &mut Tx, r: &ConversationRow) -> Result<boo
     Ok(n == 1)
 }
 
+/// Open a snoozed conversation whose time has come: only if it is still
+/// snoozed until exactly `until_ms` (a later snooze, a reply that woke it,
+/// or a new status since then leave it alone).
+pub async fn wake_snoozed(tx: &mut Tx, org_id: Uuid, id: Uuid, until_ms: i64, now: i64) -> Result<bool> {
+    const SQL: &str = "UPDATE conversations SET status = 'open', snoozed_until_ms = NULL, version = version + 1,
+                         updated_ms = CASE WHEN updated_ms >= $4 THEN updated_ms + 1 ELSE $4 END
+                       WHERE org_id = $1 AND id = $2 AND status = 'snoozed' AND snoozed_until_ms = $3
+                         AND snoozed_until_ms <= $4";
+    let n = on_tx!(tx, |c| sqlx::query(SQL)
+        .bind(org_id)
+        .bind(id)
+        .bind(until_ms)
+        .bind(now)
+        .execute(c)
+        .await?
+        .rows_affected());
+    Ok(n == 1)
+}
+
 /// Who is assigned, for list filters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AssigneeFilter {

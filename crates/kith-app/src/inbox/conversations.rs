@@ -6,6 +6,7 @@
 use super::messages::{check_body, open, Message};
 use super::publish;
 use crate::crm::contacts::{display_name, double_option, LabeledValue};
+use crate::worker::JobError;
 use crate::{App, AppError, ErrorCode, Result};
 use kith_domain::page::{Page, PageRequest};
 use kith_domain::role::Action;
@@ -16,6 +17,7 @@ use kith_infra::events::{CONVERSATION_UPDATED, MESSAGE_CREATED};
 use kith_store::inbox::{
     self as rows, AssigneeFilter, ConversationFilter, ConversationRow, ConversationView, MessageRow,
 };
+use kith_store::jobs::ClaimedJob;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -298,9 +300,42 @@ pub async fn update(
     if let Some(labels) = &labels {
         rows::set_labels(&mut tx, ctx.org_id, id, labels).await?;
     }
+    if let Some(until) = row.snoozed_until_ms.filter(|_| input.status == Some(Status::Snoozed)) {
+        let payload = serde_json::json!({"conversation_id": id, "until_ms": until});
+        crate::worker::enqueue(&mut tx, WAKE_JOB, Some(ctx.org_id), &payload, until).await?;
+    }
+    // A resolved conversation starts afresh: the assistant may answer again.
+    if input.status == Some(Status::Resolved) {
+        kith_store::ai_replies::set_paused(&mut tx, ctx.org_id, id, None).await?;
+    }
     tx.commit().await?;
     publish(app, ctx.org_id, CONVERSATION_UPDATED, id, None);
     get(app, ctx, id).await
+}
+
+/// The job that opens a snoozed conversation when its time comes.
+pub const WAKE_JOB: &str = "inbox.wake";
+
+pub(crate) async fn run_wake(app: App, job: ClaimedJob) -> std::result::Result<(), JobError> {
+    let payload: serde_json::Value =
+        serde_json::from_slice(&job.payload).map_err(|e| JobError::permanent(format!("{WAKE_JOB}: {e}")))?;
+    let id = payload["conversation_id"].as_str().and_then(|s| Uuid::parse_str(s).ok());
+    let until = payload["until_ms"].as_i64();
+    let (Some(id), Some(until), Some(org_id)) = (id, until, job.org_id) else {
+        return Err(JobError::permanent(format!("{WAKE_JOB}: bad payload")));
+    };
+    let now = now_ms();
+    if until > now {
+        // Claimed early (a clock step between nodes): come back at the time.
+        return Err(JobError::defer(until));
+    }
+    let mut tx = app.db().begin().await.map_err(AppError::from)?;
+    let woke = rows::wake_snoozed(&mut tx, org_id, id, until, now).await.map_err(AppError::from)?;
+    tx.commit().await.map_err(AppError::from)?;
+    if woke {
+        publish(&app, org_id, CONVERSATION_UPDATED, id, None);
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]

@@ -45,6 +45,7 @@ pub const INTERACTIVE_TIMEOUT: Duration = Duration::from_secs(10);
 pub fn register(r: &mut Registry) {
     r.register(PROCESS_JOB, process::run);
     r.register(SEND_JOB, messages::run_send);
+    r.register(conversations::WAKE_JOB, conversations::run_wake);
 }
 
 /// A channel as the webhook path needs it: opened credentials, cached.

@@ -628,6 +628,28 @@ async fn conversations_are_patched_labelled_noted_and_kept_inside_their_workspac
         let c = conversations::get(app, &m, conv.id).await.unwrap();
         assert_eq!((c.status, c.snoozed_until_ms), (Status::Open, None), "{l}: woken up");
 
+        // Snoozed briefly: the wake-up job opens it when the time comes; a
+        // snooze replaced by a later one is not cut short by the first job.
+        let soon = kith_domain::time::now_ms() + 300;
+        let snooze =
+            ConversationPatch { status: Some(Status::Snoozed), snoozed_until_ms: Some(soon), ..Default::default() };
+        conversations::update(app, &m, conv.id, &snooze, None).await.unwrap();
+        drain(app).await;
+        let c = conversations::get(app, &m, conv.id).await.unwrap();
+        assert_eq!((c.status, c.snoozed_until_ms), (Status::Open, None), "{l}: woken by the job");
+        let soon = kith_domain::time::now_ms() + 200;
+        let later = soon + 3_600_000;
+        for until in [soon, later] {
+            let p =
+                ConversationPatch { status: Some(Status::Snoozed), snoozed_until_ms: Some(until), ..Default::default() };
+            conversations::update(app, &m, conv.id, &p, None).await.unwrap();
+        }
+        drain(app).await;
+        let c = conversations::get(app, &m, conv.id).await.unwrap();
+        assert_eq!((c.status, c.snoozed_until_ms), (Status::Snoozed, Some(later)), "{l}: the later snooze holds");
+        let open = ConversationPatch { status: Some(Status::Open), ..Default::default() };
+        conversations::update(app, &m, conv.id, &open, None).await.unwrap();
+
         // A private note with @mentions.
         let note = conversations::add_note(
             app,
