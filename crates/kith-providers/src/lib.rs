@@ -15,6 +15,7 @@ pub mod email;
 mod error;
 mod http;
 mod json;
+pub mod llm;
 pub mod meta;
 pub mod telegram;
 pub mod twilio;

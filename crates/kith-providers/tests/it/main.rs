@@ -1,6 +1,7 @@
 //! The one integration-test binary of kith-providers: signature vectors, payload parsers and the HTTP clients
 //! against wiremock stand-ins.
 
+mod llm;
 mod meta;
 mod robustness;
 mod telegram;
