@@ -17,11 +17,18 @@
 //! - [`csv_out`], [`vcard_out`]: export, safe to open in a spreadsheet.
 //! - [`contact`]: the neutral records and the per-record error type.
 //! - [`zip_out`]: a streaming ZIP writer (stored entries) for full exports.
+//! - [`document`], [`html_text`], [`chunk`], [`terms`]: the knowledge base's
+//!   text extraction (TXT, Markdown, PDF, DOCX, HTML), chunking with overlap,
+//!   and the words retrieval compares.
 
+pub mod chunk;
 pub mod contact;
 pub mod csv_in;
 pub mod csv_out;
+pub mod document;
+pub mod html_text;
 pub mod presets;
+pub mod terms;
 pub mod text;
 pub mod vcard;
 pub mod vcard_out;

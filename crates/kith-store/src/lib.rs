@@ -29,6 +29,7 @@ pub mod inbox;
 pub mod invitations;
 pub mod jobs;
 pub mod keyring;
+pub mod knowledge;
 pub mod list_sort;
 pub mod members;
 pub mod notes;
