@@ -4,6 +4,7 @@
 //! It must never do I/O: no database, no network, no clock reads outside
 //! [`time::now_ms`], no logging. Everything here is testable as plain values.
 
+pub mod business_hours;
 pub mod consent;
 pub mod context;
 pub mod crm;

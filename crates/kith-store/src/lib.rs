@@ -9,6 +9,7 @@
 mod macros;
 
 pub mod activities;
+pub mod ai;
 pub mod ai_replies;
 pub mod audit;
 pub mod bulk;
