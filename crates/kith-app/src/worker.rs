@@ -18,7 +18,12 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 pub const DEFAULT_MAX_ATTEMPTS: i64 = 8;
-const LEASE_MS: i64 = 5 * 60 * SECOND_MS;
+/// How long a claimed job is held without a heartbeat: what a killed
+/// node's jobs wait before another worker takes them.
+const LEASE_MS: i64 = 30 * SECOND_MS;
+/// The heartbeat that keeps the leases of a running batch (a long import
+/// or export runs for minutes): three beats per lease.
+const LEASE_BEATS: u32 = 3;
 const BATCH: i64 = 8;
 
 /// Why a job failed, and whether trying again could help.
@@ -119,6 +124,22 @@ pub async fn schedule(app: &App, name: &str, kind: &str, cron: &str, payload: &s
     Ok(())
 }
 
+/// At start-up on SQLite, hand back the leases of jobs a killed process
+/// held: a SQLite database is served by one node, so no live worker holds
+/// them, and their jobs need not wait for the leases to run out. On
+/// PostgreSQL other nodes may be running them; their heartbeats stop when
+/// they die and the leases lapse within [`LEASE_MS`].
+pub async fn release_orphaned_leases(app: &App) -> Result<u64> {
+    if app.db().backend() != kith_store::Backend::Sqlite {
+        return Ok(0);
+    }
+    let n = jobs::release_running(app.db(), now_ms()).await?;
+    if n > 0 {
+        tracing::info!(jobs = n, "released the leases of a previous run");
+    }
+    Ok(n)
+}
+
 /// Delay before retry number `attempt` (1-based): 2^attempt seconds, at most
 /// an hour, with ±25 % jitter so that a burst of failures does not retry in step.
 pub fn backoff_ms(attempt: i64, rng: &mut impl Rng) -> i64 {
@@ -184,12 +205,20 @@ pub struct Worker {
     registry: Registry,
     owner: String,
     idle_wait: Duration,
+    lease: Duration,
 }
 
 impl Worker {
     pub fn new(app: App, registry: Registry) -> Worker {
         let owner = format!("worker-{}", Uuid::new_v4().simple());
-        Worker { app, registry, owner, idle_wait: Duration::from_millis(500) }
+        let lease = Duration::from_millis(LEASE_MS as u64);
+        Worker { app, registry, owner, idle_wait: Duration::from_millis(500), lease }
+    }
+
+    /// How long a claimed job is held between heartbeats (tests shorten it).
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
     }
 
     pub fn with_idle_wait(mut self, wait: Duration) -> Self {
@@ -200,12 +229,32 @@ impl Worker {
     /// Claim and run one batch; returns how many jobs ran.
     pub async fn run_once(&self) -> Result<usize> {
         self.fire_schedules().await?;
-        let claimed = jobs::claim(self.app.db(), &self.owner, now_ms(), LEASE_MS, BATCH).await?;
+        let lease_ms = self.lease.as_millis() as i64;
+        let claimed = jobs::claim(self.app.db(), &self.owner, now_ms(), lease_ms, BATCH).await?;
         let n = claimed.len();
-        for job in claimed {
-            self.run_job(job).await?;
+        if n == 0 {
+            return Ok(0);
         }
-        Ok(n)
+        let heartbeat = {
+            let (db, owner, beat) = (self.app.db().clone(), self.owner.clone(), self.lease / LEASE_BEATS);
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(beat).await;
+                    if let Err(e) = jobs::renew_leases(&db, &owner, now_ms() + lease_ms).await {
+                        tracing::warn!(error = %e, "could not renew job leases");
+                    }
+                }
+            })
+        };
+        let mut result = Ok(n);
+        for job in claimed {
+            if let Err(e) = self.run_job(job).await {
+                result = Err(e);
+                break;
+            }
+        }
+        heartbeat.abort();
+        result
     }
 
     async fn run_job(&self, job: ClaimedJob) -> Result<()> {

@@ -81,6 +81,35 @@ pub async fn claim(db: &Db, owner: &str, now: i64, lease_ms: i64, limit: i64) ->
     Ok(jobs)
 }
 
+/// Extend the leases `owner` holds on its running jobs to `until_ms` (the
+/// worker's heartbeat while a batch runs).
+pub async fn renew_leases(db: &Db, owner: &str, until_ms: i64) -> Result<u64> {
+    let mut tx = db.begin().await?;
+    let n = on_tx!(&mut tx, |c| sqlx::query(
+        "UPDATE jobs SET lease_until_ms = $2 WHERE lease_owner = $1 AND status = 'running'"
+    )
+    .bind(owner)
+    .bind(until_ms)
+    .execute(c)
+    .await?
+    .rows_affected());
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// Make every running job claimable now: for a node that knows no other
+/// worker can hold a lease (see `kith_app::worker::release_orphaned_leases`).
+pub async fn release_running(db: &Db, now: i64) -> Result<u64> {
+    let mut tx = db.begin().await?;
+    let n = on_tx!(&mut tx, |c| sqlx::query("UPDATE jobs SET lease_until_ms = $1 - 1 WHERE status = 'running'")
+        .bind(now)
+        .execute(c)
+        .await?
+        .rows_affected());
+    tx.commit().await?;
+    Ok(n)
+}
+
 /// Finish a job, if `owner` still holds its lease. Done jobs are deleted: the
 /// change they made is the record.
 pub async fn complete(db: &Db, id: Uuid, owner: &str) -> Result<bool> {

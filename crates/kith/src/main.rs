@@ -196,6 +196,7 @@ async fn serve(config: Config) -> Result<()> {
         .with_context(|| format!("listening on {}", config.listen))?;
 
     kith_app::worker::install_standard_schedules(&app).await?;
+    kith_app::worker::release_orphaned_leases(&app).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut workers = Vec::new();
     for _ in 0..config.workers {

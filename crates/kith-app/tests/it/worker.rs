@@ -315,3 +315,51 @@ async fn the_standard_schedule_forgets_idempotency_keys_after_a_day() {
         assert!(due.iter().any(|s| s.name == kith_app::idempotency::PURGE_SCHEDULE), "{l}: schedule installed");
     }
 }
+
+#[tokio::test]
+async fn a_running_job_keeps_its_lease_and_a_dead_workers_lease_lapses() {
+    each_backend_concurrently(|t: TestApp| async move {
+        let t = t;
+        let (l, app) = (t.label, &t.app);
+        let runs = Arc::new(AtomicUsize::new(0));
+        let registry = || {
+            let mut r = Registry::default();
+            let runs = runs.clone();
+            r.register("slow", move |_app, _job| {
+                let runs = runs.clone();
+                async move {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(1_200)).await;
+                    Ok::<(), AppError>(())
+                }
+            });
+            r
+        };
+        let lease = Duration::from_millis(300);
+        let a = Worker::new(app.clone(), registry()).with_lease(lease);
+        let b = Worker::new(app.clone(), registry()).with_lease(lease);
+        let id = enqueue(app, "slow", b"", 3).await;
+        // `a` runs the job four leases long; its heartbeat keeps `b` away.
+        let (ran_a, ran_b) = tokio::join!(a.run_once(), async {
+            let mut ran = 0;
+            for _ in 0..10 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                ran += b.run_once().await.unwrap();
+            }
+            ran
+        });
+        assert_eq!((ran_a.unwrap(), ran_b), (1, 0), "{l}: claimed once while it runs");
+        assert!(job(app, id).await.is_none(), "{l}: done");
+        assert_eq!(runs.load(Ordering::SeqCst), 1, "{l}");
+
+        // A worker that claimed a job and died (no heartbeat): the lease lapses.
+        let id = enqueue(app, "slow", b"", 3).await;
+        let claimed = jobs::claim(app.db(), "dead-worker", now_ms(), 300, 8).await.unwrap();
+        assert_eq!(claimed.len(), 1, "{l}");
+        assert_eq!(b.run_once().await.unwrap(), 0, "{l}: held by the dead worker's lease");
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert_eq!(b.run_once().await.unwrap(), 1, "{l}: taken over after the lease lapsed");
+        assert!(job(app, id).await.is_none(), "{l}");
+    })
+    .await;
+}

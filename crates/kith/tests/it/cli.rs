@@ -3,7 +3,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn kith(data: &Path) -> Command {
+pub(crate) fn kith(data: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_kith"));
     c.arg("--data").arg(data);
     // The parent's KITH_* test variables are not configuration.
@@ -11,21 +11,21 @@ fn kith(data: &Path) -> Command {
     c
 }
 
-fn run(cmd: &mut Command) -> Output {
+pub(crate) fn run(cmd: &mut Command) -> Output {
     cmd.stdin(Stdio::null()).output().expect("run kith")
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-struct Server {
-    child: Child,
-    base: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
 impl Server {
-    async fn start(data: &Path, extra_env: &[(&str, &str)]) -> Server {
+    pub(crate) async fn start(data: &Path, extra_env: &[(&str, &str)]) -> Server {
         Self::spawn(data, extra_env, free_port()).await
     }
 
@@ -35,7 +35,7 @@ impl Server {
         Self::spawn(data, &[], port).await
     }
 
-    async fn spawn(data: &Path, extra_env: &[(&str, &str)], port: u16) -> Server {
+    pub(crate) async fn spawn(data: &Path, extra_env: &[(&str, &str)], port: u16) -> Server {
         let mut cmd = kith(data);
         cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")]).stdout(Stdio::null()).stderr(Stdio::piped());
         for (k, v) in extra_env {
@@ -56,7 +56,7 @@ impl Server {
         Server { child, base }
     }
 
-    fn stop(mut self) -> std::process::ExitStatus {
+    pub(crate) fn stop(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         let started = Instant::now();

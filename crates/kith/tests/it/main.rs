@@ -2,3 +2,4 @@
 //! start-up, the admin CLI while a server runs, key rotation, shutdown.
 
 mod cli;
+mod crash;
