@@ -5,6 +5,7 @@
 //! Nothing here sends a byte to a provider unless an admin enabled the
 //! feature (promise 8); every call is metered before it is made.
 
+pub mod assist;
 pub mod llm;
 pub mod metering;
 pub mod settings;

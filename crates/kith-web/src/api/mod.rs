@@ -4,6 +4,7 @@
 //! the handlers' annotations.
 
 mod activities;
+mod assist;
 mod audit;
 mod auth;
 mod batch;
@@ -62,6 +63,12 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/contacts", get(contacts::list).post(contacts::create))
         .route("/contacts/{id}", get(contacts::get).patch(contacts::update).delete(contacts::delete))
         .route("/contacts/{id}/duplicates", get(contacts::duplicates))
+        .route("/contacts/{id}/summary", post(assist::contact_summary))
+        .route("/contacts/{id}/related", get(assist::related))
+        .route("/ai/questions", post(assist::ask))
+        .route("/ai/drafts", post(assist::draft))
+        .route("/ai/speech", post(assist::speech))
+        .route("/ai/speech/{file_id}", get(assist::speech_file))
         .route("/views", get(views::list).post(views::create))
         .route("/views/{id}", get(views::get).patch(views::update).delete(views::delete))
         .route("/bulk", post(views::start_bulk))
