@@ -181,6 +181,7 @@ impl Registry {
         crate::crm::search_upkeep::register(&mut r);
         crate::crm::reminders::register(&mut r);
         crate::inbox::register(&mut r);
+        crate::ai::knowledge::register(&mut r);
         r
     }
 }

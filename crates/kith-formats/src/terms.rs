@@ -13,19 +13,75 @@
 /// here because customers' questions are full of them and FAQ answers are
 /// not.
 const STOP_WORDS: &[&str] = &[
-    "a", "about", "above", "after", "again", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be",
-    "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do",
-    "does", "doing", "done", "down", "during", "each", "else", "ever", "few", "for", "from", "further", "get", "gets",
-    "getting", "got", "had", "has", "have", "having", "he", "hello", "her", "here", "hers", "herself", "hi", "him",
-    "himself", "his", "how", "i", "if", "im", "in", "into", "is", "it", "its", "itself", "just", "let", "lets", "me",
-    "might", "more", "most", "much", "must", "my", "myself", "need", "no", "nor", "not", "now", "of", "off", "on",
-    "once", "one", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "please", "same", "shall",
-    "she", "should", "so", "some", "such", "than", "thank", "thanks", "that", "the", "their", "theirs", "them",
-    "themselves", "then", "there", "these", "they", "thing", "things", "this", "those", "through", "to", "too",
-    "under", "until", "up", "us", "very", "want", "wanted", "was", "way", "we", "were", "what", "when", "where",
-    "whether", "which", "while", "who", "whom", "why", "will", "with", "would", "yes", "you", "your", "yours",
-    "yourself", "yourselves",
+    "a", "about", "above", "after", "again", "all", "also", "am", "an", "and", "any", "anyone", "anything", "are",
+    "arent", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by",
+    "can", "cant", "could", "did", "didnt", "do", "does", "doesnt", "doing", "done", "dont", "down", "during",
+    "each", "else", "ever", "few", "for", "from", "further", "get", "gets", "getting", "got", "had", "has", "have",
+    "having", "he", "hello", "her", "here", "hers", "herself", "hey", "hi", "him", "himself", "his", "how", "hows",
+    "i", "id", "if", "ill", "im", "in", "into", "is", "isnt", "it", "its", "itself", "ive", "just", "know", "let",
+    "lets", "like", "me", "might", "more", "most", "much", "must", "my", "myself", "need", "no", "nor", "not",
+    "now", "of", "off", "ok", "okay", "on", "once", "one", "only", "or", "other", "our", "ours", "ourselves",
+    "out", "over", "own", "please", "really", "said", "same", "say", "shall", "she", "should", "so", "some",
+    "someone", "something", "such", "tell", "than", "thank", "thanks", "that", "thats", "the", "their", "theirs",
+    "them", "themselves", "then", "there", "theres", "these", "they", "theyre", "thing", "things", "this", "those",
+    "through", "to", "too", "under", "until", "up", "us", "very", "want", "wanted", "was", "wasnt", "way", "we",
+    "were", "werent", "weve", "what", "whats", "when", "where", "wheres", "whether", "which", "while", "who",
+    "whom", "whos", "why", "will", "with", "wont", "would", "yes", "you", "youd", "your", "youre", "yours",
+    "yourself", "yourselves", "youve",
 ];
+
+/// Words customers and businesses use for the same thing, in the vocabulary
+/// of shops and services (a customer asks for "vouchers", the FAQ sells
+/// "gift cards"). Each group is used both ways: a question's word also
+/// searches for the others, and a passage holding any of them covers it.
+/// Kept small and generic on purpose: a group that is wrong for a business
+/// costs it precision everywhere.
+const SYNONYMS: &[&[&str]] = &[
+    &["refund", "refunds", "reimburse", "reimbursement"],
+    &["voucher", "vouchers", "gift", "coupon", "present"],
+    &["deliver", "delivery", "shipping", "ship", "postage", "post", "dispatch", "arrive", "courier"],
+    &["cancel", "stop", "pause", "unsubscribe"],
+    &["change", "switch", "swap", "modify"],
+    &["price", "cost", "charge", "fee"],
+    &["cheap", "cheaper", "discount", "save", "saving", "reduction"],
+    &["address", "location", "directions"],
+    &["open", "opening", "hours", "closing"],
+    &["vegan", "plant", "dairy"],
+    &["broken", "damaged", "crushed", "smashed", "dented", "torn", "split", "leaking"],
+    &["job", "jobs", "career", "careers", "hiring", "vacancy", "vacancies"],
+    &["allergy", "allergies", "allergen", "allergic", "intolerance"],
+    &["dog", "dogs", "pet", "pets", "puppy"],
+    &["wifi", "internet", "wireless"],
+    &["class", "classes", "course", "workshop", "lesson", "teach", "learn", "training"],
+    &["night", "evening"],
+    &["free", "complimentary"],
+    &["loyalty", "reward", "rewards", "stamp", "points"],
+    &["student", "students", "uni", "university", "college"],
+    &["compost", "compostable", "recyclable", "recycle", "biodegradable"],
+    &["farmer", "farmers", "grower", "growers", "farm", "farms", "producer"],
+    &["remove", "delete", "erase"],
+    &["bulk", "wholesale", "trade"],
+    &["parking", "park", "car"],
+    &["abroad", "international", "overseas"],
+    &["fortnight", "fortnightly"],
+    &["kilo", "kilogram", "kg"],
+];
+
+/// The other words of `word`'s synonym groups (compared by stem), without `word` itself.
+pub fn synonyms(word: &str) -> Vec<&'static str> {
+    let s = stem(word);
+    let mut out = Vec::new();
+    for group in SYNONYMS {
+        if group.iter().any(|g| stem(g) == s) {
+            for g in group.iter() {
+                if stem(g) != s && !out.contains(g) {
+                    out.push(*g);
+                }
+            }
+        }
+    }
+    out
+}
 
 pub fn is_stop_word(w: &str) -> bool {
     STOP_WORDS.binary_search(&w).is_ok()
@@ -176,6 +232,14 @@ mod tests {
     fn content_words_drop_stop_words_and_repeats() {
         assert_eq!(content_words("How do I get a refund for my refunds?"), ["refund"]);
         assert_eq!(content_words("Can you ship to Canada?"), ["ship", "canada"]);
+    }
+
+    #[test]
+    fn synonyms_work_both_ways_by_stem() {
+        assert!(synonyms("vouchers").contains(&"gift"));
+        assert!(synonyms("gift").contains(&"voucher"));
+        assert!(!synonyms("refunds").contains(&"refund"), "not the word itself");
+        assert!(synonyms("espresso").is_empty());
     }
 
     #[test]

@@ -127,6 +127,11 @@ pub async fn insert_entry(tx: &mut Tx, r: &EntryRow) -> Result<()> {
     Ok(())
 }
 
+pub async fn count_entries(tx: &mut Tx, org_id: Uuid) -> Result<i64> {
+    const SQL: &str = "SELECT COUNT(*) FROM knowledge_entries WHERE org_id = $1";
+    Ok(on_tx!(tx, |c| sqlx::query_scalar::<_, i64>(SQL).bind(org_id).fetch_one(c).await?))
+}
+
 pub async fn get_entry(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<EntryRow>> {
     let sql = format!("SELECT {ENTRY} FROM knowledge_entries WHERE org_id = $1 AND id = $2");
     Ok(on_read!(db, |p| sqlx::query_as::<_, EntryRow>(&sql).bind(org_id).bind(id).fetch_optional(p).await?))
@@ -224,28 +229,33 @@ pub async fn set_progress(db: &Db, org_id: Uuid, id: Uuid, version: i64, p: &Pro
     Ok(n == 1)
 }
 
-/// Replace an entry's chunks with `chunks` and mark it ready — only if it
-/// is still at `version` (an edit meanwhile queued a newer job, whose
-/// result must win). `report`: per-page problems of a website import.
-pub async fn replace_chunks(
-    tx: &mut Tx,
-    org_id: Uuid,
-    entry_id: Uuid,
-    version: i64,
-    chunks: &[NewChunk],
-    report: Option<&str>,
-    now: i64,
-) -> Result<bool> {
+/// The outcome of an indexing job.
+#[derive(Debug, Clone, Copy)]
+pub struct Indexed<'a> {
+    /// The entry version the chunks were made from.
+    pub version: i64,
+    pub chunks: &'a [NewChunk],
+    /// Per-page problems of a website import (JSON).
+    pub report: Option<&'a str>,
+    /// Steps done (chunks; pages for a website).
+    pub done: i64,
+}
+
+/// Replace an entry's chunks and mark it ready — only if it is still at
+/// `ix.version` (an edit meanwhile queued a newer job, whose result must win).
+pub async fn replace_chunks(tx: &mut Tx, org_id: Uuid, entry_id: Uuid, ix: &Indexed<'_>, now: i64) -> Result<bool> {
     const MARK: &str = "UPDATE knowledge_entries SET status = 'ready', error = NULL, chunk_count = $4,
-                          indexed_version = $3, progress_done = progress_total, report = $5, updated_ms = $6
+                          indexed_version = $3, progress_done = $7, report = $5, updated_ms = $6
                         WHERE org_id = $1 AND id = $2 AND version = $3";
+    let (version, chunks) = (ix.version, ix.chunks);
     let n = on_tx!(tx, |c| sqlx::query(MARK)
         .bind(org_id)
         .bind(entry_id)
         .bind(version)
         .bind(chunks.len() as i64)
-        .bind(report)
+        .bind(ix.report)
         .bind(now)
+        .bind(ix.done)
         .execute(c)
         .await?
         .rows_affected());
@@ -409,27 +419,26 @@ pub async fn word_counts(db: &Db, org_id: Uuid, words: &[String]) -> Result<Vec<
             out.push(0);
             continue;
         }
-        let n: i64 =
-            match db.backend() {
-                Backend::Sqlite => {
-                    let query = format!("org : \"{}\" AND \"{w}\"", org_token(org_id));
-                    on_read!(db, |p| sqlx::query_scalar::<_, i64>(
-                        "SELECT COUNT(*) FROM fts_knowledge WHERE fts_knowledge MATCH $1"
-                    )
-                    .bind(query)
-                    .fetch_one(p)
-                    .await?)
-                }
-                Backend::Postgres => on_read!(db, |p| {
-                    sqlx::query_scalar::<_, i64>(
+        let n: i64 = match db.backend() {
+            Backend::Sqlite => {
+                let query = format!("org : \"{}\" AND \"{w}\"", org_token(org_id));
+                on_read!(db, |p| sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM fts_knowledge WHERE fts_knowledge MATCH $1"
+                )
+                .bind(query)
+                .fetch_one(p)
+                .await?)
+            }
+            Backend::Postgres => on_read!(db, |p| {
+                sqlx::query_scalar::<_, i64>(
                 "SELECT COUNT(*) FROM knowledge_chunks WHERE org_id = $1 AND fts_vector @@ to_tsquery('english', $2)"
             )
             .bind(org_id)
             .bind(w)
             .fetch_one(p)
             .await?
-                }),
-            };
+            }),
+        };
         out.push(n);
     }
     Ok(out)

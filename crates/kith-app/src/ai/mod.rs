@@ -9,3 +9,7 @@ pub mod assist;
 pub mod llm;
 pub mod metering;
 pub mod settings;
+
+pub mod crawl;
+pub mod knowledge;
+pub mod retrieval;

@@ -18,6 +18,7 @@ mod inbox_outbound;
 mod invitations;
 mod isolation;
 mod keyring;
+mod knowledge;
 mod members;
 mod reminders;
 mod support;

@@ -29,6 +29,9 @@ CREATE INDEX knowledge_entries_kind ON knowledge_entries (org_id, kind, created_
 
 -- The English configuration stems like FTS5's porter tokenizer on SQLite
 -- and drops English stop words; the title weighs more than the text.
+-- Accents are folded with translate() (what FTS5's remove_diacritics does,
+-- and what the application does to query words), since the unaccent
+-- extension cannot be assumed.
 CREATE TABLE knowledge_chunks (
     doc_id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     id UUID NOT NULL,
@@ -42,7 +45,8 @@ CREATE TABLE knowledge_chunks (
     embedding_model TEXT,
     created_ms BIGINT NOT NULL,
     fts_vector tsvector GENERATED ALWAYS AS (
-        setweight(to_tsvector('english', title), 'A') || setweight(to_tsvector('english', text), 'B')) STORED
+        setweight(to_tsvector('english', translate(lower(title), 'àáâãäåāăąçćčďèéêëēėęěìíîïīįñńňòóôõöøōőùúûüūůűýÿśšźżžłřť', 'aaaaaaaaacccdeeeeeeeeiiiiiinnnoooooooouuuuuuuyysszzzlrt')), 'A') ||
+        setweight(to_tsvector('english', translate(lower(text), 'àáâãäåāăąçćčďèéêëēėęěìíîïīįñńňòóôõöøōőùúûüūůűýÿśšźżžłřť', 'aaaaaaaaacccdeeeeeeeeiiiiiinnnoooooooouuuuuuuyysszzzlrt')), 'B')) STORED
 );
 CREATE UNIQUE INDEX knowledge_chunks_id ON knowledge_chunks (id);
 CREATE INDEX knowledge_chunks_entry ON knowledge_chunks (entry_id, seq);
