@@ -4,6 +4,7 @@
 //! always, PostgreSQL too when `KITH_TEST_POSTGRES_URL` is set), creates its
 //! own users and workspaces, and depends on no other test.
 
+mod ai_assist;
 mod ai_core;
 mod audit;
 mod crm;
