@@ -180,8 +180,9 @@ impl Registry {
         crate::crm::bulk::register(&mut r);
         crate::crm::search_upkeep::register(&mut r);
         crate::crm::reminders::register(&mut r);
-        crate::inbox::register(&mut r);
         crate::ai::knowledge::register(&mut r);
+        crate::ai::autoreply::register(&mut r);
+        crate::inbox::register(&mut r);
         r
     }
 }

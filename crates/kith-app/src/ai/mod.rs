@@ -6,10 +6,10 @@
 //! feature (promise 8); every call is metered before it is made.
 
 pub mod assist;
-pub mod llm;
-pub mod metering;
-pub mod settings;
-
+pub mod autoreply;
 pub mod crawl;
 pub mod knowledge;
+pub mod llm;
+pub mod metering;
 pub mod retrieval;
+pub mod settings;

@@ -661,6 +661,9 @@ pub(crate) async fn process(app: &App, ev: &InboundEventRow, channel: &ChannelRo
         message_entry(org_id, conversation.contact_id, message_id, at, None, "in", "email", conversation.id),
     )
     .await?;
+    if channel.ai_mode != "off" {
+        crate::ai::autoreply::enqueue(&mut tx, org_id, message_id, now).await?;
+    }
     rows::mark_event_processed(&mut tx, ev.id, now, None).await?;
     tx.commit().await?;
     publish(app, org_id, MESSAGE_CREATED, conversation.id, Some(message_id));

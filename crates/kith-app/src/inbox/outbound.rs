@@ -311,6 +311,96 @@ pub async fn send(app: &App, ctx: &Context, conversation_id: Uuid, input: &Outbo
     open(app, row).await
 }
 
+/// A message the workspace sends on its own — the assistant's replies and
+/// handoff notices: no author, origin `automated`, its body sealed before
+/// the caller's transaction opens (which then stays short).
+pub(crate) struct AutomatedMessage {
+    pub id: Uuid,
+    sealed_body: Vec<u8>,
+    hold_until_ms: Option<i64>,
+}
+
+pub(crate) async fn prepare_automated(
+    app: &App,
+    conv: &inbox_rows::ConversationRow,
+    body: &str,
+    now: i64,
+) -> Result<AutomatedMessage> {
+    let body = check_body(body)?;
+    let hold =
+        quiet_hold(app, conv.org_id, conv.channel_id, conv.contact_id, &conv.peer, Origin::Automated, now).await?;
+    let id = new_id();
+    let sealed_body = app.keyring().seal(app.db(), conv.org_id, "messages", "body", id, body.as_bytes()).await?;
+    Ok(AutomatedMessage { id, sealed_body, hold_until_ms: hold })
+}
+
+/// Queue a prepared automated message in the caller's transaction, under
+/// the same rules as an agent's reply: nothing for a contact who opted out
+/// (`contact_opted_out`) and no free-form WhatsApp text outside the 24-hour
+/// window (`whatsapp_window_closed`). The caller publishes
+/// `MESSAGE_CREATED` after its commit.
+pub(crate) async fn queue_automated(
+    tx: &mut kith_store::Tx,
+    conv: &inbox_rows::ConversationRow,
+    channel_kind: &str,
+    m: &AutomatedMessage,
+    now: i64,
+) -> Result<()> {
+    let consent = inbox_rows::current_consent_tx(tx, conv.org_id, conv.contact_id, channel_kind).await?;
+    if consent.as_deref() == Some(Consent::OptOut.as_str()) {
+        return Err(AppError::Conflict(
+            ErrorCode::ContactOptedOut,
+            "the contact opted out of messages on this channel",
+        ));
+    }
+    if channel_kind == "whatsapp" {
+        let last_in = rows::last_inbound(tx, conv.org_id, conv.channel_id, conv.contact_id).await?;
+        if last_in.is_none_or(|t| now - t >= SERVICE_WINDOW_MS) {
+            return Err(AppError::Conflict(
+                ErrorCode::WhatsappWindowClosed,
+                "more than 24 hours since the contact's last WhatsApp message",
+            ));
+        }
+    }
+    let row = MessageRow {
+        id: m.id,
+        org_id: conv.org_id,
+        conversation_id: conv.id,
+        channel_id: conv.channel_id,
+        direction: "out".into(),
+        kind: "message".into(),
+        body: m.sealed_body.clone(),
+        media: None,
+        mentions: "[]".into(),
+        author_user_id: None,
+        provider_message_id: None,
+        state: "queued".into(),
+        error_code: None,
+        error_message: None,
+        created_ms: now,
+        updated_ms: now,
+        sent_ms: None,
+    };
+    let details = OutboundRow {
+        message_id: m.id,
+        org_id: conv.org_id,
+        origin: Origin::Automated.as_str().into(),
+        template: None,
+        canned_response_id: None,
+        slot_ms: None,
+        hold_until_ms: m.hold_until_ms,
+        throttled: 0,
+    };
+    inbox_rows::insert_message(tx, &row).await?;
+    rows::insert_outbound(tx, &details).await?;
+    inbox_rows::note_message(tx, conv.id, now, false, now).await?;
+    timeline::append(tx, message_entry(conv.org_id, conv.contact_id, m.id, now, None, "out", channel_kind, conv.id))
+        .await?;
+    let payload = serde_json::json!({"message_id": m.id});
+    crate::worker::enqueue(tx, SEND_JOB, Some(conv.org_id), &payload, m.hold_until_ms.unwrap_or(now)).await?;
+    Ok(())
+}
+
 /// The template of a message, opened (for the send job).
 pub(crate) async fn open_template(app: &App, org_id: Uuid, d: &OutboundRow) -> Result<Option<TemplateInput>> {
     let Some(sealed) = &d.template else { return Ok(None) };

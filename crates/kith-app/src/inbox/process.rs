@@ -215,6 +215,10 @@ async fn message(app: &App, ev: &InboundEventRow, channel: &ChannelRow, m: Inbou
         let payload = serde_json::json!({"message_id": help_id, "consent_exempt": true});
         crate::worker::enqueue(&mut tx, SEND_JOB, Some(org_id), &payload, now).await?;
     }
+    // Consent keywords are answered by the consent rules, not the assistant.
+    if keyword.is_none() && channel.ai_mode != "off" {
+        crate::ai::autoreply::enqueue(&mut tx, org_id, message_id, now).await?;
+    }
     rows::mark_event_processed(&mut tx, ev.id, now, None).await?;
     tx.commit().await?;
     publish(app, org_id, MESSAGE_CREATED, conversation.id, Some(message_id));

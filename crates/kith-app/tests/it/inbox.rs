@@ -26,7 +26,7 @@ const AUTH_TOKEN: &str = "twilio-auth-token-secret";
 const HOOK_URL: &str = "https://kith.example.com/hooks/twilio";
 
 /// A stand-in for Twilio's Messages API: every send is accepted with a new sid.
-async fn twilio_stand_in() -> (String, Arc<AtomicUsize>) {
+pub(crate) async fn twilio_stand_in() -> (String, Arc<AtomicUsize>) {
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = calls.clone();
     let router = axum::Router::new().route(
@@ -59,11 +59,11 @@ async fn apps() -> Vec<(TestApp, Arc<AtomicUsize>)> {
     out
 }
 
-fn config(pairs: &[(&str, &str)]) -> Map<String, Value> {
+pub(crate) fn config(pairs: &[(&str, &str)]) -> Map<String, Value> {
     pairs.iter().map(|(k, v)| (k.to_string(), Value::String(v.to_string()))).collect()
 }
 
-async fn twilio_channel(app: &App, ctx: &Context) -> Uuid {
+pub(crate) async fn twilio_channel(app: &App, ctx: &Context) -> Uuid {
     let input = NewChannel {
         kind: "twilio_sms".into(),
         name: "Front desk".into(),
@@ -72,7 +72,7 @@ async fn twilio_channel(app: &App, ctx: &Context) -> Uuid {
     channels::create(app, ctx, &input).await.unwrap().id
 }
 
-fn form(pairs: &[(&str, &str)]) -> Vec<u8> {
+pub(crate) fn form(pairs: &[(&str, &str)]) -> Vec<u8> {
     let enc = |s: &str| {
         s.bytes()
             .map(|b| match b {
@@ -85,11 +85,11 @@ fn form(pairs: &[(&str, &str)]) -> Vec<u8> {
     pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&").into_bytes()
 }
 
-fn sign(url: &str, body: &[u8]) -> String {
+pub(crate) fn sign(url: &str, body: &[u8]) -> String {
     kith_providers::twilio::compute_signature(AUTH_TOKEN, url, &kith_providers::twilio::form_pairs(body))
 }
 
-fn sms(sid: &str, from: &str, text: &str) -> Vec<u8> {
+pub(crate) fn sms(sid: &str, from: &str, text: &str) -> Vec<u8> {
     form(&[
         ("MessageSid", sid),
         ("AccountSid", "AC123"),
@@ -102,7 +102,7 @@ fn sms(sid: &str, from: &str, text: &str) -> Vec<u8> {
 }
 
 /// Post a signed inbound SMS the way the web layer would.
-async fn deliver(app: &App, channel: Uuid, body: &[u8]) -> Result<ingest::HookAck, AppError> {
+pub(crate) async fn deliver(app: &App, channel: Uuid, body: &[u8]) -> Result<ingest::HookAck, AppError> {
     let url = format!("{HOOK_URL}/{channel}");
     ingest::twilio(app, channel, &url, body, Some(&sign(&url, body))).await
 }
@@ -640,8 +640,11 @@ async fn conversations_are_patched_labelled_noted_and_kept_inside_their_workspac
         let soon = kith_domain::time::now_ms() + 200;
         let later = soon + 3_600_000;
         for until in [soon, later] {
-            let p =
-                ConversationPatch { status: Some(Status::Snoozed), snoozed_until_ms: Some(until), ..Default::default() };
+            let p = ConversationPatch {
+                status: Some(Status::Snoozed),
+                snoozed_until_ms: Some(until),
+                ..Default::default()
+            };
             conversations::update(app, &m, conv.id, &p, None).await.unwrap();
         }
         drain(app).await;
