@@ -440,6 +440,11 @@ fn validate(app: &App, input: &AiSettingsInput) -> Result<(AiSettings, KeyChange
     Ok((settings, key))
 }
 
+/// Check an input without saving it (a form that found errors of its own shows these beside them).
+pub fn check(app: &App, input: &AiSettingsInput) -> Result<()> {
+    validate(app, input).map(|_| ())
+}
+
 enum KeyChange {
     Keep,
     Set(String),

@@ -4,6 +4,7 @@
 //! the handlers' annotations.
 
 mod activities;
+mod ai;
 mod assist;
 mod audit;
 mod auth;
@@ -89,6 +90,9 @@ pub fn routes(state: WebState) -> Router<WebState> {
             "/deals/batch",
             post(batch::create_deals).patch(batch::update_deals).layer(DefaultBodyLimit::max(batch::MAX_BODY_BYTES)),
         )
+        .route("/ai/settings", get(ai::get_settings).put(ai::put_settings))
+        .route("/ai/settings/test", post(ai::test_settings))
+        .route("/ai/usage", get(ai::usage))
         .route("/channels", get(channels::list).post(channels::create))
         .route("/channels/{id}", get(channels::get).patch(channels::update).delete(channels::delete))
         .route("/channels/{id}/events", get(channels::events))

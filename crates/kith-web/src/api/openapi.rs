@@ -22,6 +22,7 @@ use utoipa::{Modify, OpenApi};
         super::views::start_bulk, super::views::get_bulk,
         super::batch::create_contacts, super::batch::update_contacts, super::batch::create_companies,
         super::batch::update_companies, super::batch::create_deals, super::batch::update_deals,
+        super::ai::get_settings, super::ai::put_settings, super::ai::test_settings, super::ai::usage,
         super::channels::list, super::channels::create, super::channels::get, super::channels::update,
         super::channels::delete, super::channels::events, super::channels::replay_event,
         super::channels::failed_sends, super::channels::retry_failed_send,

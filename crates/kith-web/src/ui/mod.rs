@@ -17,6 +17,7 @@ macro_rules! signed_in {
     };
 }
 
+mod ai_settings;
 mod auth;
 mod bulk;
 mod channels_settings;
@@ -192,6 +193,9 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/inbox/c/{id}/assign", post(inbox::assign))
         .route("/inbox/c/{id}/labels", post(inbox::set_labels))
         .route("/inbox/c/{id}/read", post(inbox::mark_read))
+        .route("/settings/ai", get(ai_settings::page).post(ai_settings::save))
+        .route("/settings/ai/test", post(ai_settings::test))
+        .route("/settings/ai/usage", get(ai_settings::usage_page))
         .route("/settings/channels", get(channels_settings::page).post(channels_settings::connect))
         .route("/settings/channels/{id}/ai", post(channels_settings::set_ai_mode))
         .route("/settings/channels/{id}/failed/{message_id}/retry", post(channels_settings::retry_failed))
