@@ -282,8 +282,7 @@ async fn metered_calls_count_provider_usage_or_estimate_it() {
         assert_eq!(prompts.len(), 2, "{l}: the chat prompts (embeddings keep none)");
         assert!(prompts.iter().all(|p| !String::from_utf8_lossy(p).contains("When do you open")), "{l}: sealed");
         assert_eq!(
-            count(&t, &format!("SELECT COUNT(*) FROM ai_calls WHERE conversation_id IS NOT NULL AND status = 'ok'"))
-                .await,
+            count(&t, "SELECT COUNT(*) FROM ai_calls WHERE conversation_id IS NOT NULL AND status = 'ok'").await,
             2,
             "{l}"
         );

@@ -330,14 +330,16 @@ fn input_of(
     let mut bad = |field: &str, message: &str| {
         errs.push(kith_app::error::FieldError { field: field.to_string(), message: message.to_string() })
     };
-    let mut input = AiSettingsInput::default();
-    input.features = Features {
-        auto_reply: on(form, "feature_auto_reply"),
-        suggestions: on(form, "feature_suggestions"),
-        summaries: on(form, "feature_summaries"),
-        drafting: on(form, "feature_drafting"),
-        questions: on(form, "feature_questions"),
-        speech: on(form, "feature_speech"),
+    let mut input = AiSettingsInput {
+        features: Features {
+            auto_reply: on(form, "feature_auto_reply"),
+            suggestions: on(form, "feature_suggestions"),
+            summaries: on(form, "feature_summaries"),
+            drafting: on(form, "feature_drafting"),
+            questions: on(form, "feature_questions"),
+            speech: on(form, "feature_speech"),
+        },
+        ..Default::default()
     };
     let base_url = f(form, "base_url");
     let chat_model = f(form, "chat_model");
@@ -528,7 +530,7 @@ fn group(n: i64) -> String {
     let s = n.abs().to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -665,7 +667,7 @@ pub async fn usage_page(
                 ),
                 day,
                 estimated: d.estimated_calls > 0,
-                show_day: day == 1 || day % 5 == 0,
+                show_day: day == 1 || day.is_multiple_of(5),
             }
         })
         .collect();
