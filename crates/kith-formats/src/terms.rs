@@ -12,6 +12,7 @@
 /// never count toward a passage's coverage. Question words and pronouns are
 /// here because customers' questions are full of them and FAQ answers are
 /// not.
+#[rustfmt::skip]
 const STOP_WORDS: &[&str] = &[
     "a", "about", "above", "after", "again", "all", "also", "am", "an", "and", "any", "anyone", "anything", "are",
     "arent", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by",
@@ -36,6 +37,7 @@ const STOP_WORDS: &[&str] = &[
 /// searches for the others, and a passage holding any of them covers it.
 /// Kept small and generic on purpose: a group that is wrong for a business
 /// costs it precision everywhere.
+#[rustfmt::skip]
 const SYNONYMS: &[&[&str]] = &[
     &["refund", "refunds", "reimburse", "reimbursement"],
     &["voucher", "vouchers", "gift", "coupon", "present"],

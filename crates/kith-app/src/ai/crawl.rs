@@ -16,8 +16,8 @@
 //! stored and `nofollow` pages not followed. Problems are recorded per page
 //! and shown with the entry; progress counts pages.
 //!
-//! A crawl stops after [`CRAWL_DEADLINE`] (inside the job lease) and keeps
-//! what it read. This module never stores anything but the entry's chunks,
+//! A crawl stops after [`CRAWL_DEADLINE`] (so one import cannot hold a job
+//! worker for long) and keeps what it read. This module never stores anything but the entry's chunks,
 //! progress and report, and never fetches without the guard.
 
 use super::knowledge::{payload, store_chunks, titled_chunks};
@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 
 /// Largest page read (bigger pages are skipped and noted).
 pub const MAX_PAGE_BYTES: usize = 2 * 1024 * 1024;
-/// A crawl stops reading after this long (the job lease is 5 minutes).
+/// A crawl stops reading after this long and keeps what it read.
 pub const CRAWL_DEADLINE: Duration = Duration::from_secs(4 * 60);
 /// The product token robots.txt groups are matched against.
 pub const ROBOTS_AGENT: &str = "kith";

@@ -20,6 +20,7 @@ mod dto;
 mod exports;
 mod idempotency;
 mod imports;
+mod knowledge;
 mod me;
 mod members;
 mod notes;
@@ -135,6 +136,12 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/tasks", get(tasks::list).post(tasks::create))
         .route("/tasks/{id}", get(tasks::get).patch(tasks::update).delete(tasks::delete))
         .route("/search", get(search::search))
+        .route(
+            "/knowledge",
+            get(knowledge::list).post(knowledge::create).layer(DefaultBodyLimit::max(knowledge::MAX_UPLOAD_BYTES)),
+        )
+        .route("/knowledge/search", get(knowledge::search))
+        .route("/knowledge/{id}", get(knowledge::get).patch(knowledge::update).delete(knowledge::delete))
         // Only the upload gets past the 1 MiB JSON limit; it is streamed, not buffered.
         .route(
             "/imports",

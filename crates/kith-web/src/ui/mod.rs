@@ -30,6 +30,7 @@ mod exports;
 mod home;
 mod imports;
 mod inbox;
+mod knowledge;
 mod lists;
 mod pages;
 mod pipelines;
@@ -197,6 +198,11 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/settings/ai/test", post(ai_settings::test))
         .route("/settings/ai/usage", get(ai_settings::usage_page))
         .route("/settings/channels", get(channels_settings::page).post(channels_settings::connect))
+        .route("/settings/knowledge", get(knowledge::page).post(knowledge::create))
+        .route(knowledge::UPLOAD_PATH, post(knowledge::upload))
+        .route("/settings/knowledge/{id}", get(knowledge::edit).post(knowledge::save))
+        .route("/settings/knowledge/{id}/reindex", post(knowledge::reindex))
+        .route("/settings/knowledge/{id}/delete", get(knowledge::confirm_delete).post(knowledge::delete))
         .route("/settings/channels/{id}/ai", post(channels_settings::set_ai_mode))
         .route("/settings/channels/{id}/failed/{message_id}/retry", post(channels_settings::retry_failed))
         .route(
@@ -296,7 +302,7 @@ fn is_upload(parts: &axum::http::request::Parts) -> bool {
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"));
-    multipart && parts.uri.path() == imports::UPLOAD_PATH
+    multipart && (parts.uri.path() == imports::UPLOAD_PATH || parts.uri.path() == knowledge::UPLOAD_PATH)
 }
 
 /// A POST must come from our own pages: when the browser says where it came

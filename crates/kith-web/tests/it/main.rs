@@ -15,6 +15,7 @@ mod inbox_api;
 mod inbox_outbound_api;
 mod inbox_ui;
 mod isolation;
+mod knowledge_web;
 mod mail;
 mod ops;
 mod ui;
