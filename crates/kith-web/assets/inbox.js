@@ -440,4 +440,104 @@ if (inbox) {
       default: break;
     }
   });
+
+  // ---------- the assistant's suggested reply ----------
+  // "Suggest a reply" streams a grounded answer (server-sent events over a
+  // POST) into the suggestion box; "Edit in the composer" copies it there.
+
+  const aiPanel = doc.querySelector('[data-ai-panel]');
+  if (aiPanel) {
+    const box = aiPanel.querySelector('[data-ai-suggestion]');
+    const textEl = aiPanel.querySelector('[data-ai-text]');
+    const citesEl = aiPanel.querySelector('[data-ai-cites]');
+    const bodyInput = aiPanel.querySelector('[data-ai-body]');
+    const sendForm = aiPanel.querySelector('[data-ai-send]');
+    const useBtn = aiPanel.querySelector('[data-ai-use]');
+    const actions = aiPanel.querySelector('[data-ai-actions]');
+    const suggestBtn = aiPanel.querySelector('[data-ai-suggest]');
+    const statusEl = aiPanel.querySelector('[data-ai-status]');
+    if (useBtn && composer) {
+      useBtn.hidden = false;
+      useBtn.addEventListener('click', () => {
+        setMode('reply');
+        const area = composer.querySelector('textarea');
+        area.value = textEl.textContent;
+        area.focus();
+      });
+    }
+    const show = (text, cites) => {
+      box.hidden = false;
+      textEl.textContent = text;
+      if (bodyInput) bodyInput.value = text;
+      if (citesEl) citesEl.textContent = cites.length ? `from ${cites.join(' · ')}` : '';
+    };
+    const reasons = {
+      no_message: 'The customer has not written yet.',
+      no_passages: 'Nothing in the knowledge base matches the last message.',
+      low_confidence: 'No FAQ matches the last message closely enough.',
+      model_declined: 'The model could not answer from the knowledge base.',
+    };
+    async function suggest() {
+      suggestBtn.disabled = true;
+      statusEl.textContent = 'Writing a suggestion…';
+      if (sendForm) sendForm.hidden = true;
+      let text = '';
+      let cites = [];
+      try {
+        const resp = await fetch(aiPanel.getAttribute('data-suggest-url'), {
+          method: 'POST',
+          body: new URLSearchParams({ _csrf: csrf }),
+          headers: { Accept: 'text/event-stream' },
+          credentials: 'same-origin',
+        });
+        if (!resp.ok || !resp.body) {
+          let message = 'The suggestion could not be made.';
+          try { message = (await resp.json()).error.message; } catch { /* keep the plain words */ }
+          throw new Error(message);
+        }
+        const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buffered = '';
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffered += value;
+          let end;
+          while ((end = buffered.indexOf('\n\n')) >= 0) {
+            const block = buffered.slice(0, end);
+            buffered = buffered.slice(end + 2);
+            let kind = 'message';
+            let data = '';
+            for (const line of block.split('\n')) {
+              if (line.startsWith('event:')) kind = line.slice(6).trim();
+              else if (line.startsWith('data:')) data += line.slice(5).trim();
+            }
+            if (!data) continue;
+            const ev = JSON.parse(data);
+            if (kind === 'passages') cites = ev.map((p) => p.title);
+            else if (kind === 'delta') { text += ev.text; show(text.replace(/\s*\[\d+(,\s*\d+)*\]/g, ''), cites); }
+            else if (kind === 'error') throw new Error(ev.message);
+            else if (kind === 'done') {
+              if (ev.text) {
+                show(ev.text, ev.citations.map((c) => c.title));
+                statusEl.textContent = ev.mode === 'faq' ? 'From an FAQ (no AI endpoint).' : '';
+                if (sendForm) sendForm.hidden = false;
+              } else {
+                box.hidden = true;
+                statusEl.textContent = reasons[ev.reason] || 'No suggestion.';
+              }
+            }
+          }
+        }
+      } catch (err) {
+        box.hidden = true;
+        statusEl.textContent = err.message;
+      } finally {
+        suggestBtn.disabled = false;
+      }
+    }
+    if (actions && suggestBtn) {
+      actions.hidden = false;
+      suggestBtn.addEventListener('click', suggest);
+    }
+  }
 }

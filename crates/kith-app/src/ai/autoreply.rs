@@ -284,7 +284,8 @@ impl Run<'_> {
         row.call_id = call_id;
         let org_id = self.conv.org_id;
         if !self.auto {
-            let draft = self.app.keyring().seal(self.app.db(), org_id, "ai_replies", "draft", row.id, answer.as_bytes());
+            let draft =
+                self.app.keyring().seal(self.app.db(), org_id, "ai_replies", "draft", row.id, answer.as_bytes());
             row.draft = Some(draft.await?);
             let mut tx = self.app.db().begin().await?;
             rows::insert(&mut tx, &row).await?;
@@ -404,11 +405,8 @@ fn tidy_spaces(s: &str) -> String {
 
 /// Whether the customer asks for a person rather than the assistant.
 pub fn asks_for_human(text: &str) -> bool {
-    let t: String = text
-        .to_lowercase()
-        .chars()
-        .map(|c| if c.is_alphanumeric() || c == '\'' { c } else { ' ' })
-        .collect();
+    let t: String =
+        text.to_lowercase().chars().map(|c| if c.is_alphanumeric() || c == '\'' { c } else { ' ' }).collect();
     let words: Vec<&str> = t.split_whitespace().collect();
     let joined = format!(" {} ", words.join(" "));
     const WORDS: [&str; 6] = ["human", "humans", "representative", "operator", "agent", "agents"];

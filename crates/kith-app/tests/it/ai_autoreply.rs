@@ -143,7 +143,10 @@ async fn answers_cite_the_workspace_passages_and_suggestions_stay_drafts() {
         assert_eq!(s.twilio_calls.load(Ordering::SeqCst), 1, "{l}: sent through the provider");
         let inbound = thread.iter().find(|m| m.direction == "in").unwrap();
         let d = decision_for(&s, inbound.id).await;
-        assert_eq!((d.outcome.as_str(), d.reason.as_str(), d.reply_message_id), ("replied", "answered", Some(reply.id)));
+        assert_eq!(
+            (d.outcome.as_str(), d.reason.as_str(), d.reply_message_id),
+            ("replied", "answered", Some(reply.id))
+        );
         let cited: Vec<Value> = serde_json::from_str(&d.citations).unwrap();
         assert_eq!(cited.len(), 1, "{l}");
         assert_eq!(cited[0]["title"], "What are your opening hours?", "{l}: cites the FAQ");

@@ -5,14 +5,19 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{etag, field_error, if_match, parse_id, ApiJson, ApiQuery, ListQuery};
 use crate::state::WebState;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event as SseEvent, Sse};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use kith_app::ai::autoreply::{self, AiStatus, OnDemand};
+use kith_app::ai::retrieval::Passage;
 use kith_app::inbox::conversations::{self as app, Conversation, ConversationPatch, ConversationQuery, NewNote};
 use kith_app::inbox::messages::{self, Message};
 use kith_app::inbox::outbound::{self, OutboundMessage};
 use kith_app::Context;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::convert::Infallible;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -191,4 +196,117 @@ pub async fn mark_read(
     Path(id): Path<String>,
 ) -> Result<Json<Conversation>, ApiError> {
     Ok(Json(app::mark_read(&state.app, &ctx, parse_id(&id)?).await?))
+}
+
+// ------------------------------------------------------------ the assistant
+
+/// What the assistant did last in the conversation, whether it is paused
+/// after a handoff, and its suggested reply (in `suggest` mode).
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/ai", tag = "inbox", params(("id" = String, Path)),
+    responses((status = 200, body = AiStatus), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn ai_status(
+    State(state): State<WebState>,
+    Extension(ctx): Extension<Context>,
+    Path(id): Path<String>,
+) -> Result<Json<AiStatus>, ApiError> {
+    Ok(Json(autoreply::status(&state.app, &ctx, parse_id(&id)?).await?))
+}
+
+/// Let the assistant answer again in a conversation it handed to the team.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/ai/resume", tag = "inbox", params(("id" = String, Path)),
+    responses((status = 200, body = AiStatus), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn ai_resume(
+    State(state): State<WebState>,
+    Extension(ctx): Extension<Context>,
+    Path(id): Path<String>,
+) -> Result<Json<AiStatus>, ApiError> {
+    let id = parse_id(&id)?;
+    autoreply::resume(&state.app, &ctx, id).await?;
+    Ok(Json(autoreply::status(&state.app, &ctx, id).await?))
+}
+
+/// A suggested reply to the customer's latest message, grounded in the
+/// knowledge base, streamed as server-sent events: `passages` (what the
+/// answer may cite), `delta` (`{"text"}` pieces), then `done`
+/// (`{"text", "citations", "mode": "model"|"faq"|"none", "reason"}`; `text`
+/// is null when the model declined or nothing matched) or `error`
+/// (`{"code", "message"}`). Without an AI endpoint the best FAQ answer is
+/// suggested (`mode: "faq"`). Needs the `suggestions` feature.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/suggestion", tag = "inbox", params(("id" = String, Path)),
+    responses((status = 200, description = "text/event-stream"), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody),
+              (status = 502, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn suggestion(
+    State(state): State<WebState>,
+    Extension(ctx): Extension<Context>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    suggestion_stream(&state, &ctx, parse_id(&id)?).await
+}
+
+/// The suggestion as server-sent events (the API's and the inbox page's).
+pub async fn suggestion_stream(state: &WebState, ctx: &Context, id: Uuid) -> Result<Response, ApiError> {
+    let start = autoreply::suggest(&state.app, ctx, id).await?;
+    let event = |kind: &str, data: serde_json::Value| SseEvent::default().event(kind).data(data.to_string());
+    let cites = |ps: &[Passage]| {
+        let list: Vec<_> =
+            ps.iter().enumerate().map(|(i, p)| json!({"n": i + 1, "entry_id": p.entry_id, "title": p.title})).collect();
+        serde_json::Value::Array(list)
+    };
+    let events: Vec<SseEvent> = match start {
+        OnDemand::Nothing { reason } => {
+            vec![event("done", json!({"text": null, "citations": [], "mode": "none", "reason": reason}))]
+        }
+        OnDemand::Faq { text, passage } => {
+            let citation = json!({"entry_id": passage.entry_id, "title": passage.title});
+            vec![
+                event("passages", cites(std::slice::from_ref(&passage))),
+                event("delta", json!({"text": text})),
+                event("done", json!({"text": text, "citations": [citation], "mode": "faq", "reason": "faq_match"})),
+            ]
+        }
+        OnDemand::Model { stream, passages } => {
+            let first = event("passages", cites(&passages));
+            let live = futures_util::stream::unfold(Some((stream, passages, String::new())), move |st| async move {
+                let (mut stream, passages, mut text) = st?;
+                match stream.next().await {
+                    Some(Ok(piece)) => {
+                        text.push_str(&piece);
+                        let ev = event("delta", json!({"text": piece}));
+                        Some((Ok::<_, Infallible>(ev), Some((stream, passages, text))))
+                    }
+                    Some(Err(e)) => {
+                        let ev = event("error", json!({"code": e.code().as_str(), "message": e.to_string()}));
+                        Some((Ok(ev), None))
+                    }
+                    None => {
+                        let (answer, citations) = autoreply::finish_suggestion(&text, &passages);
+                        let reason = if answer.is_some() { "answered" } else { "model_declined" };
+                        let ev = event(
+                            "done",
+                            json!({"text": answer, "citations": citations, "mode": "model", "reason": reason}),
+                        );
+                        Some((Ok(ev), None))
+                    }
+                }
+            });
+            let head = futures_util::stream::iter([Ok::<_, Infallible>(first)]);
+            return Ok(sse_response(futures_util::StreamExt::chain(head, live)));
+        }
+    };
+    Ok(sse_response(futures_util::stream::iter(events.into_iter().map(Ok::<_, Infallible>))))
+}
+
+fn sse_response<S>(events: S) -> Response
+where
+    S: futures_util::Stream<Item = Result<SseEvent, Infallible>> + Send + 'static,
+{
+    let mut resp = Sse::new(events).into_response();
+    let h = resp.headers_mut();
+    h.insert("cache-control", HeaderValue::from_static("no-cache, no-transform"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    resp
 }

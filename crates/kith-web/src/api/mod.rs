@@ -13,7 +13,7 @@ mod canned;
 mod channels;
 mod companies;
 mod contacts;
-mod conversations;
+pub(crate) mod conversations;
 mod custom_fields;
 mod deals;
 mod dto;
@@ -107,6 +107,9 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/conversations/{id}/messages", get(conversations::messages).post(conversations::send))
         .route("/conversations/{id}/notes", post(conversations::add_note))
         .route("/conversations/{id}/read", post(conversations::mark_read))
+        .route("/conversations/{id}/ai", get(conversations::ai_status))
+        .route("/conversations/{id}/ai/resume", post(conversations::ai_resume))
+        .route("/conversations/{id}/suggestion", post(conversations::suggestion))
         .route("/webhooks", get(webhooks::list).post(webhooks::create))
         .route("/webhooks/{id}", get(webhooks::get).patch(webhooks::update).delete(webhooks::delete))
         .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))

@@ -19,6 +19,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form, Json};
+use kith_app::ai::autoreply;
 use kith_app::crm::{contacts, timeline};
 use kith_app::inbox::conversations::{self, Conversation, ConversationPatch, ConversationQuery, NewNote, Status};
 use kith_app::inbox::messages::{self, Message};
@@ -377,6 +378,8 @@ pub struct MessageView {
     pub attachments: Vec<String>,
     /// Held back by quiet hours until then.
     pub held_until: Option<When>,
+    /// An answer of the assistant: the knowledge it cites.
+    pub cites: Vec<String>,
 }
 
 fn message_view(m: &Message, people: &People, contact_name: &str) -> MessageView {
@@ -417,7 +420,65 @@ fn message_view(m: &Message, people: &People, contact_name: &str) -> MessageView
                 None => "Attachment".into(),
             })
             .collect(),
+        cites: vec![],
     }
+}
+
+/// Mark the assistant's answers among `views` and what each cites.
+async fn mark_assistant(state: &WebState, ctx: &Context, views: &mut [MessageView]) {
+    let ids: Vec<Uuid> = views.iter().filter(|m| m.side == "out").filter_map(|m| parse_id(&m.id)).collect();
+    let Ok(cited) = autoreply::citations_of(&state.app, ctx, &ids).await else { return };
+    for m in views.iter_mut() {
+        if let Some(list) = parse_id(&m.id).and_then(|id| cited.get(&id)) {
+            m.author = "Assistant".into();
+            m.cites = list.iter().map(|c| c.title.clone()).collect();
+        }
+    }
+}
+
+/// The assistant's part of a thread: paused after a handoff, its
+/// suggestion, and whether an agent may ask for one.
+pub struct AiPanelView {
+    pub paused_at: Option<When>,
+    pub reason: &'static str,
+    pub suggestion: Option<String>,
+    pub suggestion_cites: String,
+    pub can_suggest: bool,
+}
+
+/// Why the assistant handed a conversation over, in words.
+fn handoff_words(reason: &str) -> &'static str {
+    match reason {
+        "asked_for_human" => "the customer asked for a person",
+        "closed_hours" => "outside business hours",
+        "no_passages" | "low_confidence" => "the knowledge base had no answer",
+        "model_declined" => "the model could not answer from the knowledge base",
+        "limit_reached" => "the monthly AI limit was reached",
+        "provider_failed" => "the AI endpoint failed",
+        _ => "",
+    }
+}
+
+async fn ai_panel(state: &WebState, ctx: &Context, id: Uuid) -> Option<AiPanelView> {
+    let st = autoreply::status(&state.app, ctx, id).await.ok()?;
+    if st.mode == "off" && !st.can_suggest && st.paused_at_ms.is_none() {
+        return None;
+    }
+    let reason = match (&st.last_outcome, &st.last_reason) {
+        (Some(o), Some(r)) if o == "handoff" => handoff_words(r),
+        _ => "",
+    };
+    Some(AiPanelView {
+        paused_at: st.paused_at_ms.map(When::new),
+        reason,
+        suggestion_cites: st
+            .suggestion
+            .as_ref()
+            .map(|s| s.citations.iter().map(|c| c.title.as_str()).collect::<Vec<_>>().join(" · "))
+            .unwrap_or_default(),
+        suggestion: st.suggestion.map(|s| s.text),
+        can_suggest: st.can_suggest,
+    })
 }
 
 pub struct ThreadView {
@@ -446,6 +507,7 @@ pub struct ThreadView {
     pub canned: Vec<Opt>,
     /// A WhatsApp conversation: templates can be sent.
     pub whatsapp: bool,
+    pub ai: Option<AiPanelView>,
 }
 
 fn thread_head(c: &Conversation, people: &People, back: &str) -> ThreadView {
@@ -478,6 +540,7 @@ fn thread_head(c: &Conversation, people: &People, back: &str) -> ThreadView {
         handles: people.handles(),
         canned: vec![],
         whatsapp: c.channel.kind == "whatsapp",
+        ai: None,
     }
 }
 
@@ -645,6 +708,8 @@ async fn inbox_view(state: &WebState, ui: &UiCtx, q: ListQuery, thread_id: Optio
         t.paged = older.is_some();
         t.newest_url = back.clone();
         t.messages = page.items.iter().rev().map(|m| message_view(m, &people, &c.contact.display_name)).collect();
+        mark_assistant(state, &ctx, &mut t.messages).await;
+        t.ai = ai_panel(state, &ctx, id).await;
         contact = contact_panel(state, &ctx, c.contact.id, &c.contact.display_name).await;
         thread = Some(t);
     }
@@ -1120,5 +1185,41 @@ mod tests {
         assert_eq!(back_to("/inbox/c/x?view=mine", id), "/inbox/c/x?view=mine");
         assert_eq!(back_to("https://evil.example", id), format!("/inbox/c/{id}"));
         assert_eq!(back_to("/settings", id), format!("/inbox/c/{id}"));
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct BackForm {
+    #[serde(default)]
+    back: String,
+}
+
+/// Let the assistant answer again after a handoff.
+pub async fn ai_resume(
+    State(state): State<WebState>,
+    Extension(ui): Extension<UiCtx>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<BackForm>,
+) -> Response {
+    let (_, ctx) = signed_in!(state, ui);
+    let Some(id) = parse_id(&id) else { return super::crm::not_found_page() };
+    let to = back_to(&f.back, id);
+    let result = autoreply::resume(&state.app, &ctx, id).await;
+    answer(&state, &headers, &to, result, "The assistant answers again in this conversation.")
+}
+
+/// A suggested reply, streamed to the inbox script (server-sent events;
+/// the same stream as `POST /api/v1/conversations/{id}/suggestion`).
+pub async fn suggest(
+    State(state): State<WebState>,
+    Extension(ui): Extension<UiCtx>,
+    Path(id): Path<String>,
+) -> Response {
+    let (_, ctx) = signed_in!(state, ui);
+    let Some(id) = parse_id(&id) else { return super::crm::not_found_page() };
+    match crate::api::conversations::suggestion_stream(&state, &ctx, id).await {
+        Ok(resp) => resp,
+        Err(e) => e.into_response(),
     }
 }

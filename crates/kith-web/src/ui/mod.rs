@@ -194,6 +194,8 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/inbox/c/{id}/assign", post(inbox::assign))
         .route("/inbox/c/{id}/labels", post(inbox::set_labels))
         .route("/inbox/c/{id}/read", post(inbox::mark_read))
+        .route("/inbox/c/{id}/ai/resume", post(inbox::ai_resume))
+        .route("/inbox/c/{id}/suggest", post(inbox::suggest))
         .route("/settings/ai", get(ai_settings::page).post(ai_settings::save))
         .route("/settings/ai/test", post(ai_settings::test))
         .route("/settings/ai/usage", get(ai_settings::usage_page))

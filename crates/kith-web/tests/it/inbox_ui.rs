@@ -463,7 +463,7 @@ async fn inbox_pages_and_channel_settings_work_without_script() {
 
 // ---------------------------------------------------------------- Chromium
 
-mod chromium {
+pub(crate) mod chromium {
     use super::*;
     use fantoccini::actions::{InputSource, KeyAction, KeyActions};
     use fantoccini::key::Key;
@@ -473,7 +473,7 @@ mod chromium {
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
-    struct Driver {
+    pub(crate) struct Driver {
         child: Child,
         url: String,
         _profile: Option<TempDir>,
@@ -492,7 +492,7 @@ mod chromium {
         (!p.is_empty()).then_some(p)
     }
 
-    async fn start() -> Option<(Driver, Browser)> {
+    pub(crate) async fn start() -> Option<(Driver, Browser)> {
         let (Some(driver), Some(chromium)) = (find("chromedriver"), find("chromium")) else {
             kith_testkit::skip_or_fail(
                 "chromium and chromedriver are not installed (apt-get install chromium chromium-driver)",
@@ -534,7 +534,7 @@ mod chromium {
         Some((Driver { child, url, _profile: Some(profile) }, b))
     }
 
-    async fn shot(b: &Browser, name: &str) {
+    pub(crate) async fn shot(b: &Browser, name: &str) {
         let dir = std::env::var("KITH_TEST_SCREENSHOTS").unwrap_or_else(|_| "/tmp".into());
         let png = b.screenshot().await.unwrap();
         std::fs::create_dir_all(&dir).unwrap();
@@ -542,7 +542,7 @@ mod chromium {
     }
 
     /// Wait until the element's text contains `needle`.
-    async fn wait_text(b: &Browser, css: &str, needle: &str, within: Duration) -> String {
+    pub(crate) async fn wait_text(b: &Browser, css: &str, needle: &str, within: Duration) -> String {
         let started = Instant::now();
         loop {
             if let Ok(el) = b.find(Locator::Css(css)).await {
@@ -564,7 +564,7 @@ mod chromium {
         b.perform_actions(seq).await.unwrap();
     }
 
-    async fn wait_path(b: &Browser, p: &str) {
+    pub(crate) async fn wait_path(b: &Browser, p: &str) {
         let started = Instant::now();
         while b.current_url().await.unwrap().path() != p {
             assert!(started.elapsed() < Duration::from_secs(10), "expected {p}, at {}", b.current_url().await.unwrap());
