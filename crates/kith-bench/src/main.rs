@@ -11,6 +11,7 @@
 //! KITH_TEST_POSTGRES_URL=… cargo run --release -p kith-bench -- crm --contacts 1000000
 //! ```
 
+mod ai;
 mod crm;
 mod inbox;
 mod load;
@@ -126,6 +127,22 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         outbound_429_every: usize,
     },
+    /// The knowledge base (issue #5): retrieval p95 over a 10,000-chunk knowledge base beside the raw full-text
+    /// query, and a 200-page local website import (pages/s, peak RSS).
+    Ai {
+        /// Which databases (postgres needs KITH_TEST_POSTGRES_URL; both skips PostgreSQL without it).
+        #[arg(long, value_enum, default_value_t = BackendChoice::Both)]
+        backend: BackendChoice,
+        /// Chunks in the measured workspace (a second workspace gets as many).
+        #[arg(long, default_value_t = 10_000)]
+        chunks: usize,
+        /// Timed questions.
+        #[arg(long, default_value_t = 500)]
+        queries: usize,
+        /// Pages of the local test site (and the import's page limit).
+        #[arg(long, default_value_t = 200)]
+        pages: usize,
+    },
     /// (internal) The import child process of `crm`.
     #[command(hide = true)]
     CrmImportChild {
@@ -158,6 +175,7 @@ fn main() -> Result<()> {
         Command::CrmImportChild { db_url, org, user, csv } => return crm::child_main(db_url, *org, *user, csv),
         Command::Crm { .. } => return crm_main(&cli),
         Command::Inbox { .. } => return inbox_main(&cli),
+        Command::Ai { .. } => return ai_main(&cli),
         _ => {}
     }
     let kith_bin = process::locate_kith(cli.kith_bin.as_deref())?;
@@ -284,6 +302,28 @@ fn inbox_main(cli: &Cli) -> Result<()> {
     };
     let mut out = header(cli);
     out += &inbox::run(&opts)?;
+    print!("{out}");
+    Ok(())
+}
+
+fn ai_main(cli: &Cli) -> Result<()> {
+    let Command::Ai { backend, chunks, queries, pages } = cli.command.clone() else {
+        unreachable!("ai_main runs the ai command")
+    };
+    let postgres = std::env::var("KITH_TEST_POSTGRES_URL").is_ok_and(|v| !v.is_empty());
+    let backends = match backend {
+        BackendChoice::Sqlite => vec![kith_store::Backend::Sqlite],
+        BackendChoice::Postgres if !postgres => anyhow::bail!("--backend postgres needs KITH_TEST_POSTGRES_URL"),
+        BackendChoice::Postgres => vec![kith_store::Backend::Postgres],
+        BackendChoice::Both if postgres => vec![kith_store::Backend::Sqlite, kith_store::Backend::Postgres],
+        BackendChoice::Both => {
+            eprintln!("  KITH_TEST_POSTGRES_URL is not set: PostgreSQL skipped");
+            vec![kith_store::Backend::Sqlite]
+        }
+    };
+    let opts = ai::Options { backends, chunks: chunks.max(10), queries: queries.max(50), pages: pages.clamp(1, 500) };
+    let mut out = header(cli);
+    out += &ai::run(&opts)?;
     print!("{out}");
     Ok(())
 }

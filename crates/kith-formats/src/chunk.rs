@@ -170,7 +170,9 @@ pub fn sentences(text: &str) -> Vec<String> {
                 while next < chars.len() && chars[next].is_whitespace() {
                     next += 1;
                 }
-                if next < chars.len() && (chars[next].is_uppercase() || chars[next].is_ascii_digit() || "\"“'(".contains(chars[next])) {
+                if next < chars.len()
+                    && (chars[next].is_uppercase() || chars[next].is_ascii_digit() || "\"“'(".contains(chars[next]))
+                {
                     let s: String = chars[start..end].iter().collect();
                     out.push(s.trim().to_string());
                     start = next;
@@ -239,7 +241,10 @@ mod tests {
     fn short_sections_are_one_chunk_each_with_their_heading() {
         let sections = vec![
             Section { heading: "Returns".into(), paragraphs: vec!["Send it back within 30 days.".into()] },
-            Section { heading: "Shipping".into(), paragraphs: vec!["We ship on weekdays.".into(), "Free over 50.".into()] },
+            Section {
+                heading: "Shipping".into(),
+                paragraphs: vec!["We ship on weekdays.".into(), "Free over 50.".into()],
+            },
         ];
         let chunks = chunk(&sections, ChunkOptions::default());
         assert_eq!(chunks.len(), 2, "never across a heading");

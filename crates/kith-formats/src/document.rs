@@ -341,18 +341,24 @@ mod tests {
 
     #[test]
     fn text_in_any_encoding_and_binary_refused() {
-        let utf16: Vec<u8> = [0xFF, 0xFE].into_iter().chain("Hé\n\nthere".encode_utf16().flat_map(u16::to_le_bytes)).collect();
+        let utf16: Vec<u8> =
+            [0xFF, 0xFE].into_iter().chain("Hé\n\nthere".encode_utf16().flat_map(u16::to_le_bytes)).collect();
         assert_eq!(extract(DocumentKind::Text, &utf16).unwrap()[0].paragraphs, ["Hé", "there"]);
         let latin1 = b"Caf\xe9 au lait";
         assert_eq!(extract(DocumentKind::Text, latin1).unwrap()[0].paragraphs, ["Café au lait"]);
         assert_eq!(extract(DocumentKind::Text, b"\xEF\xBB\xBFbom").unwrap()[0].paragraphs, ["bom"]);
-        assert!(matches!(extract(DocumentKind::Text, &[0u8, 1, 2, 3, 4, 5, 6, 7, 8].repeat(50)), Err(ExtractError::Corrupt(..))));
+        assert!(matches!(
+            extract(DocumentKind::Text, &[0u8, 1, 2, 3, 4, 5, 6, 7, 8].repeat(50)),
+            Err(ExtractError::Corrupt(..))
+        ));
         assert_eq!(extract(DocumentKind::Text, b"  \n "), Err(ExtractError::Empty));
     }
 
     #[test]
     fn markdown_to_sections() {
-        let s = markdown_sections("# Shipping\n\nWe ship **worldwide**.\n\n- fast\n- cheap\n\n## Costs\nFree over [50](http://x).\n");
+        let s = markdown_sections(
+            "# Shipping\n\nWe ship **worldwide**.\n\n- fast\n- cheap\n\n## Costs\nFree over [50](http://x).\n",
+        );
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].heading, "Shipping");
         assert_eq!(s[0].paragraphs, ["We ship worldwide.", "fast", "cheap"]);
@@ -367,7 +373,10 @@ mod tests {
             <w:p><w:r><w:t xml:space="preserve">Mon&#8211;Fri </w:t></w:r><w:r><w:t>9 &amp; 5</w:t></w:r><w:r><w:tab/><w:t>daily</w:t></w:r></w:p>
             <w:p/></w:body></w:document>"#;
         let s = docx_xml_sections(xml);
-        assert_eq!(s, vec![Section { heading: "Opening hours".into(), paragraphs: vec!["Mon–Fri 9 & 5 daily".into()] }]);
+        assert_eq!(
+            s,
+            vec![Section { heading: "Opening hours".into(), paragraphs: vec!["Mon–Fri 9 & 5 daily".into()] }]
+        );
     }
 
     #[test]

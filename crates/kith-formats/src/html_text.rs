@@ -14,9 +14,7 @@
 use crate::chunk::Section;
 use html5ever::tendril::StrTendril;
 use html5ever::tokenizer::states::RawKind;
-use html5ever::tokenizer::{
-    BufferQueue, Tag, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
-};
+use html5ever::tokenizer::{BufferQueue, Tag, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts};
 use std::cell::RefCell;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,8 +38,31 @@ const SKIP: &[&str] =
     &["script", "style", "noscript", "template", "svg", "nav", "footer", "select", "button", "iframe", "object"];
 /// Elements that end a paragraph.
 const BLOCK: &[&str] = &[
-    "p", "div", "li", "br", "tr", "td", "th", "section", "article", "blockquote", "pre", "ul", "ol", "table", "dd",
-    "dt", "dl", "header", "main", "hr", "figure", "figcaption", "address", "details", "summary",
+    "p",
+    "div",
+    "li",
+    "br",
+    "tr",
+    "td",
+    "th",
+    "section",
+    "article",
+    "blockquote",
+    "pre",
+    "ul",
+    "ol",
+    "table",
+    "dd",
+    "dt",
+    "dl",
+    "header",
+    "main",
+    "hr",
+    "figure",
+    "figcaption",
+    "address",
+    "details",
+    "summary",
 ];
 
 #[derive(Default)]
@@ -112,18 +133,12 @@ impl State {
                     self.page.canonical = attr("href");
                 }
             }
-            ("base", true) => {
-                if self.page.base.is_none() {
-                    self.page.base = attr("href");
-                }
-            }
-            ("meta", true) => {
-                if attr("name").is_some_and(|n| n.eq_ignore_ascii_case("robots")) {
-                    let content = attr("content").unwrap_or_default().to_ascii_lowercase();
-                    for d in content.split(',').map(str::trim) {
-                        self.page.noindex |= d == "noindex" || d == "none";
-                        self.page.nofollow |= d == "nofollow" || d == "none";
-                    }
+            ("base", true) if self.page.base.is_none() => self.page.base = attr("href"),
+            ("meta", true) if attr("name").is_some_and(|n| n.eq_ignore_ascii_case("robots")) => {
+                let content = attr("content").unwrap_or_default().to_ascii_lowercase();
+                for d in content.split(',').map(str::trim) {
+                    self.page.noindex |= d == "noindex" || d == "none";
+                    self.page.nofollow |= d == "nofollow" || d == "none";
                 }
             }
             ("h1" | "h2" | "h3" | "h4" | "h5" | "h6", true) if self.skip_depth == 0 => {
@@ -229,9 +244,7 @@ mod tests {
 
     #[test]
     fn robots_meta_and_empty_headings() {
-        let page = html_to_text(
-            r#"<meta name="ROBOTS" content="noindex, nofollow"><h1>A</h1><h2>B</h2><p>text</p>"#,
-        );
+        let page = html_to_text(r#"<meta name="ROBOTS" content="noindex, nofollow"><h1>A</h1><h2>B</h2><p>text</p>"#);
         assert!(page.noindex && page.nofollow);
         assert_eq!(page.sections[0].heading, "A › B");
         assert!(html_to_text("<p>   </p>").sections.is_empty());

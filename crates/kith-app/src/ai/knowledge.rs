@@ -26,9 +26,9 @@ use kith_domain::role::Role;
 use kith_domain::time::now_ms;
 use kith_domain::{new_id, Context};
 use kith_formats::chunk::{self, ChunkOptions, Section};
-use kith_formats::document::{self, ExtractError};
 /// Largest document upload (20 MiB).
 pub use kith_formats::document::MAX_DOCUMENT_BYTES;
+use kith_formats::document::{self, ExtractError};
 use kith_store::jobs::ClaimedJob;
 use kith_store::knowledge::{self as rows, EntryRow, Indexed, NewChunk, Progress};
 use serde::{Deserialize, Serialize};

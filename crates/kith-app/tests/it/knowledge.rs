@@ -476,23 +476,29 @@ async fn embeddings_find_what_words_miss_and_stay_in_their_workspace() {
         let configure = |ctx: Context| {
             let base = base.clone();
             async move {
-                let mut input = AiSettingsInput::default();
-                input.endpoint = Some(EndpointInput {
-                    base_url: format!("{base}/v1"),
-                    api_key: Some("sk-test".into()),
-                    chat_model: "chat-test".into(),
-                    embedding_model: Some("embed-test".into()),
+                let input = AiSettingsInput {
+                    endpoint: Some(EndpointInput {
+                        base_url: format!("{base}/v1"),
+                        api_key: Some("sk-test".into()),
+                        chat_model: "chat-test".into(),
+                        embedding_model: Some("embed-test".into()),
+                        ..Default::default()
+                    }),
                     ..Default::default()
-                });
+                };
                 settings::update(app, &ctx, &input, None).await.unwrap();
             }
         };
         let acct = t.user(&format!("kb-embed-{}@example.com", t.label)).await;
         let ctx = owner_ctx(app, &acct).await;
         configure(ctx.clone()).await;
-        let pause = knowledge::create(app, &ctx, &faq("How do I pause my subscription?", "Open My subscription and choose Pause."))
-            .await
-            .unwrap();
+        let pause = knowledge::create(
+            app,
+            &ctx,
+            &faq("How do I pause my subscription?", "Open My subscription and choose Pause."),
+        )
+        .await
+        .unwrap();
         knowledge::create(app, &ctx, &faq("Do you sell loose leaf tea?", "Only coffee.")).await.unwrap();
         let other = t.user(&format!("kb-embed-other-{}@example.com", t.label)).await;
         let other_ctx = owner_ctx(app, &other).await;

@@ -241,10 +241,8 @@ pub async fn create(
                 .map(|u| u.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
                 .unwrap_or_default();
             input.urls = Some(urls);
-            input.page_limit = match form.get("page_limit").map(|s| s.trim()).filter(|s| !s.is_empty()) {
-                Some(n) => Some(n.parse().unwrap_or(-1)),
-                None => None,
-            };
+            input.page_limit =
+                form.get("page_limit").map(|s| s.trim()).filter(|s| !s.is_empty()).map(|n| n.parse().unwrap_or(-1));
         }
         _ => {
             input.title = opt(&form, "title");
