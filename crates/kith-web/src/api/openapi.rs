@@ -46,8 +46,6 @@ use utoipa::{Modify, OpenApi};
         super::tasks::list, super::tasks::create, super::tasks::get, super::tasks::update, super::tasks::delete,
         super::timeline::contact, super::timeline::company, super::timeline::deal,
         super::search::search,
-        super::knowledge::list, super::knowledge::create, super::knowledge::get, super::knowledge::update,
-        super::knowledge::delete, super::knowledge::search,
         super::assist::contact_summary, super::assist::ask, super::assist::related, super::assist::draft,
         super::assist::speech, super::assist::speech_file,
         super::knowledge::list, super::knowledge::create, super::knowledge::get, super::knowledge::update,
