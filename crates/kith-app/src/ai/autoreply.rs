@@ -364,7 +364,7 @@ fn cited_answer(content: &str, passages: &[Passage]) -> (Option<String>, Vec<Pas
         let close = after.find(']');
         let inner = close.map(|c| &after[..c]);
         let numbers: Option<Vec<usize>> =
-            inner.map(|s| s.split(',').map(|n| n.trim().parse::<usize>().ok()).collect::<Option<Vec<_>>>()).flatten();
+            inner.and_then(|s| s.split(',').map(|n| n.trim().parse::<usize>().ok()).collect::<Option<Vec<_>>>());
         match (close, numbers) {
             (Some(c), Some(ns)) if !ns.is_empty() && ns.iter().all(|n| (1..=passages.len()).contains(n)) => {
                 for n in ns {
@@ -525,7 +525,7 @@ pub enum OnDemand {
     /// Read the text with `stream.next()`; the passages are numbered as in
     /// the prompt (`[1]` is the first). [`finish_suggestion`] cleans the
     /// whole text of its markers once it has ended.
-    Model { stream: metering::MeteredStream, passages: Vec<Passage> },
+    Model { stream: Box<metering::MeteredStream>, passages: Vec<Passage> },
     /// No endpoint: the best FAQ answer, above the threshold.
     Faq { text: String, passage: Passage },
     /// Nothing to suggest, and why (`no_message`, `no_passages`, `low_confidence`).
@@ -567,7 +567,7 @@ pub async fn suggest(app: &App, ctx: &kith_domain::Context, conversation_id: Uui
     let request = prompt(app, &conv, &relevant, &s).await?;
     let target = metering::CallTarget { conversation_id: Some(conv.id), record: None };
     let stream = metering::chat_stream(app, ctx.org_id, FEATURE_SUGGESTIONS, target, &s, request).await?;
-    Ok(OnDemand::Model { stream, passages: relevant })
+    Ok(OnDemand::Model { stream: Box::new(stream), passages: relevant })
 }
 
 /// A streamed suggestion's whole text without its markers, and what it
