@@ -114,8 +114,10 @@ pub struct Limits {
     pub soft: LimitSet,
 }
 
-/// Everything the AI features need to know about the workspace.
+/// Everything the AI features need to know about the workspace. Stored as JSON: a field added later reads as its
+/// default from rows saved before it existed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AiSettings {
     pub features: Features,
     pub endpoint: Option<Endpoint>,
