@@ -10,6 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Extension, Form};
+use kith_app::ai::assist;
 use kith_app::crm::contacts::{self, Contact, ContactInput, LabeledValue};
 use kith_app::crm::{deals, tags};
 use kith_app::{AppError, Context};
@@ -193,6 +194,18 @@ async fn record_page(
     edit: Option<(ContactForm, Errors)>,
     older: Option<&str>,
 ) -> Response {
+    record_page_with(state, ui, ctx, contact, edit, older, None).await
+}
+
+async fn record_page_with(
+    state: &WebState,
+    ui: &UiCtx,
+    ctx: &Context,
+    contact: Contact,
+    edit: Option<(ContactForm, Errors)>,
+    older: Option<&str>,
+    summary: Option<SummaryCard>,
+) -> Response {
     let auth = match ui.require() {
         Ok(a) => a.clone(),
         Err(r) => return r,
@@ -202,6 +215,9 @@ async fn record_page(
     let company = company_link(state, ctx, contact.company_id).await;
     let related = deals::of_contact(&state.app, ctx, contact.id).await.unwrap_or_default();
     let duplicates = kith_app::crm::duplicates::of_contact(&state.app, ctx, contact.id).await.unwrap_or_default();
+    let related_contacts = assist::related_contacts(&state.app, ctx, contact.id).await.unwrap_or_default();
+    let can_summarise =
+        kith_app::ai::settings::load(&state.app, ctx.org_id).await.map(|s| s.features.summaries).unwrap_or(false);
     let rec = record_view(state, ctx, &people, RecordType::Contact, contact.id, older).await;
     let (form, errors) = edit.unwrap_or_else(|| (form_of(&contact), Errors::default()));
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
@@ -252,8 +268,53 @@ async fn record_page(
                 })
                 .collect(),
             version: contact.version,
+            related_contacts: related_contacts
+                .into_iter()
+                .map(|r| ContactMini {
+                    id: r.id.to_string(),
+                    name: r.name,
+                    detail: r
+                        .reasons
+                        .iter()
+                        .map(|x| match x.as_str() {
+                            "company" => "same company",
+                            "email_domain" => "same e-mail domain",
+                            _ => "shares a deal",
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
+                .collect(),
+            can_summarise,
+            summary,
         },
     )
+}
+
+/// The Summarise button: the contact page again, with its summary (by the model, or extractive without an AI
+/// endpoint — labelled either way).
+pub async fn summarise(
+    State(state): State<WebState>,
+    Extension(ui): Extension<UiCtx>,
+    Path(id): Path<String>,
+) -> Response {
+    let (_, ctx) = signed_in!(state, ui);
+    let Some(id) = parse_id(&id) else { return not_found_page() };
+    let contact = match contacts::get(&state.app, &ctx, id).await {
+        Ok(c) => c,
+        Err(e) => return load_error(e),
+    };
+    let card = match assist::contact_summary(&state.app, &ctx, id).await {
+        Ok(s) => SummaryCard {
+            label: if s.mode == assist::MODE_MODEL { "AI summary" } else { "Extractive summary (no AI endpoint)" }
+                .into(),
+            text: s.text,
+            error: None,
+        },
+        Err(AppError::NotFound) => return not_found_page(),
+        Err(e) => SummaryCard { label: "No summary".into(), text: String::new(), error: Some(e.to_string()) },
+    };
+    record_page_with(&state, &ui, &ctx, contact, None, None, Some(card)).await
 }
 
 pub async fn page(

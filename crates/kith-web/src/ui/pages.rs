@@ -629,6 +629,21 @@ pub struct ContactPage {
     /// Contacts that look like the same person, with why.
     pub duplicates: Vec<ContactMini>,
     pub version: i64,
+    /// Contacts sharing company, e-mail domain or a deal.
+    pub related_contacts: Vec<ContactMini>,
+    /// The workspace's summaries feature is on (the Summarise button shows).
+    pub can_summarise: bool,
+    /// A summary asked for with the Summarise button.
+    pub summary: Option<SummaryCard>,
+}
+
+/// A contact's summary as the page shows it, labelled by how it was made.
+pub struct SummaryCard {
+    /// "AI summary" or "Extractive summary (no AI endpoint)".
+    pub label: String,
+    pub text: String,
+    /// Why there is no summary (limit reached, the endpoint failed).
+    pub error: Option<String>,
 }
 
 #[derive(Default)]

@@ -1,6 +1,7 @@
 //! kith-web end-to-end tests: a real server on an ephemeral port, driven
 //! over HTTP, on SQLite and (when configured) PostgreSQL.
 
+mod ai_assist_web;
 mod ai_inbox;
 mod ai_web;
 mod api;
