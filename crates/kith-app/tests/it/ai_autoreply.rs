@@ -228,7 +228,7 @@ async fn hands_off_to_a_person_and_keeps_quiet_after() {
         model_says(&s.llm, "We are open 9 to 5 [1].").await;
         let mut input = AiSettingsInput::default();
         let current = settings::get(app, &s.owner).await.unwrap();
-        input.features = current.features.clone();
+        input.features = current.features;
         input.handoff_message = HANDOFF.into();
         input.endpoint = Some(EndpointInput {
             base_url: format!("{}/v1", s.llm.uri()),
