@@ -142,6 +142,9 @@ enum Command {
         /// Pages of the local test site (and the import's page limit).
         #[arg(long, default_value_t = 200)]
         pages: usize,
+        /// Inbound messages answered for the auto-reply overhead figure (0 skips it).
+        #[arg(long, default_value_t = 300)]
+        replies: usize,
     },
     /// (internal) The import child process of `crm`.
     #[command(hide = true)]
@@ -307,7 +310,7 @@ fn inbox_main(cli: &Cli) -> Result<()> {
 }
 
 fn ai_main(cli: &Cli) -> Result<()> {
-    let Command::Ai { backend, chunks, queries, pages } = cli.command.clone() else {
+    let Command::Ai { backend, chunks, queries, pages, replies } = cli.command.clone() else {
         unreachable!("ai_main runs the ai command")
     };
     let postgres = std::env::var("KITH_TEST_POSTGRES_URL").is_ok_and(|v| !v.is_empty());
@@ -321,7 +324,8 @@ fn ai_main(cli: &Cli) -> Result<()> {
             vec![kith_store::Backend::Sqlite]
         }
     };
-    let opts = ai::Options { backends, chunks: chunks.max(10), queries: queries.max(50), pages: pages.clamp(1, 500) };
+    let opts =
+        ai::Options { backends, chunks: chunks.max(10), queries: queries.max(50), pages: pages.clamp(1, 500), replies };
     let mut out = header(cli);
     out += &ai::run(&opts)?;
     print!("{out}");

@@ -13,6 +13,8 @@
 //! Everything runs in this process on fresh databases (SQLite in a temp
 //! folder; PostgreSQL when KITH_TEST_POSTGRES_URL is set).
 
+mod autoreply;
+
 use anyhow::{anyhow, Context as _, Result};
 use kith_app::ai::{knowledge, retrieval};
 use kith_app::identity::{create_account_as_operator, SignUp};
@@ -33,6 +35,8 @@ pub struct Options {
     pub chunks: usize,
     pub queries: usize,
     pub pages: usize,
+    /// Inbound messages answered for the auto-reply overhead figure (0: skip it).
+    pub replies: usize,
 }
 
 /// A small deterministic generator (xorshift64*), so every run seeds the same text.
@@ -428,6 +432,14 @@ pub fn run(opts: &Options) -> Result<String> {
                 f.rss_before_mib,
                 f.peak_mib
             );
+        }
+        if opts.replies > 0 {
+            let mut figures = Vec::new();
+            for b in &opts.backends {
+                eprintln!("auto-reply overhead, {b:?}");
+                figures.push(autoreply::overhead_figure(*b, opts.replies).await?);
+            }
+            out += &autoreply::section(&figures);
         }
         Ok(out)
     })
