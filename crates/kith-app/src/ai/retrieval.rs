@@ -363,7 +363,9 @@ mod tests {
             score,
         };
         let hits = vec![(hit(1, 3.0), 0.5), (hit(2, 2.0), 0.5), (hit(3, 1.0), 0.5)];
-        let vectors = vec![(Uuid::from_bytes([3; 16]), 0.9), (Uuid::from_bytes([2; 16]), 0.8)];
+        // Full text ranks 1, 2, 3; the vectors 2, 3: the two both lists
+        // hold come first, 2 (ranked higher by both) ahead of 3.
+        let vectors = vec![(Uuid::from_bytes([2; 16]), 0.9), (Uuid::from_bytes([3; 16]), 0.8)];
         let order: Vec<u8> = fuse(hits, &vectors).iter().map(|(h, _)| h.id.as_bytes()[0]).collect();
         assert_eq!(order, [2, 3, 1]);
     }
@@ -379,7 +381,8 @@ mod tests {
             url: None,
             score,
         };
-        let mut scored = vec![(hit(1, 4.0), 0.2), (hit(2, 3.0), 0.9), (hit(3, 1.0), 0.95)];
+        // Blends: 1 → 0.1 + 0.5, 2 → 0.45 + 0.375, 3 → 0.5 + 0.125 (no ties).
+        let mut scored = vec![(hit(1, 4.0), 0.2), (hit(2, 3.0), 0.9), (hit(3, 1.0), 1.0)];
         order_by_blend(&mut scored);
         let order: Vec<u8> = scored.iter().map(|(h, _)| h.id.as_bytes()[0]).collect();
         assert_eq!(order, [2, 3, 1]);
