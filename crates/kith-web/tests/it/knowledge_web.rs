@@ -297,7 +297,16 @@ mod chromium {
             .click()
             .await
             .unwrap();
-        let err = b.find(Locator::Id("kb-answer-error")).await.unwrap().text().await.unwrap();
+        // The form posts and the page comes back with the error: wait for it (a loaded machine is slow).
+        let err = b
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Id("kb-answer-error"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         assert!(err.contains("Answer is required"), "{err}");
         b.find(Locator::Id("kb-answer")).await.unwrap().send_keys("Every Tuesday and Friday morning.").await.unwrap();
         b.find(Locator::Css("form[action='/settings/knowledge'] button[type=submit]"))
