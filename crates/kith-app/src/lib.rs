@@ -28,6 +28,8 @@ pub use error::{AppError, ErrorCode};
 pub use keyring::{Keyring, MasterKeys};
 pub use kith_domain::Context;
 pub use kith_infra::mail::{MailConfig, DEFAULT_MAIL_TIMEOUT};
+/// The object store (attachments), for the binary's configuration.
+pub use kith_infra::objects;
 
 use kith_infra::mail::{MailError, Mailer};
 use kith_infra::outbound::{OutboundClient, OutboundConfig};
@@ -61,6 +63,8 @@ pub struct AppSettings {
     pub mail: Option<MailConfig>,
     /// Where the messaging providers' APIs are (operator configuration; tests point them at stand-ins).
     pub provider_bases: ProviderBases,
+    /// Where attachments are kept; None: a fresh temporary folder, removed with the app (tests).
+    pub object_store: Option<kith_infra::objects::ObjectStore>,
 }
 
 /// Base URLs of the messaging providers' APIs.
@@ -93,6 +97,7 @@ impl Default for AppSettings {
             allow_private_networks: false,
             mail: None,
             provider_bases: ProviderBases::default(),
+            object_store: None,
         }
     }
 }
@@ -111,6 +116,17 @@ struct AppInner {
     mailer: Option<Mailer>,
     events: kith_infra::events::EventBus,
     inbox: inbox::InboxState,
+    objects: kith_infra::objects::ObjectStore,
+    /// The temporary object folder made for an app without a configured store.
+    objects_tmp: Option<std::path::PathBuf>,
+}
+
+impl Drop for AppInner {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.objects_tmp {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
 }
 
 impl App {
@@ -124,7 +140,17 @@ impl App {
         let mailer = settings.mail.as_ref().map(Mailer::new).transpose()?;
         let inbox = inbox::InboxState::new(&settings.provider_bases);
         let events = kith_infra::events::EventBus::new();
-        Ok(App { inner: Arc::new(AppInner { db, keyring, settings, outbound, mailer, events, inbox }) })
+        let (objects, objects_tmp) = match &settings.object_store {
+            Some(store) => (store.clone(), None),
+            None => {
+                let dir = std::env::temp_dir().join(format!("kith-objects-{}", uuid::Uuid::new_v4().simple()));
+                let config = kith_infra::objects::ObjectStoreConfig::Local(dir.clone());
+                let store = kith_infra::objects::ObjectStore::new(&config).expect("a temporary object folder");
+                (store, Some(dir))
+            }
+        };
+        let inner = AppInner { db, keyring, settings, outbound, mailer, events, inbox, objects, objects_tmp };
+        Ok(App { inner: Arc::new(inner) })
     }
 
     /// The mailer, when the operator configured SMTP.
@@ -135,6 +161,11 @@ impl App {
     /// The SSRF-guarded client for every fetch of a workspace-supplied URL.
     pub fn outbound(&self) -> &OutboundClient {
         &self.inner.outbound
+    }
+
+    /// Where attachments are kept (a folder or an S3 bucket).
+    pub fn objects(&self) -> &kith_infra::objects::ObjectStore {
+        &self.inner.objects
     }
 
     /// The in-process event bus (live updates; ids only).

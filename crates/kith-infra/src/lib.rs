@@ -4,5 +4,6 @@
 pub mod events;
 pub mod imap;
 pub mod mail;
+pub mod objects;
 pub mod outbound;
 pub mod smtp;

@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod imap;
+pub mod s3;
 pub mod smtp;
 
 pub use app::{spawn_all, spawn_app, spawn_with, Account, TestApp, TestServer};

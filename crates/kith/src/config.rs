@@ -35,6 +35,9 @@ pub const KNOWN_ENV: &[&str] = &[
     "KITH_META_GRAPH_BASE",
     "KITH_TELEGRAM_API_BASE",
     "KITH_VIBER_API_BASE",
+    "KITH_OBJECT_STORE",
+    "KITH_S3_ACCESS_KEY_ID",
+    "KITH_S3_SECRET_ACCESS_KEY",
 ];
 
 /// Settings shared by every subcommand (flags win over env, env over file).
@@ -84,6 +87,7 @@ pub struct FileConfig {
     pub workers: Option<u32>,
     pub smtp_url: Option<String>,
     pub smtp_from: Option<String>,
+    pub object_store: Option<String>,
 }
 
 /// The resolved configuration.
@@ -107,6 +111,8 @@ pub struct Config {
     pub smtp: Option<(String, String)>,
     /// The messaging providers' API base URLs (environment only; defaults are the real services).
     pub provider_bases: kith_app::ProviderBases,
+    /// Where attachments are kept: `<data>/files` unless `object_store` says otherwise.
+    pub object_store: kith_app::objects::ObjectStoreConfig,
 }
 
 pub const DEFAULT_TOML: &str = r#"# Kith configuration. Every key is optional; the values shown are the defaults.
@@ -162,6 +168,14 @@ workers = 2
 # start, smtp+plain:// has no TLS (a local relay only).
 # smtp_url = "smtp://user:password@mail.example.com:587"
 # smtp_from = "Kith <kith@example.com>"
+
+# Where attachments are kept. Default: the folder "files" in the data folder. An
+# S3-compatible bucket (path-style URLs; AWS, MinIO, Garage, Ceph…):
+#   object_store = "s3://my-bucket?endpoint=https://s3.eu-west-1.amazonaws.com&region=eu-west-1"
+# with the key pair in the environment only: KITH_S3_ACCESS_KEY_ID and
+# KITH_S3_SECRET_ACCESS_KEY (or AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
+# AWS_SESSION_TOKEN). Several nodes need a bucket, not a folder.
+# object_store = "/var/lib/kith/files"
 "#;
 
 fn env(name: &str) -> Option<String> {
@@ -223,8 +237,8 @@ pub fn load(global: &GlobalArgs, serve: &ServeArgs) -> Result<Config> {
     if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
         bail!("public_url must start with http:// or https://");
     }
+    let data = global.data.clone().or(file.data).unwrap_or_else(|| PathBuf::from("./kith-data"));
     Ok(Config {
-        data: global.data.clone().or(file.data).unwrap_or_else(|| PathBuf::from("./kith-data")),
         database_url: global.database_url.clone().or(file.database_url),
         listen,
         public_url: public_url.trim_end_matches('/').to_string(),
@@ -246,7 +260,25 @@ pub fn load(global: &GlobalArgs, serve: &ServeArgs) -> Result<Config> {
             _ => bail!("smtp_url and smtp_from go together: set both for e-mail, or neither"),
         },
         provider_bases: provider_bases()?,
+        object_store: object_store(env("KITH_OBJECT_STORE").or(file.object_store), &data)?,
+        data,
     })
+}
+
+/// `object_store` (a folder or `s3://bucket?endpoint=…&region=…`), with the
+/// S3 key pair from `KITH_S3_*` or the usual `AWS_*` variables.
+fn object_store(value: Option<String>, data: &Path) -> Result<kith_app::objects::ObjectStoreConfig> {
+    use kith_app::objects::{sigv4::Credentials, ObjectStoreConfig};
+    let Some(value) = value else { return Ok(ObjectStoreConfig::Local(data.join("files"))) };
+    let key_id = env("KITH_S3_ACCESS_KEY_ID").or_else(|| env("AWS_ACCESS_KEY_ID"));
+    let secret = env("KITH_S3_SECRET_ACCESS_KEY").or_else(|| env("AWS_SECRET_ACCESS_KEY"));
+    let credentials = match (key_id, secret) {
+        (Some(access_key_id), Some(secret_access_key)) => {
+            Some(Credentials { access_key_id, secret_access_key, session_token: env("AWS_SESSION_TOKEN") })
+        }
+        _ => None,
+    };
+    ObjectStoreConfig::parse(&value, credentials).map_err(|e| anyhow::anyhow!("object_store: {e}"))
 }
 
 /// `KITH_TWILIO_API_BASE`, `KITH_META_GRAPH_BASE`, `KITH_TELEGRAM_API_BASE`,

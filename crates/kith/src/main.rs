@@ -162,6 +162,9 @@ async fn build_app(config: &Config, create_key: bool) -> Result<App> {
             timeout: kith_app::DEFAULT_MAIL_TIMEOUT,
         }),
         provider_bases: config.provider_bases.clone(),
+        object_store: Some(
+            kith_app::objects::ObjectStore::new(&config.object_store).context("opening the object store")?,
+        ),
         ..AppSettings::default()
     };
     Ok(App::new(db, Keyring::new(master), settings)?)
