@@ -16,7 +16,7 @@
 use crate::imap::{resolve_checked, security_for, ResolveError, Security};
 use crate::mail::MailError;
 use lettre::message::header::ContentType;
-use lettre::message::Mailbox;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -61,6 +61,22 @@ pub struct ThreadedMail {
     pub in_reply_to: Option<String>,
     /// Oldest first.
     pub references: Vec<String>,
+    /// Files sent as MIME attachments (`multipart/mixed` after the text).
+    pub attachments: Vec<MailAttachment>,
+}
+
+/// One file of a reply.
+#[derive(Clone)]
+pub struct MailAttachment {
+    pub name: String,
+    pub content_type: String,
+    pub data: Vec<u8>,
+}
+
+impl fmt::Debug for MailAttachment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MailAttachment").field("name", &self.name).field("bytes", &self.data.len()).finish()
+    }
 }
 
 fn has_control(s: &str) -> bool {
@@ -101,10 +117,19 @@ pub fn build(mail: &ThreadedMail) -> Result<Message, MailError> {
         let refs: Vec<String> = mail.references.iter().map(|r| format!("<{r}>")).collect();
         builder = builder.references(refs.join(" "));
     }
-    builder
-        .header(ContentType::TEXT_PLAIN)
-        .body(mail.text.clone())
-        .map_err(|e| MailError::Message(format!("cannot build the message ({e})")))
+    let built = if mail.attachments.is_empty() {
+        builder.header(ContentType::TEXT_PLAIN).body(mail.text.clone())
+    } else {
+        let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(mail.text.clone()));
+        for a in &mail.attachments {
+            let name: String = a.name.chars().filter(|c| !c.is_control()).collect();
+            let ct = ContentType::parse(&a.content_type)
+                .unwrap_or(ContentType::parse("application/octet-stream").expect("valid"));
+            parts = parts.singlepart(Attachment::new(name).body(a.data.clone(), ct));
+        }
+        builder.multipart(parts)
+    };
+    built.map_err(|e| MailError::Message(format!("cannot build the message ({e})")))
 }
 
 fn scrub(text: String, password: &str) -> String {
@@ -172,7 +197,23 @@ mod tests {
             message_id: "m1@kith.test".into(),
             in_reply_to: Some("c1@example.com".into()),
             references: vec!["c0@example.com".into(), "c1@example.com".into()],
+            attachments: vec![],
         }
+    }
+
+    #[test]
+    fn attachments_are_mime_parts() {
+        let a = MailAttachment {
+            name: "in\r\nvoice.pdf".into(),
+            content_type: "application/pdf".into(),
+            data: b"%PDF-1".to_vec(),
+        };
+        let m = ThreadedMail { attachments: vec![a], ..mail() };
+        let text = String::from_utf8(build(&m).unwrap().formatted()).unwrap();
+        assert!(text.contains("multipart/mixed"), "{text}");
+        assert!(text.contains("Content-Disposition: attachment; filename=\"invoice.pdf\""), "{text}");
+        assert!(text.contains("JVBERi0x"), "{text}");
+        assert!(text.contains("On its way."), "{text}");
     }
 
     #[test]

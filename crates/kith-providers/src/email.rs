@@ -13,7 +13,10 @@
 //!   HTML-only message the text is derived from the *sanitised* HTML. HTML
 //!   is always sanitised with ammonia (scripts, styles, event handlers,
 //!   `javascript:` URLs and forms removed) before it leaves this module.
-//! * Attachments are listed (name, type, size); their bytes are not kept here.
+//! * Attachments are listed (name, type, size) with their decoded bytes, up
+//!   to [`MAX_ATTACHMENT_BYTES`] each and [`MAX_ATTACHMENTS_TOTAL`] in all;
+//!   a part over a cap is listed with `omitted` set and no bytes. The bytes
+//!   never go into the serialised event: the app stores them first.
 //!
 //! Parsing uses `mail-parser` (0.11: the 1.x line needs a newer compiler than
 //! this workspace's minimum), which decodes MIME, encoded words and the
@@ -32,6 +35,10 @@ pub const MAX_HTML_BYTES: usize = 512 * 1024;
 pub const MAX_REFERENCES: usize = 50;
 /// Attachments listed per message.
 pub const MAX_ATTACHMENTS: usize = 100;
+/// The largest attachment whose bytes are kept.
+pub const MAX_ATTACHMENT_BYTES: u64 = 25 * 1024 * 1024;
+/// The most attachment bytes kept per message.
+pub const MAX_ATTACHMENTS_TOTAL: u64 = 25 * 1024 * 1024;
 
 /// An attachment as the message describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +49,18 @@ pub struct Attachment {
     pub size: u64,
     /// Inline parts (images an HTML body shows through `cid:`).
     pub inline: bool,
+    /// The decoded bytes (empty when omitted); never serialised.
+    #[serde(skip)]
+    pub data: Vec<u8>,
+    /// True when the bytes were over a cap and not kept.
+    #[serde(default)]
+    pub omitted: bool,
+    /// Where the application stored the bytes (its attachment id); set by the app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored_as: Option<String>,
+    /// SHA-256 of the stored bytes, hex; set by the app with `stored_as`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 /// One parsed e-mail: the neutral message plus what only e-mail has.
@@ -176,10 +195,19 @@ pub fn parse(raw: &[u8]) -> Result<InboundEmail, ParseError> {
         text.push_str("\n\n[… the rest of this e-mail was cut]");
     }
 
+    let mut kept_total = 0u64;
     let attachments = msg
         .attachments()
         .take(MAX_ATTACHMENTS)
-        .map(|p| Attachment {
+        .map(|p| {
+            let size = p.contents().len() as u64;
+            let keep = size <= MAX_ATTACHMENT_BYTES && kept_total + size <= MAX_ATTACHMENTS_TOTAL;
+            if keep {
+                kept_total += size;
+            }
+            (p, keep)
+        })
+        .map(|(p, keep)| Attachment {
             name: p.attachment_name().map(|n| cut_chars(n.trim(), 255).0),
             content_type: p
                 .content_type()
@@ -191,6 +219,10 @@ pub fn parse(raw: &[u8]) -> Result<InboundEmail, ParseError> {
                 .to_lowercase(),
             size: p.contents().len() as u64,
             inline: p.content_disposition().is_some_and(|d| d.is_inline()),
+            data: if keep { p.contents().to_vec() } else { Vec::new() },
+            omitted: !keep,
+            stored_as: None,
+            sha256: None,
         })
         .collect();
 
@@ -330,9 +362,16 @@ Content-Transfer-Encoding: base64\r\n\r\nSGVsbG8gUERG\r\n--m--\r\n";
                 name: Some("invoice.pdf".into()),
                 content_type: "application/pdf".into(),
                 size: 9,
-                inline: false
+                inline: false,
+                data: b"Hello PDF".to_vec(),
+                omitted: false,
+                stored_as: None,
+                sha256: None,
             }]
         );
+        // The bytes never go into the serialised event.
+        let json = serde_json::to_string(&e).unwrap();
+        assert!(!json.contains("Hello") && !json.contains("SGVsbG8"), "{json}");
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod macros;
 pub mod activities;
 pub mod ai;
 pub mod ai_replies;
+pub mod attachments;
 pub mod audit;
 pub mod bulk;
 pub mod channels;

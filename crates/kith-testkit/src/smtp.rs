@@ -23,7 +23,7 @@ pub const REJECTED_RCPT: &str = "nobody@example.test";
 pub const TEMPFAIL_RCPT: &str = "busy@example.test";
 
 pub const SERVER_PY: &str = r#"
-import asyncio, email, email.policy, json, os, ssl, sys, threading
+import asyncio, base64, email, email.policy, json, os, ssl, sys, threading
 from aiosmtpd.smtp import SMTP, AuthResult
 
 out, user, password, rejected, tempfail = sys.argv[1:6]
@@ -61,10 +61,14 @@ class Handler:
             for part in msg.walk():
                 if part.is_multipart():
                     continue
+                body = part.get_content()
+                if isinstance(body, bytes):
+                    body = {"base64": base64.b64encode(body).decode()}
                 parts.append({
                     "content_type": part.get_content_type(),
                     "charset": part.get_content_charset(),
-                    "body": part.get_content(),
+                    "filename": part.get_filename(),
+                    "body": body,
                 })
             summary.update({
                 "from": str(msg["from"]),

@@ -30,6 +30,8 @@ pub fn router(state: WebState) -> Router {
         .merge(ops::routes())
         .nest("/api/v1", api::routes(state.clone()))
         .merge(hooks::routes())
+        // Signed, short-lived links to outbound media (providers fetch them; no session).
+        .route("/files/{org_id}/{id}", axum::routing::get(api::attachments::capability))
         .merge(ui::routes(state.clone()))
         .merge(assets::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), headers::edge))

@@ -643,6 +643,8 @@ pub async fn delete(app: &App, ctx: &Context, id: Uuid, origin: &Origin) -> Resu
     let mut tx = app.db().begin().await?;
     let gone = rows::get_visible_tx(&mut tx, &viewer, id).await?.ok_or(AppError::NotFound)?;
     records::delete_record_satellites(&mut tx, ctx.org_id, "contact", id).await?;
+    // Its conversations' attachment rows cascade; their objects go by a job.
+    crate::inbox::attachments::delete_contact_objects_later(&mut tx, ctx.org_id, id).await?;
     rows::delete(&mut tx, ctx.org_id, id).await?;
     audit::record(
         &mut tx,

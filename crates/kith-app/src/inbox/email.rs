@@ -34,8 +34,10 @@
 //! the message id (`<id@domain>`), so a retried job sends the same id, and
 //! is stored as the provider id: the customer's answer to it threads back.
 //!
-//! **Attachments** are listed (name, type, size) but their bytes are not
-//! kept: Kith has no object storage yet.
+//! **Attachments**: the poller puts each part's bytes in the object store
+//! before the event is stored (`media::keep_email_parts`; over 25 MB a part
+//! is listed, not kept, and the message says so); processing gives the
+//! message one `attachments` row per stored part.
 
 use super::channels::open_config;
 use super::process::{create_contact, find_contact, find_or_open, message_entry, message_time, SenderKey};
@@ -154,8 +156,11 @@ pub struct AttachmentInfo {
     pub content_type: String,
     pub size: u64,
     pub inline: bool,
-    /// Always false for now: Kith has no object storage for attachments yet.
+    /// True when the bytes are kept (see `attachment_id`); false for a part
+    /// over the size cap.
     pub stored: bool,
+    /// The stored attachment (`GET /api/v1/attachments/{id}`).
+    pub attachment_id: Option<Uuid>,
 }
 
 /// The e-mail details of a message the viewer may see; None when the
@@ -177,7 +182,8 @@ pub async fn details(app: &App, ctx: &Context, message_id: Uuid) -> Result<Optio
                 content_type: a.content_type,
                 size: a.size,
                 inline: a.inline,
-                stored: false,
+                stored: a.stored_as.is_some(),
+                attachment_id: a.stored_as.as_deref().and_then(|id| Uuid::parse_str(id).ok()),
             })
             .collect(),
     }))
@@ -321,6 +327,7 @@ async fn sync(app: &App, p: &Poller, address: &str, mb: &mut Mailbox) -> std::re
                                 MAX_MESSAGE_BYTES / (1024 * 1024)
                             );
                         }
+                        super::media::keep_email_parts(app, p.org_id, &mut email).await?;
                         events.push(InboundEvent::Email(Box::new(email)));
                     }
                     Err(e) => {
@@ -361,6 +368,7 @@ async fn store_events(
 ) -> std::result::Result<(usize, usize), PollError> {
     let now = now_ms();
     let mut prepared = Vec::with_capacity(events.len());
+    let stored_files: Vec<Vec<Uuid>> = events.iter().map(super::media::stored_parts).collect();
     for event in events {
         let id = new_id();
         let json = serde_json::to_vec(&event).map_err(|e| AppError::Internal(e.to_string()))?;
@@ -378,20 +386,24 @@ async fn store_events(
         });
     }
     let (mut stored, mut duplicates) = (0, 0);
+    let mut orphans = Vec::new();
     let mut tx = app.db().begin().await?;
-    for row in &prepared {
+    for (row, files) in prepared.iter().zip(&stored_files) {
         if rows::insert_event(&mut tx, row).await? {
             crate::worker::enqueue(&mut tx, PROCESS_JOB, Some(p.org_id), &serde_json::json!({"event_id": row.id}), now)
                 .await?;
             stored += 1;
         } else {
             duplicates += 1;
+            orphans.extend(files.iter().cloned());
         }
     }
     if !store::advance(&mut tx, p.channel_id, p.owner, validity, cursor, now).await? {
         return Err(PollError::LeaseLost);
     }
     tx.commit().await?;
+    // A message fetched twice: the second copy's parts are not needed.
+    super::media::forget_stored(app, p.org_id, &orphans).await;
     Ok((stored, duplicates))
 }
 
@@ -613,6 +625,7 @@ pub(crate) async fn process(app: &App, ev: &InboundEventRow, channel: &ChannelRo
     };
     let sealed_parts = seal_parts(app, org_id, message_id, &parts).await?;
     let thread_ids = email.thread_ids();
+    let mut files = super::media::email_rows(app, org_id, message_id, &email.attachments).await?;
 
     let mut tx = app.db().begin().await?;
     rows::lock_inbound_key(&mut tx, key.lock_key(org_id)).await?;
@@ -655,6 +668,10 @@ pub(crate) async fn process(app: &App, ev: &InboundEventRow, channel: &ChannelRo
         return Ok(());
     }
     store::insert_parts(&mut tx, message_id, org_id, &sealed_parts).await?;
+    for file in &mut files {
+        file.conversation_id = conversation.id;
+        kith_store::attachments::insert(&mut tx, file).await?;
+    }
     rows::note_message(&mut tx, conversation.id, at, true, now).await?;
     timeline::append(
         &mut tx,
@@ -715,6 +732,7 @@ pub(crate) async fn send(
         message_id: message_id.clone(),
         in_reply_to: in_reply_to.clone(),
         references: references.clone(),
+        attachments: super::attachments::mail_parts(app, m.org_id, m.id).await.map_err(internal)?,
     };
     let timeout = PollerOptions::default().timeout;
     kith_infra::smtp::send(&smtp_config(app, config, timeout), &mail).await.map_err(send_error)?;

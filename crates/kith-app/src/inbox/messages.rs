@@ -59,6 +59,8 @@ pub struct Message {
     pub sent_at_ms: Option<i64>,
     /// A queued message held by quiet hours goes out at this time.
     pub hold_until_ms: Option<i64>,
+    /// Files sent or received with the message (`GET /api/v1/attachments/{id}`).
+    pub attachments: Vec<super::attachments::Attachment>,
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -83,7 +85,9 @@ pub(crate) async fn open(app: &App, r: MessageRow) -> Result<Message> {
     } else {
         None
     };
+    let attachments = super::attachments::for_messages(app, r.org_id, &[r.id]).await?.remove(&r.id).unwrap_or_default();
     Ok(Message {
+        attachments,
         hold_until_ms,
         id: r.id,
         conversation_id: r.conversation_id,
@@ -279,6 +283,7 @@ async fn send_now(app: &App, org_id: Uuid, id: Uuid, exempt: bool, last_attempt:
     let body = app.keyring().open(app.db(), org_id, "messages", "body", m.id, &m.body).await?;
     let body = String::from_utf8_lossy(&body).into_owned();
     let text = |k: &str| config.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let media_urls = super::attachments::outbound_urls(app, org_id, m.id).await?;
     let inbox = app.inbox();
     let to = conv.peer.as_str();
     let result: std::result::Result<Sent, SendError> = match channel.kind.as_str() {
@@ -291,7 +296,7 @@ async fn send_now(app: &App, org_id: Uuid, id: Uuid, exempt: bool, last_attempt:
                 format!("{}{}", app.settings().public_url, super::channels::hook_path("twilio_sms", channel.id));
             inbox
                 .twilio()
-                .send_sms(&text("account_sid"), &text("auth_token"), &sender, to, &body, &[], Some(&callback))
+                .send_sms(&text("account_sid"), &text("auth_token"), &sender, to, &body, &media_urls, Some(&callback))
                 .await
         }
         "whatsapp" => {

@@ -12,6 +12,7 @@
 //! `ReadRecords`; answering, notes, assignment and status need
 //! `WriteRecords`; channels need `ManageChannels` (admins).
 
+pub mod attachments;
 pub mod canned;
 pub mod channels;
 pub mod conversations;
@@ -19,6 +20,7 @@ pub mod email;
 pub mod events;
 pub mod group_commit;
 pub mod ingest;
+pub mod media;
 pub mod messages;
 pub mod outbound;
 pub mod process;
@@ -46,6 +48,8 @@ pub fn register(r: &mut Registry) {
     r.register(PROCESS_JOB, process::run);
     r.register(SEND_JOB, messages::run_send);
     r.register(conversations::WAKE_JOB, conversations::run_wake);
+    r.register(attachments::DELETE_JOB, attachments::run_delete);
+    r.register(media::MEDIA_JOB, media::run);
 }
 
 /// A channel as the webhook path needs it: opened credentials, cached.

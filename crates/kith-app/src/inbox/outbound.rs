@@ -100,6 +100,9 @@ pub struct OutboundMessage {
     /// and bulk messages that are not replies.
     #[serde(default)]
     pub origin: Option<Origin>,
+    /// Files uploaded to this conversation (`POST /api/v1/attachments`) to send with the message.
+    #[serde(default)]
+    pub attachment_ids: Vec<Uuid>,
 }
 
 impl OutboundMessage {
@@ -297,6 +300,7 @@ pub async fn send(app: &App, ctx: &Context, conversation_id: Uuid, input: &Outbo
         }
     }
     inbox_rows::insert_message(&mut tx, &row).await?;
+    super::attachments::link(&mut tx, ctx.org_id, conversation_id, id, &input.attachment_ids).await?;
     rows::insert_outbound(&mut tx, &details).await?;
     inbox_rows::note_message(&mut tx, conversation_id, now, false, now).await?;
     timeline::append(

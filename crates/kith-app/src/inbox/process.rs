@@ -165,6 +165,9 @@ async fn message(app: &App, ev: &InboundEventRow, channel: &ChannelRow, m: Inbou
     rows::note_message(&mut tx, conversation.id, at, true, now).await?;
     timeline::append(&mut tx, message_entry(org_id, contact_id, message_id, at, None, "in", kind, conversation.id))
         .await?;
+    if !m.media.is_empty() {
+        super::media::enqueue(&mut tx, org_id, message_id, now).await?;
+    }
     match keyword {
         Some(Keyword::OptOut) | Some(Keyword::OptIn) => {
             let consent = if keyword == Some(Keyword::OptOut) { Consent::OptOut } else { Consent::OptIn };

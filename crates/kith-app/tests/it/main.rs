@@ -14,6 +14,7 @@ mod exports;
 mod identity;
 mod imports;
 mod inbox;
+mod inbox_attachments;
 mod inbox_email;
 mod inbox_group_commit;
 mod inbox_outbound;

@@ -376,6 +376,8 @@ pub struct MessageView {
     pub state_label: &'static str,
     pub error: String,
     pub attachments: Vec<String>,
+    /// Stored files, linked for download.
+    pub files: Vec<super::inbox_files::FileLink>,
     /// Held back by quiet hours until then.
     pub held_until: Option<When>,
     /// An answer of the assistant: the knowledge it cites.
@@ -412,9 +414,11 @@ fn message_view(m: &Message, people: &People, contact_name: &str) -> MessageView
         state_label: if side == "out" { state_label(&m.state) } else { "" },
         error,
         held_until: m.hold_until_ms.map(When::new),
+        files: m.attachments.iter().map(super::inbox_files::FileLink::of).collect(),
         attachments: m
             .media
             .iter()
+            .skip(m.attachments.len())
             .map(|a| match &a.content_type {
                 Some(t) => format!("Attachment ({t})"),
                 None => "Attachment".into(),

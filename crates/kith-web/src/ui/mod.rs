@@ -30,6 +30,7 @@ mod exports;
 mod home;
 mod imports;
 mod inbox;
+mod inbox_files;
 mod knowledge;
 mod lists;
 mod pages;
@@ -187,6 +188,7 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/inbox", get(inbox::page))
         .route("/inbox/rows", get(inbox::rows))
         .route("/inbox/c/{id}", get(inbox::thread))
+        .route("/inbox/files/{id}", get(inbox_files::download))
         .route("/inbox/c/{id}/row", get(inbox::row))
         .route("/inbox/c/{id}/head", get(inbox::head))
         .route("/inbox/c/{id}/messages", get(inbox::messages_after).post(inbox::compose))

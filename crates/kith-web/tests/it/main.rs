@@ -5,6 +5,7 @@ mod ai_assist_web;
 mod ai_inbox;
 mod ai_web;
 mod api;
+mod attachments_api;
 mod browser;
 mod crm_api;
 mod crm_api2;

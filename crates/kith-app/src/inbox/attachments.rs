@@ -1,0 +1,400 @@
+//! Attachments of inbox messages (issue #4 §4, §6; DESIGN.md "Files"): the
+//! bytes in the object store under `org/<org_id>/att/<attachment_id>`, the
+//! row (sealed file name, type, size, SHA-256) in `attachments`.
+//!
+//! * **In**: e-mail attachments are stored by the IMAP poller before the
+//!   event is (see `email.rs`); provider media are fetched by the
+//!   `inbox.media` job after the message exists (see `media.rs`).
+//! * **Out**: an agent uploads a file to a conversation ([`upload`]) and
+//!   names it in `attachment_ids` of a reply; [`link`] gives it to the
+//!   message in the reply's transaction, and the send job passes it on —
+//!   as a MIME part (e-mail) or as a short-lived signed URL the provider
+//!   fetches ([`signed_url`], checked by [`open_signed`]).
+//! * **Reading** goes through the conversation's visibility: an attachment
+//!   of a conversation the member may not see is "not found".
+//! * **Deleting**: the `objects.delete` job removes objects by key list or
+//!   workspace prefix, queued in the transaction that deletes the rows.
+//!
+//! File names are cleaned ([`clean_name`]: no path, no control
+//! characters); a content type that is not a plain `type/subtype` becomes
+//! `application/octet-stream`. Only png, jpeg, gif and webp images are ever
+//! shown inline (never svg).
+
+use super::conversations;
+use crate::worker::JobError;
+use crate::{App, AppError, ErrorCode, Result};
+use kith_domain::role::Action;
+use kith_domain::time::now_ms;
+use kith_domain::{new_id, Context};
+use kith_infra::objects::{ByteStream, Object, ObjectError, PutInfo};
+use kith_store::attachments::{self as rows, AttachmentRow};
+use kith_store::jobs::ClaimedJob;
+use kith_store::Tx;
+use serde::Serialize;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// The largest file kept (upload, e-mail part or provider media).
+pub const MAX_ATTACHMENT_BYTES: u64 = 25 * 1024 * 1024;
+/// The most attachments one reply may carry.
+pub const MAX_PER_MESSAGE: usize = 10;
+/// How long a signed link handed to a provider stays valid.
+pub const LINK_TTL_MS: i64 = 60 * 60 * 1000;
+pub const DELETE_JOB: &str = "objects.delete";
+const NAME_TABLE: &str = "attachments";
+const NAME_COLUMN: &str = "name";
+
+/// An attachment as the API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Attachment {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    /// Null for an upload not sent yet.
+    pub message_id: Option<Uuid>,
+    /// `in` (from the contact) or `out` (from the team).
+    pub direction: String,
+    pub name: String,
+    pub content_type: String,
+    pub size: i64,
+    /// SHA-256 of the bytes, hex.
+    pub sha256: String,
+    pub created_at_ms: i64,
+}
+
+/// A file name safe to show and to put in a header: the last path
+/// component, without control characters, at most 200 characters;
+/// `attachment` when nothing is left.
+pub fn clean_name(raw: &str) -> String {
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = last.chars().filter(|c| !c.is_control()).collect();
+    let cleaned = cleaned.trim().trim_start_matches('.').trim();
+    let cut: String = cleaned.chars().take(200).collect();
+    if cut.is_empty() {
+        "attachment".into()
+    } else {
+        cut
+    }
+}
+
+/// `type/subtype` in lower case, or `application/octet-stream`.
+pub fn clean_content_type(raw: Option<&str>) -> String {
+    let t = raw.unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let token = |s: &str| {
+        !s.is_empty() && s.len() <= 100 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&b))
+    };
+    match t.split_once('/') {
+        Some((a, b)) if token(a) && token(b) => t,
+        _ => "application/octet-stream".into(),
+    }
+}
+
+/// Images a browser may show inline without risk (never svg: it runs script).
+pub fn inline_safe(content_type: &str) -> bool {
+    matches!(content_type, "image/png" | "image/jpeg" | "image/gif" | "image/webp")
+}
+
+pub fn object_key(org_id: Uuid, id: Uuid) -> String {
+    format!("org/{org_id}/att/{id}")
+}
+
+/// Every object of a workspace.
+pub fn workspace_prefix(org_id: Uuid) -> String {
+    format!("org/{org_id}/")
+}
+
+fn store_error(e: ObjectError) -> AppError {
+    match e {
+        ObjectError::TooLarge { max } => AppError::Conflict(
+            ErrorCode::PayloadTooLarge,
+            if max == MAX_ATTACHMENT_BYTES { "the file is larger than 25 MB" } else { "the file is too large" },
+        ),
+        other => AppError::Internal(format!("object store: {other}")),
+    }
+}
+
+/// Put bytes in the store under a new attachment id.
+pub(crate) async fn put(app: &App, org_id: Uuid, id: Uuid, body: ByteStream) -> Result<PutInfo> {
+    app.objects().put_stream(&object_key(org_id, id), body, MAX_ATTACHMENT_BYTES).await.map_err(store_error)
+}
+
+/// The row of a stored object, its name sealed.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn row(
+    app: &App,
+    org_id: Uuid,
+    id: Uuid,
+    conversation_id: Uuid,
+    message_id: Option<Uuid>,
+    part: i64,
+    direction: &str,
+    name: &str,
+    content_type: &str,
+    info: &PutInfo,
+    uploaded_by: Option<Uuid>,
+) -> Result<AttachmentRow> {
+    let sealed = app.keyring().seal(app.db(), org_id, NAME_TABLE, NAME_COLUMN, id, clean_name(name).as_bytes()).await?;
+    Ok(AttachmentRow {
+        id,
+        org_id,
+        conversation_id,
+        message_id,
+        part,
+        direction: direction.into(),
+        name: sealed,
+        content_type: clean_content_type(Some(content_type)),
+        byte_size: info.size as i64,
+        sha256: info.sha256.clone(),
+        object_key: object_key(org_id, id),
+        uploaded_by,
+        created_ms: now_ms(),
+    })
+}
+
+async fn to_api(app: &App, r: AttachmentRow) -> Result<Attachment> {
+    let name = app.keyring().open(app.db(), r.org_id, NAME_TABLE, NAME_COLUMN, r.id, &r.name).await?;
+    Ok(Attachment {
+        id: r.id,
+        conversation_id: r.conversation_id,
+        message_id: r.message_id,
+        direction: r.direction,
+        name: String::from_utf8_lossy(&name).into_owned(),
+        content_type: r.content_type,
+        size: r.byte_size,
+        sha256: r.sha256,
+        created_at_ms: r.created_ms,
+    })
+}
+
+/// Upload a file to a conversation, to be sent with a reply (`WriteRecords`).
+/// Empty files are refused; more than 25 MB is `payload_too_large`.
+pub async fn upload(
+    app: &App,
+    ctx: &Context,
+    conversation_id: Uuid,
+    name: &str,
+    content_type: Option<&str>,
+    body: ByteStream,
+) -> Result<Attachment> {
+    if !ctx.can(Action::WriteRecords) {
+        return Err(AppError::Forbidden);
+    }
+    conversations::visible(app, ctx, conversation_id).await?;
+    let id = new_id();
+    let info = put(app, ctx.org_id, id, body).await?;
+    if info.size == 0 {
+        let _ = app.objects().delete(&object_key(ctx.org_id, id)).await;
+        return Err(AppError::field("file", "is empty"));
+    }
+    let ct = clean_content_type(content_type);
+    let r = row(app, ctx.org_id, id, conversation_id, None, 0, "out", name, &ct, &info, Some(ctx.user_id())).await?;
+    let stored = async {
+        let mut tx = app.db().begin().await?;
+        rows::insert(&mut tx, &r).await?;
+        tx.commit().await?;
+        Ok::<(), AppError>(())
+    };
+    if let Err(e) = stored.await {
+        let _ = app.objects().delete(&r.object_key).await;
+        return Err(e);
+    }
+    to_api(app, r).await
+}
+
+/// An attachment the member may see (its conversation is visible).
+pub async fn get(app: &App, ctx: &Context, id: Uuid) -> Result<Attachment> {
+    to_api(app, visible_row(app, ctx, id).await?).await
+}
+
+async fn visible_row(app: &App, ctx: &Context, id: Uuid) -> Result<AttachmentRow> {
+    let r = rows::get(app.db(), ctx.org_id, id).await?.ok_or(AppError::NotFound)?;
+    conversations::visible(app, ctx, r.conversation_id).await?;
+    Ok(r)
+}
+
+/// The attachment and its bytes, streamed.
+pub async fn download(app: &App, ctx: &Context, id: Uuid) -> Result<(Attachment, Object)> {
+    let r = visible_row(app, ctx, id).await?;
+    let object = app.objects().get(&r.object_key).await.map_err(store_error)?.ok_or(AppError::NotFound)?;
+    Ok((to_api(app, r).await?, object))
+}
+
+/// The attachments of some messages of a workspace, by message.
+pub(crate) async fn for_messages(app: &App, org_id: Uuid, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Attachment>>> {
+    let mut out: HashMap<Uuid, Vec<Attachment>> = HashMap::new();
+    for r in rows::for_messages(app.db(), org_id, ids).await? {
+        let Some(message_id) = r.message_id else { continue };
+        out.entry(message_id).or_default().push(to_api(app, r).await?);
+    }
+    Ok(out)
+}
+
+/// Give uploads to a new outbound message (in its transaction): each must
+/// be an unsent upload of the same conversation (`attachment_ids.N` names
+/// the one that is not).
+pub(crate) async fn link(
+    tx: &mut Tx,
+    org_id: Uuid,
+    conversation_id: Uuid,
+    message_id: Uuid,
+    ids: &[Uuid],
+) -> Result<()> {
+    if ids.len() > MAX_PER_MESSAGE {
+        return Err(AppError::field("attachment_ids", format!("at most {MAX_PER_MESSAGE} attachments")));
+    }
+    for (i, id) in ids.iter().enumerate() {
+        if !rows::link(tx, org_id, *id, conversation_id, message_id, i as i64).await? {
+            return Err(AppError::field(
+                &format!("attachment_ids.{i}"),
+                "is not an unsent attachment of this conversation",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A message's attachments with their bytes, as MIME parts (the e-mail send).
+pub(crate) async fn mail_parts(
+    app: &App,
+    org_id: Uuid,
+    message_id: Uuid,
+) -> Result<Vec<kith_infra::smtp::MailAttachment>> {
+    let mut out = Vec::new();
+    for r in rows::for_messages(app.db(), org_id, &[message_id]).await? {
+        let data = app.objects().get_bytes(&r.object_key).await.map_err(store_error)?.ok_or(AppError::NotFound)?;
+        let a = to_api(app, r).await?;
+        out.push(kith_infra::smtp::MailAttachment { name: a.name, content_type: a.content_type, data });
+    }
+    Ok(out)
+}
+
+/// Signed links to a message's attachments, for providers that fetch media
+/// by URL (empty when it has none).
+pub(crate) async fn outbound_urls(app: &App, org_id: Uuid, message_id: Uuid) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for r in rows::for_messages(app.db(), org_id, &[message_id]).await? {
+        out.push(signed_url(app, org_id, r.id).await?);
+    }
+    Ok(out)
+}
+
+// ------------------------------------------------------------ signed links
+
+async fn link_key(app: &App, org_id: Uuid) -> Result<Vec<u8>> {
+    // Derived from the workspace's first data key: stable across rotation.
+    Ok(app.keyring().search_key(app.db(), org_id).await?.derive("attachment-links").as_bytes().to_vec())
+}
+
+fn link_mac(key: &[u8], org_id: Uuid, id: Uuid, expires_ms: i64) -> String {
+    hex::encode(kith_crypto::hmac_sha256(key, format!("{org_id}:{id}:{expires_ms}").as_bytes()))
+}
+
+/// The path of a capability link to an attachment, valid until `expires_ms`.
+pub async fn signed_path(app: &App, org_id: Uuid, id: Uuid, expires_ms: i64) -> Result<String> {
+    let sig = link_mac(&link_key(app, org_id).await?, org_id, id, expires_ms);
+    Ok(format!("/files/{org_id}/{id}?expires={expires_ms}&sig={sig}"))
+}
+
+/// A capability URL on the public base URL, valid for [`LINK_TTL_MS`]
+/// (what a provider fetches to send media).
+pub async fn signed_url(app: &App, org_id: Uuid, id: Uuid) -> Result<String> {
+    let path = signed_path(app, org_id, id, now_ms() + LINK_TTL_MS).await?;
+    Ok(format!("{}{path}", app.settings().public_url))
+}
+
+/// The attachment behind a capability link; `not_found` when the link is
+/// forged, expired, or the file is gone.
+pub async fn open_signed(
+    app: &App,
+    org_id: Uuid,
+    id: Uuid,
+    expires_ms: i64,
+    sig: &str,
+) -> Result<(Attachment, Object)> {
+    if expires_ms < now_ms() {
+        return Err(AppError::NotFound);
+    }
+    let Ok(Some(r)) = rows::get(app.db(), org_id, id).await else { return Err(AppError::NotFound) };
+    let expected = link_mac(&link_key(app, org_id).await?, org_id, id, expires_ms);
+    if !kith_crypto::constant_time_eq(expected.as_bytes(), sig.as_bytes()) {
+        return Err(AppError::NotFound);
+    }
+    let object = app.objects().get(&r.object_key).await.map_err(store_error)?.ok_or(AppError::NotFound)?;
+    Ok((to_api(app, r).await?, object))
+}
+
+// ---------------------------------------------------------------- deleting
+
+/// Queue the removal of objects (in the transaction that removes their rows).
+pub(crate) async fn delete_objects_later(tx: &mut Tx, org_id: Uuid, keys: Vec<String>) -> Result<()> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    for chunk in keys.chunks(500) {
+        let payload = serde_json::json!({"keys": chunk});
+        crate::worker::enqueue(tx, DELETE_JOB, Some(org_id), &payload, now_ms()).await?;
+    }
+    Ok(())
+}
+
+/// Queue the removal of every object of a workspace.
+pub async fn delete_workspace_objects_later(tx: &mut Tx, org_id: Uuid) -> Result<()> {
+    let payload = serde_json::json!({"prefix": workspace_prefix(org_id)});
+    crate::worker::enqueue(tx, DELETE_JOB, None, &payload, now_ms()).await?;
+    Ok(())
+}
+
+/// Queue the removal of the objects of every conversation of a contact
+/// (call before the contact's row goes: the rows cascade).
+pub async fn delete_contact_objects_later(tx: &mut Tx, org_id: Uuid, contact_id: Uuid) -> Result<()> {
+    let keys = rows::keys_of_contact(tx, org_id, contact_id).await?;
+    delete_objects_later(tx, org_id, keys).await
+}
+
+pub(crate) async fn run_delete(app: App, job: ClaimedJob) -> std::result::Result<(), JobError> {
+    let payload: serde_json::Value =
+        serde_json::from_slice(&job.payload).map_err(|e| JobError::permanent(format!("{DELETE_JOB}: {e}")))?;
+    if let Some(prefix) = payload["prefix"].as_str() {
+        let n = app.objects().delete_prefix(prefix).await.map_err(|e| JobError::from(e.to_string()))?;
+        tracing::info!(objects = n, "removed a workspace's objects");
+        return Ok(());
+    }
+    let org_id = job.org_id.ok_or_else(|| JobError::permanent(format!("{DELETE_JOB}: no workspace")))?;
+    let own = format!("org/{org_id}/");
+    for key in payload["keys"].as_array().into_iter().flatten().filter_map(|k| k.as_str()) {
+        if !key.starts_with(&own) {
+            return Err(JobError::permanent(format!("{DELETE_JOB}: a key outside the workspace")));
+        }
+        app.objects().delete(key).await.map_err(|e| JobError::from(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Bytes as a one-chunk stream.
+pub(crate) fn bytes_stream(data: Vec<u8>) -> ByteStream {
+    kith_infra::objects::once(data.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_cleaned() {
+        assert_eq!(clean_name("../../etc/passwd"), "passwd");
+        assert_eq!(clean_name("C:\\Users\\x\\report.pdf"), "report.pdf");
+        assert_eq!(clean_name("a\u{0}b\r\n.txt"), "ab.txt");
+        assert_eq!(clean_name("..."), "attachment");
+        assert_eq!(clean_name(".htaccess"), "htaccess");
+        assert_eq!(clean_name(""), "attachment");
+        assert_eq!(clean_name(&"é".repeat(300)).chars().count(), 200);
+    }
+
+    #[test]
+    fn content_types() {
+        assert_eq!(clean_content_type(Some("Image/PNG; charset=x")), "image/png");
+        assert_eq!(clean_content_type(Some("text/html\r\nX-Evil: 1")), "application/octet-stream");
+        assert_eq!(clean_content_type(None), "application/octet-stream");
+        assert_eq!(clean_content_type(Some("nonsense")), "application/octet-stream");
+        assert!(inline_safe("image/webp") && !inline_safe("image/svg+xml") && !inline_safe("text/html"));
+    }
+}

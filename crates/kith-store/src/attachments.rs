@@ -1,0 +1,120 @@
+//! Attachments of inbox messages: one row per file kept in the object store
+//! (the bytes live there under `object_key`; the sealed file name, type,
+//! size and SHA-256 live here). Every query is scoped by workspace.
+
+use crate::{Db, Result, Tx};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AttachmentRow {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub conversation_id: Uuid,
+    /// None for an upload not yet sent with a message.
+    pub message_id: Option<Uuid>,
+    /// Order within the message (inbound: the provider's media index).
+    pub part: i64,
+    /// `in` or `out`.
+    pub direction: String,
+    /// Sealed (`attachments.name`).
+    pub name: Vec<u8>,
+    pub content_type: String,
+    pub byte_size: i64,
+    pub sha256: String,
+    pub object_key: String,
+    pub uploaded_by: Option<Uuid>,
+    pub created_ms: i64,
+}
+
+const COLUMNS: &str = "id, org_id, conversation_id, message_id, part, direction, name, content_type, byte_size, \
+                       sha256, object_key, uploaded_by, created_ms";
+
+/// Insert; false when the message already has an attachment at this part.
+pub async fn insert(tx: &mut Tx, r: &AttachmentRow) -> Result<bool> {
+    const SQL: &str = "INSERT INTO attachments (id, org_id, conversation_id, message_id, part, direction, name,
+                         content_type, byte_size, sha256, object_key, uploaded_by, created_ms)
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                       ON CONFLICT (message_id, part) DO NOTHING";
+    let n = on_tx!(tx, |c| sqlx::query(SQL)
+        .bind(r.id)
+        .bind(r.org_id)
+        .bind(r.conversation_id)
+        .bind(r.message_id)
+        .bind(r.part)
+        .bind(&r.direction)
+        .bind(&r.name)
+        .bind(&r.content_type)
+        .bind(r.byte_size)
+        .bind(&r.sha256)
+        .bind(&r.object_key)
+        .bind(r.uploaded_by)
+        .bind(r.created_ms)
+        .execute(c)
+        .await?
+        .rows_affected());
+    Ok(n == 1)
+}
+
+pub async fn get(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<AttachmentRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM attachments WHERE org_id = $1 AND id = $2");
+    Ok(on_read!(db, |p| sqlx::query_as::<_, AttachmentRow>(&sql).bind(org_id).bind(id).fetch_optional(p).await?))
+}
+
+/// The attachments of some messages, in message and part order.
+pub async fn for_messages(db: &Db, org_id: Uuid, message_ids: &[Uuid]) -> Result<Vec<AttachmentRow>> {
+    if message_ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut sql = crate::sql::Sql::new(&format!("SELECT {COLUMNS} FROM attachments WHERE org_id = "));
+    sql.bind(org_id)
+        .push(" AND message_id IN (")
+        .bind_list(message_ids.iter().copied())
+        .push(") ORDER BY message_id, part");
+    sql.fetch_all::<AttachmentRow>(db).await
+}
+
+/// The parts of a message that are stored already.
+pub async fn parts_of(db: &Db, org_id: Uuid, message_id: Uuid) -> Result<Vec<i64>> {
+    const SQL: &str = "SELECT part FROM attachments WHERE org_id = $1 AND message_id = $2 ORDER BY part";
+    Ok(on_read!(db, |p| sqlx::query_scalar::<_, i64>(SQL).bind(org_id).bind(message_id).fetch_all(p).await?))
+}
+
+/// Give an unsent upload to a message (as part `part`); false when it is not
+/// an unsent upload of this conversation.
+pub async fn link(
+    tx: &mut Tx,
+    org_id: Uuid,
+    id: Uuid,
+    conversation_id: Uuid,
+    message_id: Uuid,
+    part: i64,
+) -> Result<bool> {
+    const SQL: &str = "UPDATE attachments SET message_id = $4, part = $5
+                       WHERE org_id = $1 AND id = $2 AND conversation_id = $3 AND message_id IS NULL
+                         AND direction = 'out'";
+    let n = on_tx!(tx, |c| sqlx::query(SQL)
+        .bind(org_id)
+        .bind(id)
+        .bind(conversation_id)
+        .bind(message_id)
+        .bind(part)
+        .execute(c)
+        .await?
+        .rows_affected());
+    Ok(n == 1)
+}
+
+/// Remove one row (the caller removes the object).
+pub async fn delete(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<bool> {
+    const SQL: &str = "DELETE FROM attachments WHERE org_id = $1 AND id = $2";
+    let n = on_tx!(tx, |c| sqlx::query(SQL).bind(org_id).bind(id).execute(c).await?.rows_affected());
+    Ok(n == 1)
+}
+
+/// The object keys of every attachment in a contact's conversations (their
+/// rows cascade when the contact goes; the objects must be removed too).
+pub async fn keys_of_contact(tx: &mut Tx, org_id: Uuid, contact_id: Uuid) -> Result<Vec<String>> {
+    const SQL: &str = "SELECT a.object_key FROM attachments a JOIN conversations c ON c.id = a.conversation_id
+                       WHERE a.org_id = $1 AND c.org_id = $1 AND c.contact_id = $2";
+    Ok(on_tx!(tx, |c| sqlx::query_scalar::<_, String>(SQL).bind(org_id).bind(contact_id).fetch_all(c).await?))
+}

@@ -1,0 +1,262 @@
+//! Attachments over HTTP on each backend: inbound Twilio media fetched by the
+//! `inbox.media` job (basic auth, through the SSRF-guarded client) and
+//! listed on the message; downloads scoped to the workspace with `nosniff`
+//! and the right disposition; uploads (cleaned names, empty → 422, over
+//! 25 MB → 413, other workspaces → 404); a reply with `attachment_ids`
+//! hands Twilio a signed link that serves the file and nothing else; and
+//! deleting the contact removes the objects.
+
+use crate::helpers::{client, code, json};
+use kith_app::worker::{Registry, Worker};
+use kith_app::{AppSettings, ProviderBases};
+use kith_testkit::{spawn_with, TestDb, TestServer};
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+
+const AUTH_TOKEN: &str = "twilio-media-auth-token";
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n-not-really-an-image-but-bytes";
+
+#[derive(Clone, Default)]
+struct StandIn {
+    sent: Arc<Mutex<Vec<String>>>,
+    media_auth: Arc<Mutex<Vec<String>>>,
+}
+
+async fn stand_in() -> (StandIn, String) {
+    let s = StandIn::default();
+    let (a, b) = (s.clone(), s.clone());
+    let router = axum::Router::new()
+        .route(
+            "/2010-04-01/Accounts/{sid}/Messages.json",
+            axum::routing::post(move |body: String| {
+                let s = a.clone();
+                async move {
+                    s.sent.lock().unwrap().push(body);
+                    (axum::http::StatusCode::CREATED, axum::Json(json!({"sid": "SMmedia1", "status": "queued"})))
+                }
+            }),
+        )
+        .route(
+            "/media/{n}",
+            axum::routing::get(move |headers: axum::http::HeaderMap| {
+                let s = b.clone();
+                async move {
+                    let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                    s.media_auth.lock().unwrap().push(auth);
+                    ([("content-type", "image/png")], PNG)
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (s, format!("http://{addr}"))
+}
+
+async fn send(s: &TestServer, method: Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+    let mut req = client().request(method, s.url(path)).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    json(req.send().await.unwrap()).await
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn post_twilio(s: &TestServer, path: &str, pairs: &[(&str, &str)]) -> u16 {
+    let body = pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&");
+    let url = s.url(path);
+    let params = kith_providers::twilio::form_pairs(body.as_bytes());
+    let sig = kith_providers::twilio::compute_signature(AUTH_TOKEN, &url, &params);
+    let resp = client()
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-twilio-signature", sig)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    resp.status().as_u16()
+}
+
+/// A multipart body with `conversation_id` and one `file`.
+fn multipart(conversation_id: &str, name: &str, content_type: &str, data: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "kith-test-boundary-7f3a";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"conversation_id\"\r\n\r\n{conversation_id}\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+             Content-Type: {content_type}\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(data);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn upload(s: &TestServer, token: &str, conv: &str, name: &str, ct: &str, data: &[u8]) -> (u16, Value) {
+    let (content_type, body) = multipart(conv, name, ct, data);
+    let req =
+        client().post(s.url("/api/v1/attachments")).bearer_auth(token).header("content-type", content_type).body(body);
+    json(req.send().await.unwrap()).await
+}
+
+async fn drain(s: &TestServer) {
+    let w = Worker::new(s.app.clone(), Registry::standard());
+    while w.run_once().await.unwrap() > 0 {}
+}
+
+#[tokio::test]
+async fn attachments_in_and_out() {
+    for db in TestDb::all().await {
+        let (stand, base) = stand_in().await;
+        let settings = AppSettings {
+            provider_bases: ProviderBases { twilio: base.clone(), ..ProviderBases::default() },
+            ..kith_testkit::app::test_settings()
+        };
+        let web = kith_web::WebConfig { api_rate_per_second: 0, ..Default::default() };
+        let s = spawn_with(db, settings, web).await;
+        let l = s.label;
+        let (owner, token) = s.user_with_token("files@web.test").await;
+        let (_, other) = s.user_with_token("files-other@web.test").await;
+        let (st, ch) = send(
+            &s,
+            Method::POST,
+            "/api/v1/channels",
+            &token,
+            Some(json!({"kind": "twilio_sms", "name": "Desk",
+                        "config": {"account_sid": "AC1", "auth_token": AUTH_TOKEN, "from": "+15550000000"}})),
+        )
+        .await;
+        assert_eq!(st, 201, "{l}: {ch}");
+        let hook = format!("/hooks/twilio/{}", ch["id"].as_str().unwrap());
+
+        // Inbound MMS: the media is fetched after ingest, with the account's basic auth.
+        let media_url = format!("{base}/media/1");
+        let pairs = [
+            ("MessageSid", "MMin1"),
+            ("AccountSid", "AC1"),
+            ("From", "+15551230001"),
+            ("To", "+15550000000"),
+            ("Body", "photo"),
+            ("NumMedia", "1"),
+            ("MediaUrl0", media_url.as_str()),
+            ("MediaContentType0", "image/png"),
+        ];
+        assert_eq!(post_twilio(&s, &hook, &pairs).await, 200, "{l}");
+        drain(&s).await;
+        let auth = stand.media_auth.lock().unwrap().clone();
+        assert_eq!(auth.len(), 1, "{l}");
+        assert!(auth[0].starts_with("Basic "), "{l}: {auth:?}");
+
+        let (_, convs) = send(&s, Method::GET, "/api/v1/conversations", &token, None).await;
+        let conv = convs["data"][0]["id"].as_str().unwrap().to_string();
+        let (st, msgs) = send(&s, Method::GET, &format!("/api/v1/conversations/{conv}/messages"), &token, None).await;
+        assert_eq!(st, 200, "{l}: {msgs}");
+        let files = &msgs["data"][0]["attachments"];
+        assert_eq!(files.as_array().unwrap().len(), 1, "{l}: {msgs}");
+        assert_eq!(files[0]["content_type"], "image/png", "{l}");
+        assert_eq!(files[0]["size"], PNG.len(), "{l}");
+        assert_eq!(files[0]["name"], "twilio_sms-1.png", "{l}");
+        let file_id = files[0]["id"].as_str().unwrap().to_string();
+
+        // Download: the bytes, nosniff, inline for a safe image; another workspace sees nothing.
+        let resp =
+            client().get(s.url(&format!("/api/v1/attachments/{file_id}"))).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{l}");
+        assert_eq!(resp.headers()["x-content-type-options"], "nosniff", "{l}");
+        assert_eq!(resp.headers()["content-type"], "image/png", "{l}");
+        assert!(resp.headers()["content-disposition"].to_str().unwrap().starts_with("inline;"), "{l}");
+        assert_eq!(resp.bytes().await.unwrap().as_ref(), PNG, "{l}");
+        let (st, body) = send(&s, Method::GET, &format!("/api/v1/attachments/{file_id}"), &other, None).await;
+        assert_eq!((st, code(&body)), (404, "not_found"), "{l}");
+        let (st, _) =
+            send(&s, Method::GET, &format!("/api/v1/attachments/{}", uuid::Uuid::now_v7()), &token, None).await;
+        assert_eq!(st, 404, "{l}");
+
+        // Uploads: hostile names cleaned, empty and oversized refused, other workspaces not found.
+        let pdf = b"%PDF-1.4 a small document";
+        let (st, up) = upload(&s, &token, &conv, "..\\..\\../evil name.pdf", "application/pdf", pdf).await;
+        assert_eq!(st, 201, "{l}: {up}");
+        assert_eq!(up["name"], "evil name.pdf", "{l}");
+        assert_eq!(up["message_id"], Value::Null, "{l}");
+        let up_id = up["id"].as_str().unwrap().to_string();
+        let resp =
+            client().get(s.url(&format!("/api/v1/attachments/{up_id}"))).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{l}");
+        let disposition = resp.headers()["content-disposition"].to_str().unwrap().to_string();
+        assert!(disposition.starts_with("attachment;") && disposition.contains("filename*=UTF-8''evil%20name.pdf"), "{l}");
+        assert_eq!(resp.headers()["x-content-type-options"], "nosniff", "{l}");
+        let (st, body) = upload(&s, &token, &conv, "empty.txt", "text/plain", b"").await;
+        assert_eq!((st, code(&body)), (422, "validation_failed"), "{l}: {body}");
+        let big = vec![7u8; 25 * 1024 * 1024 + 1];
+        let (st, body) = upload(&s, &token, &conv, "big.bin", "application/octet-stream", &big).await;
+        assert_eq!((st, code(&body)), (413, "payload_too_large"), "{l}: {body}");
+        let (st, _) = upload(&s, &other, &conv, "x.txt", "text/plain", b"x").await;
+        assert_eq!(st, 404, "{l}");
+        let (st, _) = upload(&s, &token, &uuid::Uuid::now_v7().to_string(), "x.txt", "text/plain", b"x").await;
+        assert_eq!(st, 404, "{l}");
+        let svg = b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>";
+        let (st, svg_up) = upload(&s, &token, &conv, "logo.svg", "image/svg+xml", svg).await;
+        assert_eq!(st, 201, "{l}");
+        let resp = client()
+            .get(s.url(&format!("/api/v1/attachments/{}", svg_up["id"].as_str().unwrap())))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.headers()["content-disposition"].to_str().unwrap().starts_with("attachment;"), "{l}: svg");
+
+        // A reply with the upload: Twilio gets a signed link that serves the file.
+        let path = format!("/api/v1/conversations/{conv}/messages");
+        let (st, m) =
+            send(&s, Method::POST, &path, &token, Some(json!({"body": "here it is", "attachment_ids": [up_id]}))).await;
+        assert_eq!(st, 202, "{l}: {m}");
+        assert_eq!(m["attachments"][0]["id"], up_id.as_str(), "{l}: {m}");
+        let (st, body) =
+            send(&s, Method::POST, &path, &token, Some(json!({"body": "again", "attachment_ids": [up_id]}))).await;
+        assert_eq!((st, code(&body)), (422, "validation_failed"), "{l}: an attachment is sent once");
+        drain(&s).await;
+        let sent = stand.sent.lock().unwrap().clone();
+        assert_eq!(sent.len(), 1, "{l}: {sent:?}");
+        let pairs = kith_providers::twilio::form_pairs(sent[0].as_bytes());
+        let link = pairs.iter().find(|(k, _)| k == "MediaUrl").map(|(_, v)| v.clone()).expect("a MediaUrl");
+        assert!(link.starts_with(&s.base), "{l}: {link}");
+        let resp = client().get(&link).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{l}");
+        assert_eq!(resp.headers()["x-content-type-options"], "nosniff", "{l}");
+        assert_eq!(resp.bytes().await.unwrap().as_ref(), pdf, "{l}");
+        let forged = format!("{}0", &link[..link.len() - 1]);
+        let forged = if forged == link { format!("{}1", &link[..link.len() - 1]) } else { forged };
+        assert_eq!(client().get(&forged).send().await.unwrap().status(), 404, "{l}: a forged link");
+
+        // Deleting the contact deletes its objects.
+        let contact = convs["data"][0]["contact"]["id"].as_str().unwrap().to_string();
+        let (st, _) = send(&s, Method::DELETE, &format!("/api/v1/contacts/{contact}"), &token, None).await;
+        assert!(st == 204 || st == 200, "{l}: {st}");
+        drain(&s).await;
+        assert_eq!(kith_testkit::raw_i64(&s.raw_url, "SELECT COUNT(*) FROM attachments").await, 0, "{l}");
+        for id in [file_id, up_id] {
+            let key = format!("org/{}/att/{id}", owner.org_id);
+            assert!(s.app.objects().get(&key).await.unwrap().is_none(), "{l}: {key} is still stored");
+        }
+        // The SVG upload never sent is in the same conversation: gone too.
+        let key = format!("org/{}/att/{}", owner.org_id, svg_up["id"].as_str().unwrap());
+        assert!(s.app.objects().get(&key).await.unwrap().is_none(), "{l}: unsent upload still stored");
+    }
+}
