@@ -14,6 +14,7 @@ pub mod identity;
 pub mod inbox;
 pub mod invitations;
 pub mod keyring;
+pub mod live;
 pub mod mail;
 pub mod members;
 pub mod rotation;

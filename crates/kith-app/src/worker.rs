@@ -248,40 +248,25 @@ impl Worker {
                 }
             })
         };
-        let mut result = Ok(n);
+        // The batch runs concurrently: a job waiting on a provider or the
+        // network does not hold up the others (a send's call, a crawl's fetch).
+        let mut running = tokio::task::JoinSet::new();
         for job in claimed {
-            if let Err(e) = self.run_job(job).await {
-                result = Err(e);
-                break;
+            let handler = self.registry.handlers.get(&job.kind).cloned();
+            running.spawn(run_job(self.app.clone(), handler, self.owner.clone(), job));
+        }
+        let mut result = Ok(n);
+        while let Some(done) = running.join_next().await {
+            match done {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => result = Err(e),
+                // A panicking handler ends its own task; its lease runs out
+                // and the job is claimed again later.
+                Err(e) => tracing::error!(error = %e, "a job's task stopped"),
             }
         }
         heartbeat.abort();
         result
-    }
-
-    async fn run_job(&self, job: ClaimedJob) -> Result<()> {
-        let id = job.id;
-        let (attempts, max) = (job.attempts, job.max_attempts);
-        let outcome = match self.registry.handlers.get(&job.kind) {
-            Some(handler) => handler(self.app.clone(), job.clone()).await,
-            None => Err(JobError::from(format!("no handler for job kind {}", job.kind))),
-        };
-        match outcome {
-            Ok(()) => {
-                jobs::complete(self.app.db(), id, &self.owner).await?;
-            }
-            Err(JobError { defer_until_ms: Some(at), .. }) => {
-                tracing::debug!(job_id = %id, kind = %job.kind, run_at_ms = at, "job deferred");
-                jobs::defer(self.app.db(), id, &self.owner, at, now_ms()).await?;
-            }
-            Err(error) => {
-                let dead = error.permanent || attempts >= max;
-                let retry_at = now_ms() + backoff_ms(attempts, &mut rand::thread_rng());
-                tracing::warn!(job_id = %id, kind = %job.kind, attempts, dead, error = %error.message, "job failed");
-                jobs::fail(self.app.db(), id, &self.owner, &error.message, retry_at, dead, now_ms()).await?;
-            }
-        }
-        Ok(())
     }
 
     /// Turn due schedules into jobs; the compare-and-set on the schedule row
@@ -346,6 +331,32 @@ impl Worker {
         }
         tracing::info!(owner = %self.owner, "worker stopped");
     }
+}
+
+/// Run one claimed job and record its outcome (done, deferred, failed, dead).
+async fn run_job(app: App, handler: Option<Handler>, owner: String, job: ClaimedJob) -> Result<()> {
+    let id = job.id;
+    let (attempts, max, kind) = (job.attempts, job.max_attempts, job.kind.clone());
+    let outcome = match handler {
+        Some(handler) => handler(app.clone(), job).await,
+        None => Err(JobError::from(format!("no handler for job kind {kind}"))),
+    };
+    match outcome {
+        Ok(()) => {
+            jobs::complete(app.db(), id, &owner).await?;
+        }
+        Err(JobError { defer_until_ms: Some(at), .. }) => {
+            tracing::debug!(job_id = %id, kind = %kind, run_at_ms = at, "job deferred");
+            jobs::defer(app.db(), id, &owner, at, now_ms()).await?;
+        }
+        Err(error) => {
+            let dead = error.permanent || attempts >= max;
+            let retry_at = now_ms() + backoff_ms(attempts, &mut rand::thread_rng());
+            tracing::warn!(job_id = %id, kind = %kind, attempts, dead, error = %error.message, "job failed");
+            jobs::fail(app.db(), id, &owner, &error.message, retry_at, dead, now_ms()).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Jobs that ran out of attempts, newest first (operator's view).

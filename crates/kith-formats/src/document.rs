@@ -177,6 +177,18 @@ pub fn markdown_sections(text: &str) -> Vec<Section> {
 /// encoding), pages and blank lines as paragraph breaks. A page lopdf cannot
 /// decode is skipped; a file it cannot open is corrupt.
 fn pdf_sections(bytes: &[u8]) -> Result<Vec<Section>, ExtractError> {
+    contain_panics("PDF", || pdf_sections_unguarded(bytes))
+}
+
+/// Runs a third-party parser so that a panic on a hostile file becomes a
+/// `Corrupt` error instead of unwinding into the caller's worker thread. The
+/// release profile unwinds (`panic = "unwind"`) so that this is possible.
+fn contain_panics<T>(what: &'static str, parse: impl FnOnce() -> Result<T, ExtractError>) -> Result<T, ExtractError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(parse))
+        .unwrap_or_else(|_| Err(ExtractError::Corrupt(what, "the reader could not make sense of it".into())))
+}
+
+fn pdf_sections_unguarded(bytes: &[u8]) -> Result<Vec<Section>, ExtractError> {
     let doc = lopdf::Document::load_mem(bytes).map_err(|e| {
         if matches!(e, lopdf::Error::Decryption(_) | lopdf::Error::InvalidPassword) {
             ExtractError::Encrypted
@@ -186,10 +198,12 @@ fn pdf_sections(bytes: &[u8]) -> Result<Vec<Section>, ExtractError> {
     })?;
     let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
     let mut text = String::new();
+    let mut chars = 0;
     for page in pages {
         for chunk in doc.extract_text_chunks(&[page]).into_iter().flatten() {
             text.push_str(&chunk);
-            if text.chars().count() > MAX_TEXT_CHARS {
+            chars += chunk.chars().count();
+            if chars > MAX_TEXT_CHARS {
                 return Err(ExtractError::TooMuchText { max: MAX_TEXT_CHARS });
             }
         }
@@ -204,6 +218,10 @@ fn pdf_sections(bytes: &[u8]) -> Result<Vec<Section>, ExtractError> {
 /// DOCX: the paragraphs of `word/document.xml`; paragraphs styled `Title`
 /// or `Heading…` start sections.
 fn docx_sections(bytes: &[u8]) -> Result<Vec<Section>, ExtractError> {
+    contain_panics("DOCX", || docx_sections_unguarded(bytes))
+}
+
+fn docx_sections_unguarded(bytes: &[u8]) -> Result<Vec<Section>, ExtractError> {
     let corrupt = |e: String| ExtractError::Corrupt("DOCX", e);
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| corrupt(e.to_string()))?;
     let file = zip.by_name("word/document.xml").map_err(|_| corrupt("it has no word/document.xml".into()))?;
@@ -397,5 +415,28 @@ mod tests {
     fn corrupt_files_are_errors_not_panics() {
         assert!(matches!(extract(DocumentKind::Pdf, b"%PDF-1.4 garbage"), Err(ExtractError::Corrupt("PDF", _))));
         assert!(matches!(extract(DocumentKind::Docx, b"PK\x03\x04garbage"), Err(ExtractError::Corrupt("DOCX", _))));
+    }
+
+    #[test]
+    fn a_parser_panic_is_a_corrupt_file() {
+        let got: Result<(), _> = contain_panics("PDF", || panic!("hostile file"));
+        assert!(matches!(got, Err(ExtractError::Corrupt("PDF", _))));
+    }
+
+    #[test]
+    fn damaged_copies_of_real_files_never_escape_as_panics() {
+        // Truncations and byte flips at many offsets of the fixtures: each is an
+        // error or some text, never a panic out of `extract`.
+        let pdf: &[u8] = include_bytes!("../../kith-app/tests/data/knowledge/wholesale.pdf");
+        let docx: &[u8] = include_bytes!("../../kith-app/tests/data/knowledge/gift-wrapping.docx");
+        for (kind, bytes) in [(DocumentKind::Pdf, pdf), (DocumentKind::Docx, docx)] {
+            let step = (bytes.len() / 97).max(1);
+            for at in (0..bytes.len()).step_by(step) {
+                let _ = extract(kind, &bytes[..at]);
+                let mut flipped = bytes.to_vec();
+                flipped[at] ^= 0x5a;
+                let _ = extract(kind, &flipped);
+            }
+        }
     }
 }

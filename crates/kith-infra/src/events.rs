@@ -4,10 +4,13 @@
 //! apply. A slow listener loses old events (it is told how many) rather
 //! than slowing the publisher down.
 //!
-//! Across several nodes this becomes PostgreSQL LISTEN/NOTIFY or NATS
-//! behind the same shape (DESIGN.md, Events).
+//! Across several nodes a relay carries each event to the others
+//! (PostgreSQL LISTEN/NOTIFY, `kith_app::live`): [`EventBus::relay_to`]
+//! hands it every event published here, and [`EventBus::deliver`] brings in
+//! the other nodes' events without sending them round again.
 
-use tokio::sync::broadcast;
+use std::sync::{Arc, OnceLock};
+use tokio::sync::{broadcast, mpsc};
 use uuid::Uuid;
 
 /// How many events a listener may fall behind before it starts losing them.
@@ -25,10 +28,14 @@ pub struct Event {
 pub const MESSAGE_CREATED: &str = "message.created";
 pub const MESSAGE_UPDATED: &str = "message.updated";
 pub const CONVERSATION_UPDATED: &str = "conversation.updated";
+/// Every kind of event (what a relayed event's kind must be one of).
+pub const KINDS: [&str; 3] = [MESSAGE_CREATED, MESSAGE_UPDATED, CONVERSATION_UPDATED];
 
 #[derive(Clone)]
 pub struct EventBus {
     tx: broadcast::Sender<Event>,
+    /// Where events published here also go (to other nodes), once set.
+    relay: Arc<OnceLock<mpsc::Sender<Event>>>,
 }
 
 impl Default for EventBus {
@@ -40,11 +47,30 @@ impl Default for EventBus {
 impl EventBus {
     pub fn new() -> EventBus {
         let (tx, _) = broadcast::channel(CAPACITY);
-        EventBus { tx }
+        EventBus { tx, relay: Arc::new(OnceLock::new()) }
     }
 
-    /// Announce an event; nobody listening is fine.
+    /// Announce an event to this node's listeners and, through the relay,
+    /// to the other nodes'. Nobody listening is fine; a relay that cannot
+    /// keep up drops the event for the other nodes (their listeners resync
+    /// on their next read) rather than slowing the publisher down.
     pub fn publish(&self, event: Event) {
+        if let Some(relay) = self.relay.get() {
+            if relay.try_send(event.clone()).is_err() {
+                tracing::warn!(kind = event.kind, "event relay full or closed: an event stays on this node");
+            }
+        }
+        let _ = self.tx.send(event);
+    }
+
+    /// From now on, hand every published event to `relay` too. Only the first
+    /// call takes effect (false for later ones).
+    pub fn relay_to(&self, relay: mpsc::Sender<Event>) -> bool {
+        self.relay.set(relay).is_ok()
+    }
+
+    /// An event another node published: to this node's listeners only.
+    pub fn deliver(&self, event: Event) {
         let _ = self.tx.send(event);
     }
 
@@ -72,5 +98,22 @@ mod tests {
         bus.publish(e.clone());
         assert_eq!(rx.recv().await.unwrap(), e);
         assert!(rx.try_recv().is_err(), "nothing else queued");
+    }
+
+    #[tokio::test]
+    async fn published_events_go_to_the_relay_and_delivered_ones_do_not() {
+        let bus = EventBus::new();
+        let (tx, mut relayed) = mpsc::channel(8);
+        assert!(bus.relay_to(tx.clone()));
+        assert!(!bus.relay_to(tx), "one relay");
+        let mut rx = bus.subscribe();
+        let here = Event { org_id: Uuid::now_v7(), kind: MESSAGE_CREATED, conversation_id: None, message_id: None };
+        bus.publish(here.clone());
+        let there = Event { kind: MESSAGE_UPDATED, ..here.clone() };
+        bus.deliver(there.clone());
+        assert_eq!(relayed.recv().await.unwrap(), here);
+        assert!(relayed.try_recv().is_err(), "a delivered event is not relayed again");
+        assert_eq!(rx.recv().await.unwrap(), here);
+        assert_eq!(rx.recv().await.unwrap(), there);
     }
 }

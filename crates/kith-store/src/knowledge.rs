@@ -411,35 +411,42 @@ pub fn search_sql(backend: Backend, org_id: Uuid, words: &[String], limit: i64) 
 }
 
 /// How many of the workspace's chunks contain each word (document
-/// frequency, through the engine's own stemming), in the order given.
-pub async fn word_counts(db: &Db, org_id: Uuid, words: &[String]) -> Result<Vec<i64>> {
-    let mut out = Vec::with_capacity(words.len());
-    for w in words {
+/// frequency, through the engine's own stemming), in the order given, each
+/// counted up to `cap` only: a word in more chunks than that is reported as
+/// `cap`. One statement for all the words; the work is at most `cap`
+/// postings per word, whatever the size of the knowledge base.
+pub async fn word_counts(db: &Db, org_id: Uuid, words: &[String], cap: i64) -> Result<Vec<i64>> {
+    let mut out = vec![0i64; words.len()];
+    let mut sql = Sql::new("");
+    let mut asked = 0;
+    for (i, w) in words.iter().enumerate() {
         if !is_plain(w) {
-            out.push(0);
             continue;
         }
-        let n: i64 = match db.backend() {
+        if asked > 0 {
+            sql.push(" UNION ALL ");
+        }
+        asked += 1;
+        sql.push("SELECT CAST(").bind(i as i64).push(" AS BIGINT) AS i, COUNT(*) AS n FROM (SELECT 1 AS one FROM ");
+        match db.backend() {
             Backend::Sqlite => {
-                let query = format!("org : \"{}\" AND \"{w}\"", org_token(org_id));
-                on_read!(db, |p| sqlx::query_scalar::<_, i64>(
-                    "SELECT COUNT(*) FROM fts_knowledge WHERE fts_knowledge MATCH $1"
-                )
-                .bind(query)
-                .fetch_one(p)
-                .await?)
+                sql.push("fts_knowledge WHERE fts_knowledge MATCH ")
+                    .bind(format!("org : \"{}\" AND \"{w}\"", org_token(org_id)));
             }
-            Backend::Postgres => on_read!(db, |p| {
-                sqlx::query_scalar::<_, i64>(
-                "SELECT COUNT(*) FROM knowledge_chunks WHERE org_id = $1 AND fts_vector @@ to_tsquery('english', $2)"
-            )
-            .bind(org_id)
-            .bind(w)
-            .fetch_one(p)
-            .await?
-            }),
-        };
-        out.push(n);
+            Backend::Postgres => {
+                sql.push("knowledge_chunks WHERE org_id = ").bind(org_id);
+                sql.push(" AND fts_vector @@ to_tsquery('english', ").bind(w.as_str()).push(")");
+            }
+        }
+        sql.push(" LIMIT ").bind(cap).push(") AS m");
+    }
+    if asked == 0 {
+        return Ok(out);
+    }
+    for (i, n) in sql.fetch_all::<(i64, i64)>(db).await? {
+        if let Some(slot) = out.get_mut(i as usize) {
+            *slot = n;
+        }
     }
     Ok(out)
 }

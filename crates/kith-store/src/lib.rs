@@ -35,6 +35,7 @@ pub mod knowledge;
 pub mod list_sort;
 pub mod members;
 pub mod notes;
+pub mod notify;
 pub mod one_time;
 pub mod outbound;
 pub mod records;

@@ -15,6 +15,8 @@ use uuid::Uuid;
 pub struct SlotRow {
     pub next_ms: i64,
     pub tail_ms: i64,
+    /// How far the waiting line has been moved back in all (see migration 0017).
+    pub shift_ms: i64,
 }
 
 /// Read a slot row, creating it when missing, and hold it for the rest of
@@ -25,7 +27,7 @@ pub async fn lock_slot(tx: &mut Tx, org_id: Uuid, channel_id: Uuid, scope: &str,
     const SQL: &str = "INSERT INTO send_slots (channel_id, scope, org_id, next_ms, tail_ms, updated_ms)
                        VALUES ($1, $2, $3, 0, 0, $4)
                        ON CONFLICT (channel_id, scope) DO UPDATE SET updated_ms = excluded.updated_ms
-                       RETURNING next_ms, tail_ms";
+                       RETURNING next_ms, tail_ms, shift_ms";
     Ok(on_tx!(tx, |c| sqlx::query_as::<_, SlotRow>(SQL)
         .bind(channel_id)
         .bind(scope)
@@ -37,12 +39,14 @@ pub async fn lock_slot(tx: &mut Tx, org_id: Uuid, channel_id: Uuid, scope: &str,
 
 /// Write a slot row locked by [`lock_slot`] in this transaction.
 pub async fn set_slot(tx: &mut Tx, channel_id: Uuid, scope: &str, slot: SlotRow) -> Result<()> {
-    const SQL: &str = "UPDATE send_slots SET next_ms = $3, tail_ms = $4 WHERE channel_id = $1 AND scope = $2";
+    const SQL: &str =
+        "UPDATE send_slots SET next_ms = $3, tail_ms = $4, shift_ms = $5 WHERE channel_id = $1 AND scope = $2";
     on_tx!(tx, |c| sqlx::query(SQL)
         .bind(channel_id)
         .bind(scope)
         .bind(slot.next_ms)
         .bind(slot.tail_ms)
+        .bind(slot.shift_ms)
         .execute(c)
         .await?
         .rows_affected());
@@ -62,18 +66,21 @@ pub struct OutboundRow {
     pub canned_response_id: Option<Uuid>,
     /// The rate-limit slot the send waits for.
     pub slot_ms: Option<i64>,
+    /// The sender's line shift when that slot was handed out.
+    pub slot_shift_ms: Option<i64>,
     /// Quiet hours hold the send until then.
     pub hold_until_ms: Option<i64>,
     /// How often a provider throttled this send.
     pub throttled: i64,
 }
 
-const OUTBOUND: &str = "message_id, org_id, origin, template, canned_response_id, slot_ms, hold_until_ms, throttled";
+const OUTBOUND: &str =
+    "message_id, org_id, origin, template, canned_response_id, slot_ms, slot_shift_ms, hold_until_ms, throttled";
 
 pub async fn insert_outbound(tx: &mut Tx, r: &OutboundRow) -> Result<()> {
     const SQL: &str =
         "INSERT INTO outbound_messages (message_id, org_id, origin, template, canned_response_id, slot_ms,
-                         hold_until_ms, throttled) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+                         slot_shift_ms, hold_until_ms, throttled) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
     on_tx!(tx, |c| sqlx::query(SQL)
         .bind(r.message_id)
         .bind(r.org_id)
@@ -81,6 +88,7 @@ pub async fn insert_outbound(tx: &mut Tx, r: &OutboundRow) -> Result<()> {
         .bind(&r.template)
         .bind(r.canned_response_id)
         .bind(r.slot_ms)
+        .bind(r.slot_shift_ms)
         .bind(r.hold_until_ms)
         .bind(r.throttled)
         .execute(c)
@@ -122,6 +130,24 @@ pub async fn set_schedule(
         .bind(org_id)
         .bind(slot_ms)
         .bind(hold_until_ms)
+        .execute(c)
+        .await?
+        .rows_affected());
+    Ok(())
+}
+
+/// Give a message the rate-limit slot it waits for, with the sender's line
+/// shift at that moment (creating its details row when the message has none).
+pub async fn reserve_slot(tx: &mut Tx, org_id: Uuid, message_id: Uuid, slot_ms: i64, shift_ms: i64) -> Result<()> {
+    const SQL: &str = "INSERT INTO outbound_messages (message_id, org_id, slot_ms, slot_shift_ms, hold_until_ms)
+                       VALUES ($1, $2, $3, $4, NULL)
+                       ON CONFLICT (message_id) DO UPDATE SET slot_ms = excluded.slot_ms,
+                         slot_shift_ms = excluded.slot_shift_ms, hold_until_ms = NULL";
+    on_tx!(tx, |c| sqlx::query(SQL)
+        .bind(message_id)
+        .bind(org_id)
+        .bind(slot_ms)
+        .bind(shift_ms)
         .execute(c)
         .await?
         .rows_affected());

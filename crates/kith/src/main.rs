@@ -86,6 +86,30 @@ enum AdminCommand {
     },
     /// Run a dead job again with a fresh set of attempts.
     ReplayJob { id: uuid::Uuid },
+    /// List a channel's raw inbound events, newest first (one JSON object per line).
+    InboundEvents {
+        #[arg(long)]
+        org: uuid::Uuid,
+        #[arg(long)]
+        channel: uuid::Uuid,
+        /// Only events not processed yet (or whose processing failed).
+        #[arg(long)]
+        unprocessed: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Process a channel's inbound events again: one event, or every one not processed yet.
+    /// Processing is idempotent: an event already processed changes nothing.
+    ReplayEvents {
+        #[arg(long)]
+        org: uuid::Uuid,
+        #[arg(long)]
+        channel: uuid::Uuid,
+        #[arg(long, conflicts_with = "unprocessed", required_unless_present = "unprocessed")]
+        event: Option<uuid::Uuid>,
+        #[arg(long)]
+        unprocessed: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -200,6 +224,8 @@ async fn serve(config: Config) -> Result<()> {
 
     kith_app::worker::install_standard_schedules(&app).await?;
     kith_app::worker::release_orphaned_leases(&app).await?;
+    // Several nodes on one PostgreSQL database see each other's live events.
+    let _live_relay = kith_app::live::start(&app).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut workers = Vec::new();
     for _ in 0..config.workers {
@@ -322,8 +348,68 @@ async fn admin(cmd: AdminCommand, config: Config) -> Result<()> {
             kith_app::worker::replay_dead(&app, id).await.map_err(app_err)?;
             eprintln!("job {id} queued again");
         }
+        AdminCommand::InboundEvents { org, channel, unprocessed, limit } => {
+            let ctx = operator(org);
+            for event in inbound_events(&app, &ctx, channel, unprocessed, limit).await? {
+                println!("{}", serde_json::to_string(&event)?);
+            }
+        }
+        AdminCommand::ReplayEvents { org, channel, event, unprocessed } => {
+            let ctx = operator(org);
+            let ids = match event {
+                Some(id) => vec![id],
+                None => inbound_events(&app, &ctx, channel, unprocessed, usize::MAX)
+                    .await?
+                    .into_iter()
+                    .map(|e| e.id)
+                    .collect(),
+            };
+            for id in &ids {
+                kith_app::inbox::events::replay(&app, &ctx, channel, *id).await.map_err(app_err)?;
+            }
+            eprintln!("{} event(s) queued for processing again", ids.len());
+        }
     }
     Ok(())
+}
+
+/// The operator at the command line, acting as an owner of one workspace.
+fn operator(org_id: uuid::Uuid) -> kith_domain::Context {
+    use kith_domain::context::{Actor, Credential};
+    kith_domain::Context {
+        org_id,
+        actor: Actor { user_id: uuid::Uuid::nil(), credential: Credential::Cli },
+        role: kith_domain::role::Role::Owner,
+    }
+}
+
+/// A channel's events, newest first, up to `limit` (only unprocessed ones
+/// when asked), read page by page.
+async fn inbound_events(
+    app: &App,
+    ctx: &kith_domain::Context,
+    channel: uuid::Uuid,
+    unprocessed: bool,
+    limit: usize,
+) -> Result<Vec<kith_app::inbox::events::InboundEventInfo>> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = kith_domain::page::PageRequest::new(Some(200), after);
+        let page = kith_app::inbox::events::list(app, ctx, channel, &page).await.map_err(app_err)?;
+        for e in page.items {
+            if out.len() >= limit {
+                return Ok(out);
+            }
+            if !unprocessed || e.processed_at_ms.is_none() || e.error.is_some() {
+                out.push(e);
+            }
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(out),
+        }
+    }
 }
 
 async fn all_workspaces(app: &App) -> Result<Vec<uuid::Uuid>> {

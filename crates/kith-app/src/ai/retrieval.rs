@@ -22,10 +22,12 @@
 //! answered questions from unanswerable ones (see the tests).
 //!
 //! ## Bounded work
-//! The full-text path reads only the postings of the message's words
-//! within the workspace (SQLite: ANDed with the workspace's token) and
-//! ranks at most what matches; per-word document counts are one index
-//! lookup each. The embedding path scores at most [`MAX_EMBEDDINGS`]
+//! Each word's document count is read first, counted up to
+//! [`POSTINGS_BUDGET`] only (one statement for all words). The full-text
+//! query then searches the rarest words whose matches together stay within
+//! that budget, within the workspace (SQLite: ANDed with the workspace's
+//! token), so the engine scores at most about [`POSTINGS_BUDGET`] chunks
+//! however large the knowledge base and however common the words. The embedding path scores at most [`MAX_EMBEDDINGS`]
 //! stored vectors: proportional to the workspace's knowledge base (a few
 //! thousand chunks), never to other workspaces'.
 //!
@@ -42,6 +44,8 @@ use uuid::Uuid;
 
 /// Full-text candidates ranked before the best `k` are returned.
 pub const CANDIDATES: i64 = 40;
+/// Most chunk matches the full-text query may score (see [`words_within_budget`]).
+pub const POSTINGS_BUDGET: i64 = 1_500;
 /// Most content words of a message that are searched (the rest are noise).
 pub const MAX_QUERY_WORDS: usize = 16;
 /// Most stored vectors scored per message (the embedding path).
@@ -77,12 +81,16 @@ pub async fn retrieve(app: &App, org_id: Uuid, query: &str, k: usize) -> Result<
         return Ok(vec![]);
     }
     let db = app.db();
-    let hits = rows::search(db, org_id, &q.search_words, CANDIDATES.max(k as i64)).await?;
+    let counts = rows::word_counts(db, org_id, &q.search_words, POSTINGS_BUDGET + 1).await?;
+    let searched = words_within_budget(&q.search_words, &counts, POSTINGS_BUDGET);
+    let hits = rows::search(db, org_id, &searched, CANDIDATES.max(k as i64)).await?;
     let vector_ranked = similar_chunks(app, org_id, query).await?;
     if hits.is_empty() && vector_ranked.is_empty() {
         return Ok(vec![]);
     }
-    let weights = word_weights(app, org_id, &q.words).await?;
+    // `search_words` starts with `words`, in order: their counts come first.
+    let total = rows::chunk_total(db, org_id).await?.max(1) as f64;
+    let weights: Vec<f64> = counts[..q.words.len()].iter().map(|&n| idf(total, n as f64)).collect();
     let mut scored: Vec<(ChunkHit, f64)> = hits
         .into_iter()
         .map(|h| {
@@ -185,14 +193,31 @@ pub async fn search(app: &App, ctx: &Context, query: &str, k: usize) -> Result<V
     retrieve(app, ctx.org_id, query, k.clamp(1, 20)).await
 }
 
-/// Each word's weight: BM25's inverse document frequency in this
-/// workspace's chunks, `ln(1 + (N − n + 0.5) / (n + 0.5))`.
-async fn word_weights(app: &App, org_id: Uuid, words: &[String]) -> Result<Vec<f64>> {
-    let counts = rows::word_counts(app.db(), org_id, words).await?;
-    let total = rows::chunk_total(app.db(), org_id).await?.max(1) as f64;
-    Ok(counts.into_iter().map(|n| idf(total, n as f64)).collect())
+/// The words the full-text query searches: rarest first, as long as the
+/// chunks they match together stay within `budget` (the engine scores every
+/// match of an OR query, so this bounds its work). The rarest word that
+/// matches anything is always searched; words that match nothing are not.
+/// A word in a large share of a big knowledge base says little about which
+/// passage answers, and still counts in the confidence (see the module doc).
+pub fn words_within_budget(words: &[String], counts: &[i64], budget: i64) -> Vec<String> {
+    let mut by_rarity: Vec<(i64, &String)> = counts.iter().copied().zip(words).filter(|(n, _)| *n > 0).collect();
+    by_rarity.sort_by_key(|(n, _)| *n);
+    let mut spent = 0;
+    let mut out = Vec::new();
+    for (n, w) in by_rarity {
+        if !out.is_empty() && spent + n > budget {
+            break;
+        }
+        spent += n;
+        out.push(w.clone());
+    }
+    out
 }
 
+/// A word's weight: BM25's inverse document frequency in this workspace's
+/// chunks, `ln(1 + (N − n + 0.5) / (n + 0.5))` (with `n` counted up to the
+/// postings budget, so a very common word weighs a little more than BM25
+/// would give it).
 fn idf(total: f64, n: f64) -> f64 {
     (1.0 + (total - n + 0.5).max(0.0) / (n + 0.5)).ln()
 }
@@ -333,6 +358,17 @@ mod tests {
         assert_eq!(q.coverage(&[3.0, 1.0], "Postage and refunds", ""), 1.0, "postage covers shipping");
         assert_eq!(q.coverage(&[3.0, 1.0], "Opening hours", "Nine to five"), 0.0);
         assert_eq!(Query::new("the and of").coverage(&[], "a", "b"), 0.0);
+    }
+
+    #[test]
+    fn the_rarest_words_are_searched_within_the_postings_budget() {
+        let words = w(&["common", "rare", "middling", "absent", "rarer"]);
+        // 900 + 40 + 5 = 945 fits a budget of 1,000; "common" (1,501) would not.
+        assert_eq!(words_within_budget(&words, &[1501, 40, 900, 0, 5], 1000), w(&["rarer", "rare", "middling"]));
+        // Every word too common: the rarest is still searched.
+        assert_eq!(words_within_budget(&words[..1], &[1501], 1000), w(&["common"]));
+        // Nothing matches anything: nothing is searched.
+        assert!(words_within_budget(&words, &[0; 5], 1000).is_empty());
     }
 
     #[test]

@@ -271,7 +271,9 @@ async fn send_now(app: &App, org_id: Uuid, id: Uuid, exempt: bool, last_attempt:
     let config = open_config(app, org_id, channel.id, channel.config.as_deref()).await?;
     // The sender's rate-limit slot, claimed in a transaction.
     let limits = ratelimit::for_channel(&channel.kind, &config);
-    let reserved = details.as_ref().is_some_and(|d| d.slot_ms.is_some());
+    let reserved = details
+        .as_ref()
+        .and_then(|d| d.slot_ms.map(|slot_ms| ratelimit::Reservation { slot_ms, shift_ms: d.slot_shift_ms }));
     match ratelimit::claim(app, org_id, channel.id, m.id, &conv.peer, &limits, reserved, now).await? {
         ratelimit::Claim::Go => {}
         ratelimit::Claim::Reserved(at) | ratelimit::Claim::Wait(at) => return Ok(Outcome::Defer(at)),
@@ -352,12 +354,13 @@ async fn send_now(app: &App, org_id: Uuid, id: Uuid, exempt: bool, last_attempt:
             Ok(Outcome::Done)
         }
         Err(SendError::RateLimited { retry_after_ms }) => {
-            // The provider's word wins over our slots: nothing goes from this
-            // sender before its time, and this send waits for it without
-            // spending an attempt (up to a bound).
+            // The provider's word wins over our slots: this send goes again
+            // at the sender's next slot, or at the time the provider names,
+            // with the waiting line moved back behind it; waiting spends no
+            // attempt (up to a bound).
             let now = now_ms();
-            let until = now + retry_after_ms.unwrap_or(1_000).clamp(100, 3_600_000);
-            ratelimit::push_back(app, org_id, channel.id, until, now).await?;
+            let until = now + retry_after_ms.map_or(0, |ms| ms.clamp(100, 3_600_000));
+            let until = ratelimit::push_back(app, org_id, channel.id, m.id, &limits, until, now).await?;
             let mut tx = app.db().begin().await?;
             let throttled = kith_store::outbound::bump_throttled(&mut tx, org_id, m.id).await?;
             tx.commit().await?;

@@ -279,6 +279,7 @@ pub async fn send(app: &App, ctx: &Context, conversation_id: Uuid, input: &Outbo
         template: sealed_template,
         canned_response_id: input.canned_response_id,
         slot_ms: None,
+        slot_shift_ms: None,
         hold_until_ms: hold,
         throttled: 0,
     };
@@ -392,6 +393,7 @@ pub(crate) async fn queue_automated(
         template: None,
         canned_response_id: None,
         slot_ms: None,
+        slot_shift_ms: None,
         hold_until_ms: m.hold_until_ms,
         throttled: 0,
     };

@@ -13,8 +13,14 @@
 //!
 //! Where a provider also limits sends to one person (WhatsApp: 1 per 6 s;
 //! Telegram: about 1 per second in a chat), a second slot row per
-//! recipient applies the same rule. A provider's 429 pushes the sender's
-//! next time back by its `Retry-After`.
+//! recipient applies the same rule. A provider's 429 gives the refused send
+//! the sender's next slot (or the time its `Retry-After` names) and moves
+//! the whole waiting line back behind it, in one row write: the sender's row
+//! counts how far its line has moved, each waiting send remembers that count
+//! from when it got its slot, and adds the difference when it wakes. So a
+//! refusal costs one slot, the line keeps its order, and no two waiting
+//! sends are ever sent to the same time (which made them wake, collide and
+//! wait again, over and over).
 //!
 //! Defaults, per channel kind, overridable with the channel setting
 //! `rate_limits: {"per_second": n, "recipient_interval_seconds": s}`:
@@ -169,37 +175,71 @@ pub fn check_setting(value: &Value) -> std::result::Result<Value, String> {
 pub enum Claim {
     /// Send now (the slots are taken).
     Go,
-    /// A newcomer lined up: wait for this slot (recorded on the message).
+    /// Wait in line for this slot (recorded on the message): a newcomer
+    /// lining up, or a send whose line was moved back by a 429 meanwhile.
     Reserved(i64),
     /// A send that already waited found the sender busy: try again then.
     Wait(i64),
 }
 
-/// The pure rule over the locked slot rows (each with its interval):
-/// returns the claim and the rows to write back.
-pub fn decide(slots: &[(SlotRow, i64)], reserved: bool, now: i64) -> (Claim, Vec<SlotRow>) {
-    let free = |s: &SlotRow, i: i64| s.next_ms <= now && (reserved || s.tail_ms + i <= now);
+/// The slot a waiting send holds: its time and the sender's line shift when
+/// it was handed out (`None` for slots recorded before shifts existed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reservation {
+    pub slot_ms: i64,
+    pub shift_ms: Option<i64>,
+}
+
+/// The pure rule over the locked slot rows (each with its interval; the
+/// sender's own row, when it has one, first): returns the claim and the rows
+/// to write back.
+pub fn decide(slots: &[(SlotRow, i64)], reserved: Option<Reservation>, now: i64) -> (Claim, Vec<SlotRow>) {
+    let unchanged = || slots.iter().map(|(s, _)| *s).collect::<Vec<_>>();
+    if let Some(r) = reserved {
+        // The line moved back since this slot was handed out: the slot moved
+        // with it.
+        let line_shift = slots.first().map_or(0, |(s, _)| s.shift_ms);
+        let moved = line_shift - r.shift_ms.unwrap_or(line_shift);
+        if moved > 0 && r.slot_ms + moved > now {
+            return (Claim::Reserved(r.slot_ms + moved), unchanged());
+        }
+    }
+    let waited = reserved.is_some();
+    let free = |s: &SlotRow, i: i64| s.next_ms <= now && (waited || s.tail_ms + i <= now);
     if slots.iter().all(|(s, i)| free(s, *i)) {
-        let rows = slots.iter().map(|(s, i)| SlotRow { next_ms: now + i, tail_ms: s.tail_ms.max(now) }).collect();
+        let rows = slots.iter().map(|(s, i)| SlotRow { next_ms: now + i, tail_ms: s.tail_ms.max(now), ..*s }).collect();
         return (Claim::Go, rows);
     }
-    if reserved {
+    if waited {
         let at = slots.iter().map(|(s, _)| s.next_ms).max().unwrap_or(now).max(now + 1);
-        return (Claim::Wait(at), slots.iter().map(|(s, _)| *s).collect());
+        return (Claim::Wait(at), unchanged());
     }
     // Line up behind every slot handed out, on each scope; only the scopes
     // that decide the time record the reservation (a per-recipient wait must
     // not hold up the sender's other recipients).
     let candidate = |s: &SlotRow, i: i64| (s.tail_ms + i).max(s.next_ms).max(now);
     let at = slots.iter().map(|(s, i)| candidate(s, *i)).max().unwrap_or(now);
-    let rows = slots
-        .iter()
-        .map(|(s, i)| if candidate(s, *i) == at { SlotRow { next_ms: s.next_ms, tail_ms: at } } else { *s })
-        .collect();
+    let rows =
+        slots.iter().map(|(s, i)| if candidate(s, *i) == at { SlotRow { tail_ms: at, ..*s } } else { *s }).collect();
     (Claim::Reserved(at), rows)
 }
 
-/// Scopes and intervals a send to `peer` is limited by, in lock order.
+/// The pure rule of a provider's 429 (see [`push_back`]): when the refused
+/// send goes again, and the sender's row afterwards.
+pub fn decide_push_back(row: SlotRow, interval: Option<i64>, until_ms: i64, now: i64) -> (i64, SlotRow) {
+    let retry_at = until_ms.max(row.next_ms).max(now);
+    let Some(interval) = interval else {
+        return (retry_at, SlotRow { next_ms: retry_at, ..row });
+    };
+    // Every send waiting in line (all hold slots from `next_ms` on) moves
+    // back so that the first of them goes one interval after the retry.
+    let delta = (retry_at + interval - row.next_ms).max(0);
+    let pushed = SlotRow { next_ms: retry_at, tail_ms: row.tail_ms + delta, shift_ms: row.shift_ms + delta };
+    (retry_at, pushed)
+}
+
+/// Scopes and intervals a send to `peer` is limited by, in lock order (the
+/// sender's own scope, `""`, first).
 fn scopes(limits: &RateLimits, peer: &str) -> Vec<(String, i64)> {
     let mut out = Vec::new();
     if let Some(i) = limits.sender_interval_ms() {
@@ -212,8 +252,9 @@ fn scopes(limits: &RateLimits, peer: &str) -> Vec<(String, i64)> {
     out
 }
 
-/// Take the slots a send needs, in one transaction. A newcomer that must
-/// wait records its reserved slot on the message in that transaction.
+/// Take the slots a send needs, in one transaction. A send that must wait
+/// records its slot (and the sender's line shift) on the message in that
+/// transaction.
 #[allow(clippy::too_many_arguments)]
 pub async fn claim(
     app: &App,
@@ -222,7 +263,7 @@ pub async fn claim(
     message_id: Uuid,
     peer: &str,
     limits: &RateLimits,
-    reserved: bool,
+    reserved: Option<Reservation>,
     now: i64,
 ) -> Result<Claim> {
     let scopes = scopes(limits, peer);
@@ -241,23 +282,36 @@ pub async fn claim(
         }
     }
     if let Claim::Reserved(at) = claim {
-        rows::set_schedule(&mut tx, org_id, message_id, Some(at), None).await?;
+        let line_shift = updated.first().filter(|_| scopes[0].0.is_empty()).map_or(0, |s| s.shift_ms);
+        rows::reserve_slot(&mut tx, org_id, message_id, at, line_shift).await?;
     }
     tx.commit().await?;
     Ok(claim)
 }
 
-/// The provider said "too many": nothing goes from this sender before
-/// `until_ms`, and sends waiting in line move behind it.
-pub async fn push_back(app: &App, org_id: Uuid, channel_id: Uuid, until_ms: i64, now: i64) -> Result<()> {
+/// The provider said "too many" to a send: it goes again at the sender's
+/// next slot (or at `until_ms` when the provider named a time), and every
+/// send waiting in line moves back behind it. A refusal thus costs one
+/// slot, not a pause of the whole sender; a provider that wants a pause says
+/// so with `Retry-After`. Returns when the refused send goes again.
+pub async fn push_back(
+    app: &App,
+    org_id: Uuid,
+    channel_id: Uuid,
+    message_id: Uuid,
+    limits: &RateLimits,
+    until_ms: i64,
+    now: i64,
+) -> Result<i64> {
     let mut tx = app.db().begin().await?;
     let row = rows::lock_slot(&mut tx, org_id, channel_id, "", now).await?;
-    let pushed = SlotRow { next_ms: row.next_ms.max(until_ms), tail_ms: row.tail_ms.max(until_ms) };
+    let (retry_at, pushed) = decide_push_back(row, limits.sender_interval_ms(), until_ms, now);
     if pushed != row {
         rows::set_slot(&mut tx, channel_id, "", pushed).await?;
     }
+    rows::reserve_slot(&mut tx, org_id, message_id, retry_at, pushed.shift_ms).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(retry_at)
 }
 
 #[cfg(test)]
@@ -315,39 +369,109 @@ mod tests {
     }
 
     fn slot(next_ms: i64, tail_ms: i64) -> SlotRow {
-        SlotRow { next_ms, tail_ms }
+        SlotRow { next_ms, tail_ms, shift_ms: 0 }
     }
+
+    /// A send that waited for its slot, with no 429 since.
+    const WAITED: Option<Reservation> = Some(Reservation { slot_ms: 0, shift_ms: Some(0) });
 
     #[test]
     fn newcomers_go_when_free_and_line_up_otherwise() {
         // Idle sender: go, next send one interval later.
-        let (c, rows) = decide(&[(slot(0, 0), 200)], false, 1_000);
+        let (c, rows) = decide(&[(slot(0, 0), 200)], None, 1_000);
         assert_eq!((c, rows), (Claim::Go, vec![slot(1_200, 1_000)]));
         // Busy: the first in line gets the next time, the next one after it.
-        let (c, rows) = decide(&[(slot(1_200, 1_000), 200)], false, 1_010);
+        let (c, rows) = decide(&[(slot(1_200, 1_000), 200)], None, 1_010);
         assert_eq!((c, rows.clone()), (Claim::Reserved(1_200), vec![slot(1_200, 1_200)]));
-        let (c, _) = decide(&[(rows[0], 200)], false, 1_020);
+        let (c, _) = decide(&[(rows[0], 200)], None, 1_020);
         assert_eq!(c, Claim::Reserved(1_400));
         // A newcomer may not jump the line even when the sender is free.
-        let (c, _) = decide(&[(slot(1_200, 1_400), 200)], false, 1_250);
+        let (c, _) = decide(&[(slot(1_200, 1_400), 200)], None, 1_250);
         assert_eq!(c, Claim::Reserved(1_600));
         // The one that waited goes at its time.
-        let (c, rows) = decide(&[(slot(1_200, 1_400), 200)], true, 1_201);
+        let (c, rows) = decide(&[(slot(1_200, 1_400), 200)], WAITED, 1_201);
         assert_eq!((c, rows), (Claim::Go, vec![slot(1_401, 1_400)]));
         // Woken while an earlier one ran late: wait for the sender, keep the line.
-        let (c, rows) = decide(&[(slot(1_401, 1_400), 200)], true, 1_400);
+        let (c, rows) = decide(&[(slot(1_401, 1_400), 200)], WAITED, 1_400);
         assert_eq!((c, rows), (Claim::Wait(1_401), vec![slot(1_401, 1_400)]));
+    }
+
+    #[test]
+    fn a_refused_send_costs_one_slot_and_the_line_keeps_its_order() {
+        // 30 sends arrive together at a sender spaced 40 ms apart; the
+        // provider refuses every 4th call without Retry-After. Each wake-up
+        // claims as the send job does.
+        const I: i64 = 40;
+        let mut row = slot(0, 0);
+        let mut waiting: Vec<(i64, usize, Reservation)> = Vec::new(); // (wake at, send, slot)
+        let (mut calls, mut sent, mut wakes) = (Vec::new(), Vec::new(), 0);
+        for n in 0..30 {
+            let (c, rows) = decide(&[(row, I)], None, 0);
+            row = rows[0];
+            match c {
+                Claim::Reserved(at) => waiting.push((at, n, Reservation { slot_ms: at, shift_ms: Some(row.shift_ms) })),
+                other => panic!("{other:?}"),
+            }
+        }
+        while !waiting.is_empty() {
+            waiting.sort_by_key(|w| (w.0, w.1));
+            let (now, n, r) = waiting.remove(0);
+            wakes += 1;
+            let (c, rows) = decide(&[(row, I)], Some(r), now);
+            row = rows[0];
+            match c {
+                Claim::Go => {
+                    calls.push(now);
+                    if calls.len() % 4 == 0 {
+                        let (at, pushed) = decide_push_back(row, Some(I), now, now);
+                        row = pushed;
+                        waiting.push((at, n, Reservation { slot_ms: at, shift_ms: Some(row.shift_ms) }));
+                    } else {
+                        sent.push(n);
+                    }
+                }
+                Claim::Reserved(at) => waiting.push((at, n, Reservation { slot_ms: at, shift_ms: Some(row.shift_ms) })),
+                Claim::Wait(at) => waiting.push((at, n, r)),
+            }
+        }
+        assert_eq!(sent.len(), 30, "every send goes once");
+        for w in calls.windows(2) {
+            assert!(w[1] - w[0] >= I, "calls {w:?} closer than the interval");
+        }
+        // One slot per call: 30 sends + 9 refusals (calls 4, 8, … 36), back to back.
+        assert_eq!(calls.len(), 39);
+        assert_eq!(calls.last().unwrap() - calls[0], 38 * I, "no slot is lost to a refusal");
+        // A refused send goes again at the next slot, ahead of the line: the order holds.
+        assert_eq!(sent, (0..30).collect::<Vec<_>>());
+        // Each send wakes a bounded number of times (no herd after a refusal).
+        // (Here 82 for 39 calls: a send far back in line may wake once more per
+        // refusal ahead of it, never once per send waiting with it.)
+        assert!(wakes < 30 * 3, "{wakes} wake-ups for 30 sends");
+    }
+
+    #[test]
+    fn a_retry_after_moves_the_line_behind_it() {
+        let row = SlotRow { next_ms: 1_040, tail_ms: 1_400, shift_ms: 0 };
+        let (at, pushed) = decide_push_back(row, Some(40), 6_000, 1_010);
+        assert_eq!(at, 6_000);
+        assert_eq!(pushed, SlotRow { next_ms: 6_000, tail_ms: 1_400 + 5_000, shift_ms: 5_000 });
+        // The first in line (slot 1,040) wakes, finds its slot moved to 6,040.
+        let first = Reservation { slot_ms: 1_040, shift_ms: Some(0) };
+        assert_eq!(decide(&[(pushed, 40)], Some(first), 1_040).0, Claim::Reserved(6_040));
+        // A sender without a limit just waits for the provider's time.
+        let (at, pushed) = decide_push_back(slot(0, 0), None, 6_000, 1_010);
+        assert_eq!((at, pushed.next_ms, pushed.shift_ms), (6_000, 6_000, 0));
     }
 
     #[test]
     fn a_recipient_limit_does_not_hold_up_the_sender() {
         let sender = (slot(1_000, 900), 13);
         let pair = (slot(7_000, 1_000), 6_000);
-        let (c, rows) = decide(&[sender, pair], false, 1_100);
+        let (c, rows) = decide(&[sender, pair], None, 1_100);
         assert_eq!(c, Claim::Reserved(7_000));
         assert_eq!(rows, vec![sender.0, slot(7_000, 7_000)], "only the deciding scope records the reservation");
         // A recipient never written to does not hold anything up.
-        let (c, _) = decide(&[sender, (slot(0, 0), 6_000)], false, 1_700_000_000_000);
+        let (c, _) = decide(&[sender, (slot(0, 0), 6_000)], None, 1_700_000_000_000);
         assert_eq!(c, Claim::Go);
     }
 
@@ -362,7 +486,7 @@ mod tests {
         for step in 0..400 {
             now += 37;
             if step % 3 == 0 {
-                let (c, rows) = decide(&[(s, 200)], false, now);
+                let (c, rows) = decide(&[(s, 200)], None, now);
                 s = rows[0];
                 match c {
                     Claim::Go => sends.push(now),
@@ -375,7 +499,7 @@ mod tests {
             for _ in due {
                 // Wake late by up to 50 ms.
                 let t = now + (step % 5) * 10;
-                let (c, rows) = decide(&[(s, 200)], true, t);
+                let (c, rows) = decide(&[(s, 200)], WAITED, t);
                 s = rows[0];
                 match c {
                     Claim::Go => sends.push(t),

@@ -22,6 +22,7 @@ mod invitations;
 mod isolation;
 mod keyring;
 mod knowledge;
+mod live;
 mod members;
 mod reminders;
 mod support;

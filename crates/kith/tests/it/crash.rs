@@ -12,7 +12,7 @@ const AUTH_TOKEN: &str = "crash-test-auth-token";
 const SENDER: &str = "+15557770123";
 
 /// A workspace, an API token and a Twilio SMS channel on a running server.
-async fn setup(data: &Path, server: &Server, db_env: &[(&str, &str)]) -> (String, String) {
+pub(crate) async fn setup(data: &Path, server: &Server, db_env: &[(&str, &str)]) -> (String, String) {
     let pw = data.join("pw");
     std::fs::write(&pw, "correct horse battery\n").unwrap();
     let mut cmd = kith(data);
@@ -48,7 +48,7 @@ async fn setup(data: &Path, server: &Server, db_env: &[(&str, &str)]) -> (String
 
 /// Post `n` signed inbound SMS numbered from `first`, 16 at a time; every
 /// one must be acknowledged 2xx.
-async fn deliver(base: &str, channel: &str, first: usize, n: usize) {
+pub(crate) async fn deliver(base: &str, channel: &str, first: usize, n: usize) {
     let url = format!("{base}/hooks/twilio/{channel}");
     let client = reqwest::Client::new();
     let mut pending = Vec::new();
@@ -115,7 +115,7 @@ async fn bodies(base: &str, token: &str) -> Vec<String> {
 
 /// Wait until `expected` messages are there (or 60 s), then check each
 /// numbered message is there exactly once.
-async fn assert_exactly_once(base: &str, token: &str, expected: usize, label: &str) {
+pub(crate) async fn assert_exactly_once(base: &str, token: &str, expected: usize, label: &str) {
     let started = Instant::now();
     let mut got = bodies(base, token).await;
     while got.len() < expected && started.elapsed() < Duration::from_secs(90) {
