@@ -35,8 +35,12 @@ async fn events_reach_every_node_sharing_a_postgresql_database() {
     assert!(kith_app::live::start(&a.app).await.unwrap().is_none(), "one relay per app");
     let (mut on_a, mut on_b) = (a.app.events().subscribe(), b.events().subscribe());
 
-    let from_a =
-        Event { org_id: Uuid::now_v7(), kind: MESSAGE_CREATED, conversation_id: Some(Uuid::now_v7()), message_id: None };
+    let from_a = Event {
+        org_id: Uuid::now_v7(),
+        kind: MESSAGE_CREATED,
+        conversation_id: Some(Uuid::now_v7()),
+        message_id: None,
+    };
     a.app.events().publish(from_a.clone());
     assert_eq!(next(&mut on_a).await, from_a);
     assert_eq!(next(&mut on_b).await, from_a);
@@ -47,8 +51,7 @@ async fn events_reach_every_node_sharing_a_postgresql_database() {
     assert_eq!(next(&mut on_a).await, from_b);
 
     // A burst arrives whole and in order, each event once on each node.
-    let burst: Vec<Event> =
-        (0..300).map(|_| Event { message_id: Some(Uuid::now_v7()), ..from_a.clone() }).collect();
+    let burst: Vec<Event> = (0..300).map(|_| Event { message_id: Some(Uuid::now_v7()), ..from_a.clone() }).collect();
     for e in &burst {
         a.app.events().publish(e.clone());
     }
