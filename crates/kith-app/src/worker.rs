@@ -182,6 +182,7 @@ impl Registry {
         crate::crm::reminders::register(&mut r);
         crate::ai::knowledge::register(&mut r);
         crate::ai::autoreply::register(&mut r);
+        crate::ai::assist::register(&mut r);
         crate::inbox::register(&mut r);
         r
     }
@@ -199,7 +200,10 @@ pub async fn install_standard_schedules(app: &App) -> Result<()> {
     .await?;
     use crate::crm::{exports, reminders};
     schedule(app, exports::PURGE_SCHEDULE, exports::PURGE_JOB, exports::PURGE_CRON, &serde_json::json!({})).await?;
-    schedule(app, reminders::SCHEDULE, reminders::JOB, reminders::CRON, &serde_json::json!({})).await
+    schedule(app, reminders::SCHEDULE, reminders::JOB, reminders::CRON, &serde_json::json!({})).await?;
+    use crate::ai::assist;
+    let (name, job, cron) = (assist::SPEECH_PURGE_SCHEDULE, assist::SPEECH_PURGE_JOB, assist::SPEECH_PURGE_CRON);
+    schedule(app, name, job, cron, &serde_json::json!({})).await
 }
 
 pub struct Worker {

@@ -10,6 +10,7 @@ mod macros;
 
 pub mod activities;
 pub mod ai;
+pub mod ai_assist;
 pub mod ai_replies;
 pub mod attachments;
 pub mod audit;

@@ -498,8 +498,12 @@ pub async fn ask(app: &App, ctx: &Context, question: &str) -> Result<Answer> {
 pub struct RelatedContact {
     pub id: Uuid,
     pub name: String,
-    /// `company`, `email_domain`, `deal` (one or more).
+    /// `company`, `email_domain`, `deal`, `similar_profile` (one or more).
     pub reasons: Vec<String>,
+    /// The cosine of the two contacts' profile vectors, when the workspace relates contacts by embeddings and this
+    /// one is among the closest (left out otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub similarity: Option<f32>,
 }
 
 fn domain_of(email: &str) -> Option<String> {
@@ -507,8 +511,14 @@ fn domain_of(email: &str) -> Option<String> {
     (!d.is_empty() && !FREE_MAIL.contains(&d.as_str())).then_some(d)
 }
 
+/// The e-mail address's domain unless it is a free-mail one.
+pub fn business_domain(email: &str) -> Option<String> {
+    domain_of(email)
+}
+
 /// Contacts sharing the contact's company, e-mail domain (not a free-mail one) or a deal — only those the user may
-/// see. Needs no model and no feature switch: it is a plain query.
+/// see; a plain query without a model. When the workspace has an embedding model and the `questions` feature on,
+/// contacts with the closest profiles join them, fused by reciprocal rank (see [`super::related`]).
 pub async fn related_contacts(app: &App, ctx: &Context, contact_id: Uuid) -> Result<Vec<RelatedContact>> {
     let c = contacts::get(app, ctx, contact_id).await?;
     let mut out: Vec<RelatedContact> = Vec::new();
@@ -516,7 +526,7 @@ pub async fn related_contacts(app: &App, ctx: &Context, contact_id: Uuid) -> Res
         match out.iter_mut().find(|r| r.id == id) {
             Some(r) if !r.reasons.iter().any(|x| x == reason) => r.reasons.push(reason.into()),
             Some(_) => {}
-            None => out.push(RelatedContact { id, name: name.into(), reasons: vec![reason.into()] }),
+            None => out.push(RelatedContact { id, name: name.into(), reasons: vec![reason.into()], similarity: None }),
         }
     }
     if let Some(company_id) = c.company_id {
@@ -567,6 +577,23 @@ pub async fn related_contacts(app: &App, ctx: &Context, contact_id: Uuid) -> Res
     }
     // More shared attributes first, then by name.
     out.sort_by(|a, b| b.reasons.len().cmp(&a.reasons.len()).then_with(|| a.name.cmp(&b.name)));
+    // With embeddings: the closest profiles, fused with that order by reciprocal rank.
+    let similar = super::related::similar(app, ctx, &c).await?;
+    if !similar.is_empty() {
+        let signals: Vec<Uuid> = out.iter().map(|r| r.id).collect();
+        let close: Vec<Uuid> = similar.iter().map(|(id, _, _)| *id).collect();
+        let score = super::related::fuse(&signals, &close);
+        for (id, name, sim) in &similar {
+            add(&mut out, *id, name, "similar_profile");
+            if let Some(r) = out.iter_mut().find(|r| r.id == *id) {
+                r.similarity = Some(*sim);
+            }
+        }
+        out.sort_by(|a, b| {
+            let (sa, sb) = (score.get(&a.id).copied().unwrap_or(0.0), score.get(&b.id).copied().unwrap_or(0.0));
+            sb.partial_cmp(&sa).unwrap_or(std::cmp::Ordering::Equal).then_with(|| a.name.cmp(&b.name))
+        });
+    }
     out.truncate(RELATED_LIMIT);
     Ok(out)
 }
@@ -664,6 +691,8 @@ pub struct SpeechFile {
     pub content_type: String,
     pub bytes: i64,
     pub call_id: Option<Uuid>,
+    /// When the retention deletes it (30 days after it was made); its creator may delete it sooner.
+    pub expires_at_ms: i64,
 }
 
 fn speech_unavailable(s: &AiSettings) -> Option<AppError> {
@@ -678,26 +707,68 @@ fn speech_unavailable(s: &AiSettings) -> Option<AppError> {
 /// Speak a text (feature `speech`) and keep the audio as a file only its creator can fetch. Without an endpoint
 /// or a speech model: `ai_not_configured` — speech has no reduced form.
 pub async fn speak(app: &App, ctx: &Context, text: &str) -> Result<SpeechFile> {
+    speak_for(app, ctx, text, SpeechSource::Text).await
+}
+
+/// What a speech file was made from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpeechSource {
+    Text,
+    /// A contact's summary.
+    Contact(Uuid),
+    /// A knowledge-base entry's summary.
+    Knowledge(Uuid),
+}
+
+impl SpeechSource {
+    fn parts(self) -> (&'static str, Option<Uuid>) {
+        match self {
+            SpeechSource::Text => ("text", None),
+            SpeechSource::Contact(id) => ("contact", Some(id)),
+            SpeechSource::Knowledge(id) => ("knowledge", Some(id)),
+        }
+    }
+}
+
+/// [`speak`], recording what the text was made from (the call's record and the file's source).
+pub async fn speak_for(app: &App, ctx: &Context, text: &str, source: SpeechSource) -> Result<SpeechFile> {
     check_text("text", text, MAX_SPEECH_CHARS, true)?;
     let s = settings::load(app, ctx.org_id).await?;
     s.require("speech")?;
     if let Some(e) = speech_unavailable(&s) {
         return Err(e);
     }
-    let out = metering::speech(app, ctx.org_id, CallTarget::default(), &s, text.trim()).await?;
-    store_speech(app, ctx, &out.audio, &out.content_type, Some(out.call_id)).await
+    let (kind, id) = source.parts();
+    let target = CallTarget { conversation_id: None, record: id.map(|id| (kind.to_string(), id)) };
+    let out = metering::speech(app, ctx.org_id, target, &s, text.trim()).await?;
+    store_speech(app, ctx, &out.audio, &out.content_type, Some(out.call_id), source).await
+}
+
+/// Check, before any work, that speech can run: the feature is on and a speech model is set.
+pub async fn speech_ready(app: &App, ctx: &Context) -> Result<()> {
+    let s = settings::switches(app, ctx.org_id).await?;
+    if !s.features.speech {
+        return Err(AppError::Ai(
+            ErrorCode::AiFeatureDisabled,
+            "the AI feature `speech` is turned off for this workspace; an admin can turn it on in the AI settings"
+                .into(),
+        ));
+    }
+    if !s.speech_model {
+        return Err(AppError::Ai(
+            ErrorCode::AiNotConfigured,
+            "Speech needs an AI endpoint with a speech model; an admin can set one in the AI settings".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Speak a contact's summary (made first, in whichever mode applies).
 pub async fn speak_summary(app: &App, ctx: &Context, contact_id: Uuid) -> Result<SpeechFile> {
-    let s = settings::load(app, ctx.org_id).await?;
-    s.require("speech")?;
-    if let Some(e) = speech_unavailable(&s) {
-        return Err(e);
-    }
+    speech_ready(app, ctx).await?;
     let summary = contact_summary(app, ctx, contact_id).await?;
     let text: String = summary.text.chars().take(MAX_SPEECH_CHARS).collect();
-    speak(app, ctx, &text).await
+    speak_for(app, ctx, &text, SpeechSource::Contact(contact_id)).await
 }
 
 async fn store_speech(
@@ -706,28 +777,97 @@ async fn store_speech(
     audio: &[u8],
     content_type: &str,
     call_id: Option<Uuid>,
+    source: SpeechSource,
 ) -> Result<SpeechFile> {
     let file_id = new_id();
+    let now = kith_domain::time::now_ms();
     let header = SpeechHeader {
         kind: SPEECH_MAGIC.into(),
         content_type: content_type.into(),
         bytes: audio.len() as i64,
         created_by: ctx.user_id(),
-        created_ms: kith_domain::time::now_ms(),
+        created_ms: now,
     };
     let head = serde_json::to_vec(&header).map_err(|e| AppError::Internal(e.to_string()))?;
+    let (source_type, source_id) = source.parts();
+    let row = kith_store::ai_assist::SpeechRow {
+        id: file_id,
+        org_id: ctx.org_id,
+        created_by: ctx.user_id(),
+        source_type: source_type.into(),
+        source_id,
+        content_type: content_type.into(),
+        bytes: audio.len() as i64,
+        call_id,
+        created_ms: now,
+    };
     let mut tx = app.db().begin().await?;
+    kith_store::ai_assist::insert_speech(&mut tx, &row).await?;
     kith_store::files::append_chunk(&mut tx, file_id, ctx.org_id, 0, &head).await?;
     for (i, chunk) in audio.chunks(kith_store::files::CHUNK_BYTES).enumerate() {
         kith_store::files::append_chunk(&mut tx, file_id, ctx.org_id, i as i64 + 1, chunk).await?;
     }
     tx.commit().await?;
-    Ok(SpeechFile { file_id, content_type: content_type.into(), bytes: audio.len() as i64, call_id })
+    Ok(SpeechFile {
+        file_id,
+        content_type: content_type.into(),
+        bytes: audio.len() as i64,
+        call_id,
+        expires_at_ms: now + SPEECH_RETENTION_MS,
+    })
+}
+
+/// How long stored speech is kept: a scheduled job deletes older files ([`purge_speech`]).
+pub const SPEECH_RETENTION_MS: i64 = 30 * kith_domain::time::DAY_MS;
+/// The retention job, its schedule and cron (hourly, at minute 23).
+pub const SPEECH_PURGE_JOB: &str = "ai.speech.purge";
+pub const SPEECH_PURGE_SCHEDULE: &str = "ai-speech-purge";
+pub const SPEECH_PURGE_CRON: &str = "23 * * * *";
+
+/// Delete speech files (all workspaces) older than [`SPEECH_RETENTION_MS`] at `now`, 500 per transaction.
+pub async fn purge_speech(app: &App, now: i64) -> Result<u64> {
+    let mut total = 0;
+    loop {
+        let mut tx = app.db().begin().await?;
+        let n = kith_store::ai_assist::purge_speech(&mut tx, now - SPEECH_RETENTION_MS, 500).await?;
+        tx.commit().await?;
+        total += n;
+        if n < 500 {
+            break;
+        }
+    }
+    if total > 0 {
+        tracing::info!(deleted = total, "expired speech files deleted");
+    }
+    Ok(total)
+}
+
+/// Delete one of the caller's speech files now. Anyone else's (or none) is `not_found`.
+pub async fn delete_speech(app: &App, ctx: &Context, file_id: Uuid) -> Result<()> {
+    let mut tx = app.db().begin().await?;
+    let gone = kith_store::ai_assist::delete_speech(&mut tx, ctx.org_id, file_id, ctx.user_id()).await?;
+    tx.commit().await?;
+    if gone {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+pub fn register(r: &mut crate::worker::Registry) {
+    r.register(SPEECH_PURGE_JOB, |app: App, _job| async move {
+        purge_speech(&app, kith_domain::time::now_ms()).await.map(|_| ())
+    });
 }
 
 /// Stored speech: its content type and audio. Only its creator gets it; anyone else (and any other file) is
 /// `not_found`.
 pub async fn speech_file(app: &App, ctx: &Context, file_id: Uuid) -> Result<(String, Vec<u8>)> {
+    // The row says whose it is (and is gone once the retention deleted it).
+    let row = kith_store::ai_assist::get_speech(app.db(), ctx.org_id, file_id).await?.ok_or(AppError::NotFound)?;
+    if row.created_by != ctx.user_id() {
+        return Err(AppError::NotFound);
+    }
     let head = kith_store::files::chunk(app.db(), ctx.org_id, file_id, 0).await?.ok_or(AppError::NotFound)?;
     let header: SpeechHeader = serde_json::from_slice(&head).map_err(|_| AppError::NotFound)?;
     if header.kind != SPEECH_MAGIC || header.created_by != ctx.user_id() {

@@ -491,7 +491,7 @@ pub async fn status(app: &App, ctx: &kith_domain::Context, conversation_id: Uuid
     let paused_at_ms = rows::paused_ms_read(app.db(), ctx.org_id, conv.id).await?;
     let channel = kith_store::channels::get(app.db(), ctx.org_id, conv.channel_id).await?;
     let mode = channel.map(|c| c.ai_mode).unwrap_or_else(|| "off".into());
-    let can_suggest = settings::load(app, ctx.org_id).await?.features.suggestions;
+    let can_suggest = settings::switches(app, ctx.org_id).await?.features.suggestions;
     let last = rows::recent(app.db(), ctx.org_id, conv.id, 1).await?.pop();
     let suggestion = match &last {
         Some(r) if r.outcome == "suggested" => match &r.draft {

@@ -7,9 +7,12 @@
 
 pub mod assist;
 pub mod autoreply;
+pub mod calls;
 pub mod crawl;
+pub mod documents;
 pub mod knowledge;
 pub mod llm;
 pub mod metering;
+pub mod related;
 pub mod retrieval;
 pub mod settings;

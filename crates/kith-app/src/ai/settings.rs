@@ -321,6 +321,32 @@ async fn from_row(app: &App, row: SettingsRow) -> Result<AiSettings> {
     Ok(s)
 }
 
+/// What a page or a status needs to know without making a call: the feature switches and which models are set.
+/// Read from the settings' JSON alone — the sealed API key is never opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Switches {
+    pub features: Features,
+    /// An endpoint is configured.
+    pub endpoint: bool,
+    pub embedding_model: bool,
+    pub speech_model: bool,
+}
+
+/// The workspace's feature switches (all off when it never saved settings), without opening the API key.
+pub async fn switches(app: &App, org_id: Uuid) -> Result<Switches> {
+    let Some(json) = kith_store::ai_assist::settings_json(app.db(), org_id).await? else {
+        return Ok(Switches::default());
+    };
+    let s: AiSettings =
+        serde_json::from_str(&json).map_err(|e| AppError::Internal(format!("stored AI settings: {e}")))?;
+    Ok(Switches {
+        features: s.features,
+        endpoint: s.endpoint.is_some(),
+        embedding_model: s.embedding_model().is_some(),
+        speech_model: s.speech_model().is_some(),
+    })
+}
+
 /// The settings for an admin.
 pub async fn get(app: &App, ctx: &Context) -> Result<AiSettingsView> {
     need_admin(ctx)?;

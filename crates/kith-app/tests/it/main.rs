@@ -5,6 +5,7 @@
 //! own users and workspaces, and depends on no other test.
 
 mod ai_assist;
+mod ai_assist_more;
 mod ai_autoreply;
 mod ai_core;
 mod audit;

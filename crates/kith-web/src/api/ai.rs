@@ -8,11 +8,12 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
+use kith_app::ai::calls::{self, AiCall};
 use kith_app::ai::llm::{self, TestResult};
 use kith_app::ai::metering::{self, UsageView};
 use kith_app::ai::settings::{self, AiSettingsInput, AiSettingsView};
 use kith_app::Context;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
 #[utoipa::path(get, path = "/api/v1/ai/settings", tag = "ai",
@@ -75,4 +76,41 @@ pub async fn usage(
     Query(q): Query<UsageQuery>,
 ) -> Result<Json<UsageView>, ApiError> {
     Ok(Json(metering::usage(&state.app, &ctx, q.month.as_deref()).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CallsQuery {
+    /// `YYYY-MM` (UTC); the current month when left out.
+    pub month: Option<String>,
+    /// Only calls of this feature (`auto_reply`, `suggestions`, `summaries`, `drafting`, `questions`, `speech`,
+    /// `test`, `knowledge`, `related_contacts`).
+    pub feature: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1–200 (larger values are clamped to 200); default 50.
+    pub limit: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AiCallList {
+    pub data: Vec<AiCall>,
+    pub next_cursor: Option<String>,
+}
+
+/// The month's AI calls, newest first (admins only): feature, the conversation or record, tokens (`estimated`
+/// when the provider sent no usage), cost, latency, outcome and time. Never the prompt.
+#[utoipa::path(get, path = "/api/v1/ai/calls", tag = "ai", params(CallsQuery),
+    responses((status = 200, body = AiCallList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_calls(
+    State(state): State<WebState>,
+    Extension(ctx): Extension<Context>,
+    crate::extract::ApiQuery(q): crate::extract::ApiQuery<CallsQuery>,
+) -> Result<Json<AiCallList>, ApiError> {
+    let page = crate::extract::ListQuery { limit: q.limit, cursor: q.cursor }.page()?;
+    let page = calls::list(&state.app, &ctx, q.month.as_deref(), q.feature.as_deref(), &page).await?;
+    Ok(Json(AiCallList { data: page.items, next_cursor: page.next.map(|c| c.encode()) }))
 }

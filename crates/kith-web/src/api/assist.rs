@@ -13,6 +13,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use kith_app::ai::assist::{self, Answer, Draft, DraftInput, RelatedContact, SpeechFile, Summary};
+use kith_app::ai::documents;
 use kith_app::{AppError, Context};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -91,18 +92,38 @@ pub async fn draft(
     Ok(Json(assist::draft(&state.app, &ctx, &body).await?))
 }
 
+/// A knowledge-base entry's summary (feature `summaries`): a document's or text's body, an offer, an FAQ, or an
+/// imported website's passages. `mode` is `model` (metered against the entry, `call_id` set) or `extractive`
+/// without an AI endpoint: the text's most representative sentences, in its order.
+#[utoipa::path(post, path = "/api/v1/knowledge/{id}/summary", tag = "ai", params(("id" = String, Path)),
+    responses((status = 200, body = Summary), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 429, body = ErrorBody), (status = 502, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn knowledge_summary(
+    State(state): State<WebState>,
+    Extension(ctx): Extension<Context>,
+    Path(id): Path<String>,
+) -> Result<Json<Summary>, ApiError> {
+    Ok(Json(documents::summary(&state.app, &ctx, parse_id(&id)?).await?))
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SpeechInput {
-    /// The text to speak (at most 4096 characters), or leave it out and give `contact_id` to speak its summary.
+    /// The text to speak (at most 4096 characters), or leave it out and give `contact_id` (or `knowledge_id`) to
+    /// speak that record's summary.
     #[serde(default)]
     pub text: Option<String>,
     #[serde(default)]
     pub contact_id: Option<Uuid>,
+    /// A knowledge-base entry whose summary to speak.
+    #[serde(default)]
+    pub knowledge_id: Option<Uuid>,
 }
 
-/// Text-to-speech (feature `speech`): the audio is stored as a file that only the caller can fetch. Speech has
-/// no reduced form: without an endpoint or a speech model it is `ai_not_configured` (409).
+/// Text-to-speech (feature `speech`): the audio is stored as a file that only the caller can fetch, deleted after
+/// 30 days (`expires_at_ms`) or when the caller deletes it. Speech has no reduced form: without an endpoint or a
+/// speech model it is `ai_not_configured` (409).
 #[utoipa::path(post, path = "/api/v1/ai/speech", tag = "ai", request_body = SpeechInput,
     responses((status = 201, body = SpeechFile), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody),
               (status = 422, body = ErrorBody), (status = 429, body = ErrorBody), (status = 502, body = ErrorBody)),
@@ -112,10 +133,11 @@ pub async fn speech(
     Extension(ctx): Extension<Context>,
     ApiJson(body): ApiJson<SpeechInput>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let file = match (body.text, body.contact_id) {
-        (Some(text), None) => assist::speak(&state.app, &ctx, &text).await?,
-        (None, Some(id)) => assist::speak_summary(&state.app, &ctx, id).await?,
-        _ => return Err(AppError::field("text", "give either text or contact_id").into()),
+    let file = match (body.text, body.contact_id, body.knowledge_id) {
+        (Some(text), None, None) => assist::speak(&state.app, &ctx, &text).await?,
+        (None, Some(id), None) => assist::speak_summary(&state.app, &ctx, id).await?,
+        (None, None, Some(id)) => documents::speak_summary(&state.app, &ctx, id).await?,
+        _ => return Err(AppError::field("text", "give one of text, contact_id or knowledge_id").into()),
     };
     Ok((StatusCode::CREATED, Json(file)))
 }
@@ -145,4 +167,17 @@ pub async fn speech_file(
     let disposition = if safe { "inline" } else { "attachment; filename=\"speech.bin\"" };
     h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static(disposition));
     Ok(resp)
+}
+
+/// Delete one of your speech files now (otherwise it is deleted 30 days after it was made). Anyone else's is 404.
+#[utoipa::path(delete, path = "/api/v1/ai/speech/{file_id}", tag = "ai", params(("file_id" = String, Path)),
+    responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn delete_speech(
+    State(state): State<WebState>,
+    Extension(ctx): Extension<Context>,
+    Path(file_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    assist::delete_speech(&state.app, &ctx, parse_id(&file_id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -518,12 +518,94 @@ pub struct UsagePage {
     pub chart_width: i64,
     pub any_estimated: bool,
     pub error: Option<String>,
+    /// The month's calls, newest first, one keyset page.
+    pub calls: Vec<CallItem>,
+    pub call_features: Vec<super::pages::Opt>,
+    pub feature: String,
+    /// The link to the next (older) page of calls, and whether this page is not the first.
+    pub calls_next: Option<String>,
+    pub calls_first: Option<String>,
+    pub calls_error: Option<String>,
+}
+
+/// One call in the usage page's table.
+pub struct CallItem {
+    pub when: super::pages::When,
+    pub feature: String,
+    /// A link to what the call was about, and its label.
+    pub about: Option<(String, String)>,
+    pub model: String,
+    pub tokens: String,
+    pub estimated: bool,
+    pub cost: String,
+    pub latency: String,
+    pub outcome: String,
+    pub outcome_class: &'static str,
+    pub error: Option<String>,
+}
+
+/// Calls per page of the usage page's table.
+const CALLS_PER_PAGE: u32 = 25;
+
+fn feature_label(f: &str) -> &str {
+    match f {
+        "auto_reply" => "Auto-reply",
+        "suggestions" => "Suggestion",
+        "summaries" => "Summary",
+        "drafting" => "Draft",
+        "questions" => "Question",
+        "speech" => "Speech",
+        "test" => "Connection test",
+        "knowledge" => "Knowledge embeddings",
+        "related_contacts" => "Related contacts",
+        other => other,
+    }
+}
+
+fn call_item(c: &kith_app::ai::calls::AiCall) -> CallItem {
+    let about = match (c.conversation_id, c.record_type.as_deref(), c.record_id) {
+        (Some(id), _, _) => Some((format!("/inbox/c/{id}"), "Conversation".to_string())),
+        (None, Some("contact"), Some(id)) => Some((format!("/contacts/{id}"), "Contact".into())),
+        (None, Some("company"), Some(id)) => Some((format!("/companies/{id}"), "Company".into())),
+        (None, Some("deal"), Some(id)) => Some((format!("/deals/{id}"), "Deal".into())),
+        (None, Some("knowledge"), Some(id)) => Some((format!("/settings/knowledge/{id}"), "Knowledge entry".into())),
+        _ => None,
+    };
+    let outcome_class = match c.outcome.as_str() {
+        "ok" => "badge-ok",
+        "failed" | "refused" => "badge-danger",
+        _ => "badge-warn",
+    };
+    CallItem {
+        when: super::pages::When::new(c.created_at_ms),
+        feature: feature_label(&c.feature).to_string(),
+        about,
+        model: c.model.clone(),
+        tokens: group(c.prompt_tokens + c.completion_tokens),
+        estimated: c.tokens_estimated,
+        cost: micros_text(c.cost_micros),
+        latency: format!("{} ms", group(c.latency_ms)),
+        outcome: match c.outcome.as_str() {
+            "ok" => "OK".into(),
+            "failed" => "Failed".into(),
+            "refused" => "Refused (limit)".into(),
+            "pending" => "In flight".into(),
+            "abandoned" => "Abandoned".into(),
+            other => other.to_string(),
+        },
+        outcome_class,
+        error: c.error.clone(),
+    }
 }
 
 #[derive(Deserialize, Default)]
 pub struct UsageQuery {
     #[serde(default)]
     month: Option<String>,
+    #[serde(default)]
+    feature: Option<String>,
+    #[serde(default)]
+    cursor: Option<String>,
 }
 
 fn group(n: i64) -> String {
@@ -689,7 +771,36 @@ pub async fn usage_page(
     let month_title = metering::parse_month(&u.month)
         .map(|(y, m)| format!("{} {y}", MONTHS[(m - 1) as usize]))
         .unwrap_or_else(|| u.month.clone());
+    // The month's calls: one keyset page, optionally of one feature.
+    let feature = q.feature.clone().unwrap_or_default();
+    let after = q.cursor.as_deref().and_then(kith_domain::page::Cursor::decode);
+    let req = kith_domain::page::PageRequest::new(Some(CALLS_PER_PAGE), after);
+    let (calls, calls_next, calls_error) =
+        match kith_app::ai::calls::list(&state.app, &ctx, Some(&u.month), Some(&feature), &req).await {
+            Ok(p) => {
+                let next = p.next.map(|c| {
+                    let f = if feature.is_empty() { String::new() } else { format!("&feature={feature}") };
+                    format!("/settings/ai/usage?month={}{f}&cursor={}#calls", u.month, c.encode())
+                });
+                (p.items.iter().map(call_item).collect(), next, None)
+            }
+            Err(e) => (Vec::new(), None, Some(message_of(e))),
+        };
+    let calls_first = q.cursor.as_ref().map(|_| {
+        let f = if feature.is_empty() { String::new() } else { format!("&feature={feature}") };
+        format!("/settings/ai/usage?month={}{f}#calls", u.month)
+    });
+    let mut call_features = vec![super::pages::Opt::new("", "All features", &feature)];
+    for f in settings::FEATURES.iter().chain(kith_app::ai::calls::OTHER_FEATURES.iter()) {
+        call_features.push(super::pages::Opt::new(*f, feature_label(f), &feature));
+    }
     render(&UsagePage {
+        calls,
+        call_features,
+        feature,
+        calls_next,
+        calls_first,
+        calls_error,
         shell,
         month_title,
         month: u.month.clone(),

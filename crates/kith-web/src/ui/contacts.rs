@@ -217,7 +217,7 @@ async fn record_page_with(
     let duplicates = kith_app::crm::duplicates::of_contact(&state.app, ctx, contact.id).await.unwrap_or_default();
     let related_contacts = assist::related_contacts(&state.app, ctx, contact.id).await.unwrap_or_default();
     let can_summarise =
-        kith_app::ai::settings::load(&state.app, ctx.org_id).await.map(|s| s.features.summaries).unwrap_or(false);
+        kith_app::ai::settings::switches(&state.app, ctx.org_id).await.map(|s| s.features.summaries).unwrap_or(false);
     let rec = record_view(state, ctx, &people, RecordType::Contact, contact.id, older).await;
     let (form, errors) = edit.unwrap_or_else(|| (form_of(&contact), Errors::default()));
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };

@@ -359,6 +359,45 @@ pub struct EditPage {
     pub error: Option<String>,
     pub problems: Vec<(String, String)>,
     pub errors: Errors,
+    /// The summary card: the switch, the last summary asked for, and its audio.
+    pub assist: DocAssist,
+}
+
+/// The knowledge editor's summary and speech card.
+#[derive(Default)]
+pub struct DocAssist {
+    pub summaries_on: bool,
+    /// Why "Summarise" is not offered (the feature is off), said with who can turn it on.
+    pub summaries_off: String,
+    pub speech_ready: bool,
+    /// Why "Listen" is not offered: speech off, or no speech model (speech has no reduced form).
+    pub speech_unavailable: String,
+    pub summary: Option<super::pages::SummaryCard>,
+    /// `model` or `extractive`.
+    pub summary_mode: String,
+    /// A speech file to play: its id and when the retention deletes it.
+    pub audio: Option<(String, When)>,
+    pub speech_error: Option<String>,
+}
+
+async fn doc_assist(state: &WebState, ctx: &Context) -> DocAssist {
+    let sw = kith_app::ai::settings::switches(&state.app, ctx.org_id).await.unwrap_or_default();
+    let speech_unavailable = if !sw.features.speech {
+        super::assistant::enable_hint(ctx, "Text to speech")
+    } else if !sw.speech_model {
+        "Listening is unavailable: text to speech needs an AI endpoint with a speech model, and none is set. \
+         You can set one in Settings → AI."
+            .into()
+    } else {
+        String::new()
+    };
+    DocAssist {
+        summaries_on: sw.features.summaries,
+        summaries_off: super::assistant::enable_hint(ctx, "Summaries"),
+        speech_ready: sw.features.speech && sw.speech_model,
+        speech_unavailable,
+        ..Default::default()
+    }
 }
 
 async fn edit_view(
@@ -368,6 +407,19 @@ async fn edit_view(
     e: &KnowledgeEntry,
     errors: Errors,
     form: Option<&HashMap<String, String>>,
+) -> Response {
+    let assist = doc_assist(state, ctx).await;
+    edit_view_with(state, ui, ctx, e, errors, form, assist).await
+}
+
+async fn edit_view_with(
+    state: &WebState,
+    ui: &UiCtx,
+    ctx: &Context,
+    e: &KnowledgeEntry,
+    errors: Errors,
+    form: Option<&HashMap<String, String>>,
+    assist: DocAssist,
 ) -> Response {
     let auth = match ui.require() {
         Ok(a) => a.clone(),
@@ -400,6 +452,7 @@ async fn edit_view(
         error: e.error.clone(),
         problems: e.pages_failed.iter().map(|p| (p.url.clone(), p.error.clone())).collect(),
         errors,
+        assist,
     };
     (status, render(&page)).into_response()
 }
@@ -511,4 +564,65 @@ pub async fn delete(
         Err(e) => Flash::error(message_of(e)),
     };
     redirect_with("/settings/knowledge", flash, state.config.secure_cookies)
+}
+
+fn summary_label(mode: &str) -> &'static str {
+    if mode == kith_app::ai::assist::MODE_MODEL {
+        "AI summary"
+    } else {
+        "Extractive summary (no AI endpoint): sentences picked from the text"
+    }
+}
+
+/// The editor again with the entry's summary (by the model, or extractive without an AI endpoint).
+pub async fn summarise(
+    State(state): State<WebState>,
+    Extension(ui): Extension<UiCtx>,
+    Path(id): Path<String>,
+) -> Response {
+    let (_, ctx) = signed_in!(state, ui);
+    let Some(id) = parse_id(&id) else { return super::crm::not_found_page() };
+    let e = match knowledge::get(&state.app, &ctx, id).await {
+        Ok(e) => e,
+        Err(e) => return super::crm::load_error(e),
+    };
+    if !can_edit(&ctx) {
+        return forbidden();
+    }
+    let mut assist = doc_assist(&state, &ctx).await;
+    assist.summary = Some(match kith_app::ai::documents::summary(&state.app, &ctx, id).await {
+        Ok(s) => {
+            let label = summary_label(&s.mode);
+            assist.summary_mode = s.mode;
+            super::pages::SummaryCard { label: label.into(), text: s.text, error: None }
+        }
+        Err(err) => {
+            super::pages::SummaryCard { label: "No summary".into(), text: String::new(), error: Some(message_of(err)) }
+        }
+    });
+    edit_view_with(&state, &ui, &ctx, &e, Errors::default(), None, assist).await
+}
+
+/// The editor again with the entry's summary spoken: an audio player for the stored file, or why not.
+pub async fn speak(State(state): State<WebState>, Extension(ui): Extension<UiCtx>, Path(id): Path<String>) -> Response {
+    let (_, ctx) = signed_in!(state, ui);
+    let Some(id) = parse_id(&id) else { return super::crm::not_found_page() };
+    let e = match knowledge::get(&state.app, &ctx, id).await {
+        Ok(e) => e,
+        Err(e) => return super::crm::load_error(e),
+    };
+    if !can_edit(&ctx) {
+        return forbidden();
+    }
+    let mut assist = doc_assist(&state, &ctx).await;
+    match kith_app::ai::documents::summary_spoken(&state.app, &ctx, id).await {
+        Ok((s, f)) => {
+            assist.summary =
+                Some(super::pages::SummaryCard { label: summary_label(&s.mode).into(), text: s.text, error: None });
+            assist.summary_mode = s.mode;
+            assist.audio = Some((f.file_id.to_string(), When::new(f.expires_at_ms)));
+        }
+        Err(err) => assist.speech_error = Some(message_of(err)),
+    }
+    edit_view_with(&state, &ui, &ctx, &e, Errors::default(), None, assist).await
 }

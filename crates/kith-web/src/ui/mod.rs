@@ -18,6 +18,7 @@ macro_rules! signed_in {
 }
 
 mod ai_settings;
+mod assistant;
 mod auth;
 mod bulk;
 mod channels_settings;
@@ -207,6 +208,13 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route(knowledge::UPLOAD_PATH, post(knowledge::upload))
         .route("/settings/knowledge/{id}", get(knowledge::edit).post(knowledge::save))
         .route("/settings/knowledge/{id}/reindex", post(knowledge::reindex))
+        .route("/settings/knowledge/{id}/summary", post(knowledge::summarise))
+        .route("/settings/knowledge/{id}/speech", post(knowledge::speak))
+        .route("/assistant", get(assistant::page))
+        .route("/assistant/ask", post(assistant::ask))
+        .route("/assistant/draft", post(assistant::draft))
+        .route("/ai/speech/{id}", get(assistant::speech_file))
+        .route("/ai/speech/{id}/delete", post(assistant::delete_speech))
         .route("/settings/knowledge/{id}/delete", get(knowledge::confirm_delete).post(knowledge::delete))
         .route("/settings/channels/{id}/ai", post(channels_settings::set_ai_mode))
         .route("/settings/channels/{id}/failed/{message_id}/retry", post(channels_settings::retry_failed))

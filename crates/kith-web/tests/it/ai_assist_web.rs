@@ -19,10 +19,10 @@ use uuid::Uuid;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const ANSWER: &str = "Ann Lee leads the rollout at Acme; the pilot went well.";
-const AUDIO: &[u8] = b"ID3\x03\x00fake-mp3-frames";
+pub(crate) const ANSWER: &str = "Ann Lee leads the rollout at Acme; the pilot went well.";
+pub(crate) const AUDIO: &[u8] = b"ID3\x03\x00fake-mp3-frames";
 
-async fn stand_in(audio_type: &str) -> MockServer {
+pub(crate) async fn stand_in(audio_type: &str) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/chat/completions"))
@@ -39,12 +39,12 @@ async fn stand_in(audio_type: &str) -> MockServer {
     server
 }
 
-fn owner_ctx(org_id: Uuid, user_id: Uuid) -> Context {
+pub(crate) fn owner_ctx(org_id: Uuid, user_id: Uuid) -> Context {
     Context { org_id, actor: Actor { user_id, credential: Credential::Session(new_id()) }, role: Role::Owner }
 }
 
 /// A member of the owner's workspace who can sign in with the test password; returns an API token.
-async fn member(s: &TestServer, o: &Context, email: &str) -> String {
+pub(crate) async fn member(s: &TestServer, o: &Context, email: &str) -> String {
     let invited = kith_app::invitations::create(&s.app, o, email, Role::Member, &Origin::default()).await.unwrap();
     let secret = invited.link.rsplit('/').next().unwrap().to_string();
     let input = SignUp {
@@ -58,7 +58,7 @@ async fn member(s: &TestServer, o: &Context, email: &str) -> String {
     kith_app::tokens::create_for_member(&s.app, o.org_id, email, "t").await.unwrap().1
 }
 
-async fn configure(s: &TestServer, o: &Context, base: Option<&str>) {
+pub(crate) async fn configure(s: &TestServer, o: &Context, base: Option<&str>) {
     let mut i = AiSettingsInput::default();
     i.features.summaries = true;
     i.features.questions = true;
@@ -84,14 +84,14 @@ fn person(first: &str, last: &str, email: &str, visibility: Visibility) -> Conta
     }
 }
 
-struct Data {
-    ann: Uuid,
-    bob: Uuid,
-    hidden: Uuid,
+pub(crate) struct Data {
+    pub(crate) ann: Uuid,
+    pub(crate) bob: Uuid,
+    pub(crate) hidden: Uuid,
 }
 
 /// Ann (with notes, one private to the owner) and Bob at Acme, and the owner's personal contact Paula.
-async fn data(s: &TestServer, o: &Context) -> Data {
+pub(crate) async fn data(s: &TestServer, o: &Context) -> Data {
     let app = &s.app;
     let acme = companies::create(app, o, &CompanyInput { name: Some("Acme Rockets".into()), ..Default::default() })
         .await
@@ -134,7 +134,7 @@ async fn data(s: &TestServer, o: &Context) -> Data {
     Data { ann: ann.id, bob: bob.id, hidden: hidden.id }
 }
 
-async fn call(s: &TestServer, token: &str, m: Method, p: &str, body: Option<Value>) -> (u16, Value) {
+pub(crate) async fn call(s: &TestServer, token: &str, m: Method, p: &str, body: Option<Value>) -> (u16, Value) {
     let mut r = client().request(m, s.url(p)).bearer_auth(token);
     if let Some(b) = body {
         r = r.json(&b);
@@ -142,7 +142,7 @@ async fn call(s: &TestServer, token: &str, m: Method, p: &str, body: Option<Valu
     json(r.send().await.unwrap()).await
 }
 
-async fn chat_prompts(server: &MockServer) -> Vec<String> {
+pub(crate) async fn chat_prompts(server: &MockServer) -> Vec<String> {
     server
         .received_requests()
         .await
@@ -288,7 +288,7 @@ async fn the_openapi_document_lists_the_assist_endpoints() {
     }
 }
 
-async fn signin(s: &TestServer, email: &str) -> Client {
+pub(crate) async fn signin(s: &TestServer, email: &str) -> Client {
     let c = browser();
     let html = c.get(s.url("/signin")).send().await.unwrap().text().await.unwrap();
     let csrf = form_value(&html, "_csrf");
@@ -302,7 +302,7 @@ async fn signin(s: &TestServer, email: &str) -> Client {
     c
 }
 
-fn strict(html: &str, what: &str) {
+pub(crate) fn strict(html: &str, what: &str) {
     assert!(!html.contains(" style="), "{what}: inline style");
     for tag in html.split("<script").skip(1) {
         assert!(tag.trim_start().starts_with("type=\"module\" src="), "{what}: inline script");
@@ -360,49 +360,15 @@ async fn the_contact_page_summarises_without_javascript() {
 
 mod chromium {
     use super::*;
-    use fantoccini::{ClientBuilder, Locator};
-    use kith_testkit::TempDir;
-    use std::process::{Command, Stdio};
-    use std::time::{Duration, Instant};
-
-    fn find(program: &str) -> Option<String> {
-        let out = Command::new("sh").arg("-c").arg(format!("command -v {program}")).output().ok()?;
-        let p = String::from_utf8(out.stdout).ok()?.trim().to_string();
-        (!p.is_empty()).then_some(p)
-    }
+    use crate::ai_chromium::{self, sign_in};
+    use fantoccini::Locator;
+    use std::time::Duration;
 
     #[tokio::test]
     async fn the_contact_page_with_a_summary_in_chromium() {
-        let (Some(driver), Some(chromium)) = (find("chromedriver"), find("chromium")) else {
-            kith_testkit::skip_or_fail(
-                "chromium and chromedriver are not installed (apt-get install chromium chromium-driver)",
-            );
-            return;
-        };
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut child = Command::new(driver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(20), "chromedriver did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let profile = TempDir::new();
-        let caps = json!({"goog:chromeOptions": {"binary": chromium, "args": [
-            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1280,900",
-            format!("--user-data-dir={}", profile.path().display())]}});
-        let b = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps.as_object().unwrap().clone())
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .expect("webdriver session");
-        let dir = std::env::var("KITH_TEST_SCREENSHOTS").unwrap_or_else(|_| "/tmp".into());
-        std::fs::create_dir_all(&dir).unwrap();
+        let Some((_driver, b)) = ai_chromium::start().await else { return };
+        b.set_window_size(1280, 900).await.unwrap();
+        let dir = ai_chromium::shot_dir();
 
         let server = stand_in("audio/mpeg").await;
         let s = kith_testkit::spawn_app().await;
@@ -413,13 +379,7 @@ mod chromium {
         let d = data(&s, &o).await;
         configure(&s, &o, None).await;
 
-        b.goto(&s.url("/signin")).await.unwrap();
-        b.find(Locator::Id("email")).await.unwrap().send_keys(email).await.unwrap();
-        b.find(Locator::Id("password")).await.unwrap().send_keys(kith_testkit::app::PASSWORD).await.unwrap();
-        b.find(Locator::Css("form[action='/signin'] button[type=submit]")).await.unwrap().click().await.unwrap();
-        while b.current_url().await.unwrap().path() != "/" {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        sign_in(&b, &s, email).await;
         b.goto(&s.url(&format!("/contacts/{}", d.ann))).await.unwrap();
         let button = format!("form[action='/contacts/{}/summary'] button", d.ann);
         b.find(Locator::Css(&button)).await.unwrap().click().await.unwrap();
@@ -443,7 +403,5 @@ mod chromium {
         b.set_window_size(390, 844).await.unwrap();
         std::fs::write(format!("{dir}/assist-contact-narrow.png"), b.screenshot().await.unwrap()).unwrap();
         b.close().await.unwrap();
-        let _ = child.kill();
-        let _ = child.wait();
     }
 }

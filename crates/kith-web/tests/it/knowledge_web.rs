@@ -227,63 +227,19 @@ async fn knowledge_api() {
 
 mod chromium {
     use super::*;
-    use fantoccini::{ClientBuilder, Locator};
-    use kith_testkit::TempDir;
-    use std::process::{Command, Stdio};
-    use std::time::{Duration, Instant};
-
-    fn find(program: &str) -> Option<String> {
-        let out = Command::new("sh").arg("-c").arg(format!("command -v {program}")).output().ok()?;
-        let p = String::from_utf8(out.stdout).ok()?.trim().to_string();
-        (!p.is_empty()).then_some(p)
-    }
+    use crate::ai_chromium::{self, sign_in};
+    use fantoccini::Locator;
+    use std::time::Duration;
 
     #[tokio::test]
     async fn knowledge_page_in_chromium() {
-        let (Some(driver), Some(chromium)) = (find("chromedriver"), find("chromium")) else {
-            kith_testkit::skip_or_fail(
-                "chromium and chromedriver are not installed (apt-get install chromium chromium-driver)",
-            );
-            return;
-        };
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut child = Command::new(driver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(20), "chromedriver did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let profile = TempDir::new();
-        let mut caps = json!({"goog:chromeOptions": {"binary": chromium, "args": [
-            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1280,800",
-            format!("--user-data-dir={}", profile.path().display())]}});
-        if std::env::var("KITH_TEST_DARK").is_ok_and(|v| v == "1") {
-            caps["goog:chromeOptions"]["args"].as_array_mut().unwrap().push(json!("--force-dark-mode"));
-        }
-        let b = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps.as_object().unwrap().clone())
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .expect("webdriver session");
-        let dir = std::env::var("KITH_TEST_SCREENSHOTS").unwrap_or_else(|_| "/tmp".into());
-        std::fs::create_dir_all(&dir).unwrap();
+        let Some((_driver, b)) = ai_chromium::start().await else { return };
+        let dir = ai_chromium::shot_dir();
         let s = kith_testkit::spawn_app().await;
         let email = "kb-browser@web.test";
         s.user_with_token(email).await;
 
-        b.goto(&s.url("/signin")).await.unwrap();
-        b.find(Locator::Id("email")).await.unwrap().send_keys(email).await.unwrap();
-        b.find(Locator::Id("password")).await.unwrap().send_keys(kith_testkit::app::PASSWORD).await.unwrap();
-        b.find(Locator::Css("form[action='/signin'] button[type=submit]")).await.unwrap().click().await.unwrap();
-        while b.current_url().await.unwrap().path() != "/" {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        sign_in(&b, &s, email).await;
         b.goto(&s.url("/settings/knowledge")).await.unwrap();
         let empty = b.find(Locator::Css(".empty-state")).await.unwrap().text().await.unwrap();
         assert!(empty.contains("Nothing here yet"), "{empty}");
@@ -363,7 +319,5 @@ mod chromium {
         let flash = b.find(Locator::Css(".flash")).await.unwrap().text().await.unwrap();
         assert!(flash.contains("Deleted"), "{flash}");
         b.close().await.unwrap();
-        let _ = child.kill();
-        let _ = child.wait();
     }
 }

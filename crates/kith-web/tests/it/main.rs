@@ -2,9 +2,11 @@
 //! over HTTP, on SQLite and (when configured) PostgreSQL.
 
 mod ai_assist_web;
+mod ai_chromium;
 mod ai_inbox;
 mod ai_web;
 mod api;
+mod assistant_web;
 mod attachments_api;
 mod browser;
 mod crm_api;
