@@ -486,6 +486,7 @@ const ACTIONS = [
   { kind: 'page', title: 'Deals board', url: '/deals/board', words: 'deals board kanban pipeline' },
   { kind: 'page', title: 'Deals table', url: '/deals', words: 'deals table list' },
   { kind: 'page', title: 'Settings', url: '/settings/profile', words: 'settings profile account' },
+  { kind: 'page', title: 'Assistant: ask or draft', url: '/assistant', words: 'assistant ai ask question draft write' },
 ];
 const KIND_LABEL = { contact: 'Contact', company: 'Company', deal: 'Deal', note: 'Note', action: 'Action', page: 'Go to' };
 

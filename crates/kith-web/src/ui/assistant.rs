@@ -298,7 +298,8 @@ pub async fn delete_speech(
     let (_, ctx) = signed_in!(state, ui);
     let Some(id) = parse_id(&id) else { return super::crm::not_found_page() };
     // Only a path of this site (no scheme, no host) is a place to go back to.
-    let back = if f.back.starts_with('/') && !f.back.starts_with("//") { f.back.as_str() } else { "/assistant" };
+    let local = f.back.starts_with('/') && !f.back.starts_with("//") && !f.back.contains(['\\', '\r', '\n']);
+    let back = if local { f.back.as_str() } else { "/assistant" };
     let flash = match assist::delete_speech(&state.app, &ctx, id).await {
         Ok(()) => Flash::success("The audio was deleted."),
         Err(e) => Flash::error(message_of(e)),

@@ -271,6 +271,20 @@ async fn the_assistant_pages_work_without_javascript() {
         let (_, html) = page(&a, &s, &back).await;
         assert!(html.contains("The audio was deleted."), "{l}");
         assert_eq!(a.get(s.url(src)).send().await.unwrap().status(), 404, "{l}");
+        // Only a path of this site is a place to go back to.
+        for evil in ["//evil.test/x", "/\\evil.test", "https://evil.test/"] {
+            let r = a
+                .post(s.url(&format!("{src}/delete")))
+                .form(&[("_csrf", csrf.as_str()), ("back", evil)])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                (r.status().as_u16(), r.headers()["location"].to_str().unwrap()),
+                (303, "/assistant"),
+                "{l}: {evil}"
+            );
+        }
 
         // The usage page lists the calls, filters them and pages them.
         let (st, html) = page(&a, &s, "/settings/ai/usage").await;
