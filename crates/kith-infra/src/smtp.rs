@@ -206,13 +206,13 @@ mod tests {
         let a = MailAttachment {
             name: "in\r\nvoice.pdf".into(),
             content_type: "application/pdf".into(),
-            data: b"%PDF-1".to_vec(),
+            data: b"%PDF-1\x00\xff".to_vec(),
         };
         let m = ThreadedMail { attachments: vec![a], ..mail() };
         let text = String::from_utf8(build(&m).unwrap().formatted()).unwrap();
         assert!(text.contains("multipart/mixed"), "{text}");
         assert!(text.contains("Content-Disposition: attachment; filename=\"invoice.pdf\""), "{text}");
-        assert!(text.contains("JVBERi0x"), "{text}");
+        assert!(text.contains("JVBERi0xAP8="), "{text}");
         assert!(text.contains("On its way."), "{text}");
     }
 

@@ -378,6 +378,34 @@ impl Client {
         whatsapp_message_id(&resp)
     }
 
+    /// A WhatsApp media message by link (Cloud API `image`, `video`, `audio` or `document`): WhatsApp fetches
+    /// `link` itself. `caption` goes with image, video and document; `filename` with document only.
+    pub async fn send_whatsapp_media(
+        &self,
+        phone_number_id: &str,
+        access_token: &str,
+        to: &str,
+        media: &OutboundMedia<'_>,
+    ) -> Result<Sent, SendError> {
+        let kind = media.whatsapp_kind();
+        let mut object = json!({"link": media.link});
+        if kind != "audio" && !media.caption.is_empty() {
+            object["caption"] = json!(media.caption);
+        }
+        if kind == "document" && !media.file_name.is_empty() {
+            object["filename"] = json!(media.file_name);
+        }
+        let payload = json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": to,
+            "type": kind,
+            kind: object,
+        });
+        let resp = self.post(phone_number_id, access_token, &payload).await?;
+        whatsapp_message_id(&resp)
+    }
+
     /// A WhatsApp template message (2.2), the only kind allowed outside the 24-hour window. `variables` fill the
     /// body's `{{1}}`, `{{2}}`… in order; no variables sends no components.
     pub async fn send_whatsapp_template(
@@ -447,6 +475,29 @@ impl Client {
             Ok(resp)
         } else {
             Err(graph_error(&resp))
+        }
+    }
+}
+
+/// A file to send by URL: the provider downloads `link` (a short-lived signed link).
+#[derive(Debug, Clone, Copy)]
+pub struct OutboundMedia<'a> {
+    pub link: &'a str,
+    pub content_type: &'a str,
+    pub file_name: &'a str,
+    /// The message text sent with the file (empty for none).
+    pub caption: &'a str,
+}
+
+impl OutboundMedia<'_> {
+    /// The Cloud API message type for the content type (WhatsApp shows jpeg and png as images, mp4 and 3gpp as
+    /// video; anything else goes as a document).
+    pub fn whatsapp_kind(&self) -> &'static str {
+        match self.content_type {
+            "image/jpeg" | "image/png" => "image",
+            "video/mp4" | "video/3gpp" => "video",
+            t if t.starts_with("audio/") && self.caption.is_empty() => "audio",
+            _ => "document",
         }
     }
 }

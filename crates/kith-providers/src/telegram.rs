@@ -132,17 +132,37 @@ impl Client {
             Err(_) => json!(chat_id),
         };
         let result = self.call(bot_token, "sendMessage", &json!({"chat_id": chat, "text": text})).await?;
-        let message = result.as_object();
-        let message_id = message.and_then(|m| id_at(m, "message_id"));
-        let chat_id = message
-            .and_then(|m| m.get("chat"))
-            .and_then(Value::as_object)
-            .and_then(|c| id_at(c, "id"))
-            .unwrap_or_else(|| chat_id.to_string());
-        match message_id {
-            Some(id) => Ok(Sent { provider_message_id: format!("{chat_id}:{id}") }),
-            None => Err(SendError::permanent("invalid_response", "Telegram returned no message_id")),
+        sent_id(&result, chat_id)
+    }
+
+    /// `sendPhoto` (jpeg, png, webp) or `sendDocument` (anything else) with the file's URL, which Telegram
+    /// downloads, and `caption` (at most 1,024 characters). The result's id is `"<chat_id>:<message_id>"`.
+    pub async fn send_media(
+        &self,
+        bot_token: &str,
+        chat_id: &str,
+        media: &crate::meta::OutboundMedia<'_>,
+    ) -> Result<Sent, SendError> {
+        if media.caption.chars().count() > 1024 {
+            return Err(SendError::permanent(
+                "caption_too_long",
+                "Telegram takes at most 1,024 characters with a file",
+            ));
         }
+        let (method, field) = match media.content_type {
+            "image/jpeg" | "image/png" | "image/webp" => ("sendPhoto", "photo"),
+            _ => ("sendDocument", "document"),
+        };
+        let chat: Value = match chat_id.trim().parse::<i64>() {
+            Ok(n) => json!(n),
+            Err(_) => json!(chat_id),
+        };
+        let mut payload = json!({"chat_id": chat, field: media.link});
+        if !media.caption.is_empty() {
+            payload["caption"] = json!(media.caption);
+        }
+        let result = self.call(bot_token, method, &payload).await?;
+        sent_id(&result, chat_id)
     }
 
     /// `setWebhook` with the `secret_token` Telegram will send back in [`SECRET_TOKEN_HEADER`] (1–256 characters
@@ -193,6 +213,21 @@ impl Client {
             return Err(SendError::Transient(format!("Telegram error {code}: {description}")));
         }
         Err(SendError::Permanent { code: code.to_string(), message: description })
+    }
+}
+
+/// The id of a sent message: `"<chat_id>:<message_id>"`.
+fn sent_id(result: &Value, chat_id: &str) -> Result<Sent, SendError> {
+    let message = result.as_object();
+    let message_id = message.and_then(|m| id_at(m, "message_id"));
+    let chat_id = message
+        .and_then(|m| m.get("chat"))
+        .and_then(Value::as_object)
+        .and_then(|c| id_at(c, "id"))
+        .unwrap_or_else(|| chat_id.to_string());
+    match message_id {
+        Some(id) => Ok(Sent { provider_message_id: format!("{chat_id}:{id}") }),
+        None => Err(SendError::permanent("invalid_response", "Telegram returned no message_id")),
     }
 }
 

@@ -228,18 +228,36 @@ pub(crate) async fn for_messages(app: &App, org_id: Uuid, ids: &[Uuid]) -> Resul
     Ok(out)
 }
 
+/// How many files a message may carry on a kind of channel: MMS and e-mail
+/// take several, WhatsApp and Telegram one (the text goes as its caption),
+/// Messenger, Instagram and Viber none yet.
+pub fn max_files(channel_kind: &str) -> usize {
+    match channel_kind {
+        "twilio_sms" | "email" => MAX_PER_MESSAGE,
+        "whatsapp" | "telegram" => 1,
+        _ => 0,
+    }
+}
+
 /// Give uploads to a new outbound message (in its transaction): each must
 /// be an unsent upload of the same conversation (`attachment_ids.N` names
-/// the one that is not).
+/// the one that is not), and no more than the channel takes.
 pub(crate) async fn link(
     tx: &mut Tx,
     org_id: Uuid,
     conversation_id: Uuid,
     message_id: Uuid,
+    channel_kind: &str,
     ids: &[Uuid],
 ) -> Result<()> {
-    if ids.len() > MAX_PER_MESSAGE {
-        return Err(AppError::field("attachment_ids", format!("at most {MAX_PER_MESSAGE} attachments")));
+    let max = max_files(channel_kind);
+    if ids.len() > max {
+        let why = match max {
+            0 => "this channel takes no attachments yet".to_string(),
+            1 => "this channel takes one attachment per message".to_string(),
+            n => format!("at most {n} attachments"),
+        };
+        return Err(AppError::field("attachment_ids", why));
     }
     for (i, id) in ids.iter().enumerate() {
         if !rows::link(tx, org_id, *id, conversation_id, message_id, i as i64).await? {
@@ -267,12 +285,22 @@ pub(crate) async fn mail_parts(
     Ok(out)
 }
 
-/// Signed links to a message's attachments, for providers that fetch media
+/// A file of an outbound message as a provider fetches it.
+pub(crate) struct OutboundFile {
+    /// A signed link valid for [`LINK_TTL_MS`].
+    pub url: String,
+    pub content_type: String,
+    pub name: String,
+}
+
+/// A message's attachments as signed links, for providers that fetch media
 /// by URL (empty when it has none).
-pub(crate) async fn outbound_urls(app: &App, org_id: Uuid, message_id: Uuid) -> Result<Vec<String>> {
+pub(crate) async fn outbound_files(app: &App, org_id: Uuid, message_id: Uuid) -> Result<Vec<OutboundFile>> {
     let mut out = Vec::new();
     for r in rows::for_messages(app.db(), org_id, &[message_id]).await? {
-        out.push(signed_url(app, org_id, r.id).await?);
+        let url = signed_url(app, org_id, r.id).await?;
+        let a = to_api(app, r).await?;
+        out.push(OutboundFile { url, content_type: a.content_type, name: a.name });
     }
     Ok(out)
 }
@@ -387,6 +415,14 @@ mod tests {
         assert_eq!(clean_name(".htaccess"), "htaccess");
         assert_eq!(clean_name(""), "attachment");
         assert_eq!(clean_name(&"é".repeat(300)).chars().count(), 200);
+    }
+
+    #[test]
+    fn files_per_channel() {
+        assert_eq!(max_files("twilio_sms"), MAX_PER_MESSAGE);
+        assert_eq!(max_files("email"), MAX_PER_MESSAGE);
+        assert_eq!((max_files("whatsapp"), max_files("telegram")), (1, 1));
+        assert_eq!((max_files("messenger"), max_files("instagram"), max_files("viber")), (0, 0, 0));
     }
 
     #[test]

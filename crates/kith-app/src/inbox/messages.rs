@@ -285,7 +285,14 @@ async fn send_now(app: &App, org_id: Uuid, id: Uuid, exempt: bool, last_attempt:
     let body = app.keyring().open(app.db(), org_id, "messages", "body", m.id, &m.body).await?;
     let body = String::from_utf8_lossy(&body).into_owned();
     let text = |k: &str| config.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
-    let media_urls = super::attachments::outbound_urls(app, org_id, m.id).await?;
+    let files = super::attachments::outbound_files(app, org_id, m.id).await?;
+    let media_urls: Vec<String> = files.iter().map(|f| f.url.clone()).collect();
+    let first_file = files.first().map(|f| kith_providers::meta::OutboundMedia {
+        link: &f.url,
+        content_type: &f.content_type,
+        file_name: &f.name,
+        caption: &body,
+    });
     let inbox = app.inbox();
     let to = conv.peer.as_str();
     let result: std::result::Result<Sent, SendError> = match channel.kind.as_str() {
@@ -308,7 +315,10 @@ async fn send_now(app: &App, org_id: Uuid, id: Uuid, exempt: bool, last_attempt:
                 Some(t) => {
                     inbox.meta().send_whatsapp_template(&number, &token, to, &t.name, &t.language, &t.variables).await
                 }
-                None => inbox.meta().send_whatsapp_text(&number, &token, to, &body).await,
+                None => match &first_file {
+                    Some(f) => inbox.meta().send_whatsapp_media(&number, &token, to, f).await,
+                    None => inbox.meta().send_whatsapp_text(&number, &token, to, &body).await,
+                },
             }
         }
         "messenger" => inbox.meta().send_messenger_text(&text("page_id"), &text("page_access_token"), to, &body).await,
@@ -320,7 +330,10 @@ async fn send_now(app: &App, org_id: Uuid, id: Uuid, exempt: bool, last_attempt:
                 .unwrap_or(text("instagram_account_id"));
             inbox.meta().send_instagram_text(&node, &text("page_access_token"), to, &body).await
         }
-        "telegram" => inbox.telegram().send_message(&text("bot_token"), to, &body).await,
+        "telegram" => match &first_file {
+            Some(f) => inbox.telegram().send_media(&text("bot_token"), to, f).await,
+            None => inbox.telegram().send_message(&text("bot_token"), to, &body).await,
+        },
         "viber" => {
             let name = config.get("sender_name").and_then(|v| v.as_str()).unwrap_or(&channel.name).to_string();
             inbox.viber().send_message(&text("auth_token"), to, &name, &body).await

@@ -301,7 +301,7 @@ pub async fn send(app: &App, ctx: &Context, conversation_id: Uuid, input: &Outbo
         }
     }
     inbox_rows::insert_message(&mut tx, &row).await?;
-    super::attachments::link(&mut tx, ctx.org_id, conversation_id, id, &input.attachment_ids).await?;
+    super::attachments::link(&mut tx, ctx.org_id, conversation_id, id, &channel.kind, &input.attachment_ids).await?;
     rows::insert_outbound(&mut tx, &details).await?;
     inbox_rows::note_message(&mut tx, conversation_id, now, false, now).await?;
     timeline::append(

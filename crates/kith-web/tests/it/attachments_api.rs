@@ -4,7 +4,9 @@
 //! and the right disposition; uploads (cleaned names, empty → 422, over
 //! 25 MB → 413, other workspaces → 404); a reply with `attachment_ids`
 //! hands Twilio a signed link that serves the file and nothing else; and
-//! deleting the contact removes the objects.
+//! deleting the contact removes the objects. Telegram: a photo fetched
+//! through getFile and the bot's file URL; a reply's file sent with
+//! sendPhoto (caption = text), one file per message.
 
 use crate::helpers::{client, code, json};
 use kith_app::worker::{Registry, Worker};
@@ -200,7 +202,10 @@ async fn attachments_in_and_out() {
             client().get(s.url(&format!("/api/v1/attachments/{up_id}"))).bearer_auth(&token).send().await.unwrap();
         assert_eq!(resp.status(), 200, "{l}");
         let disposition = resp.headers()["content-disposition"].to_str().unwrap().to_string();
-        assert!(disposition.starts_with("attachment;") && disposition.contains("filename*=UTF-8''evil%20name.pdf"), "{l}");
+        assert!(
+            disposition.starts_with("attachment;") && disposition.contains("filename*=UTF-8''evil%20name.pdf"),
+            "{l}"
+        );
         assert_eq!(resp.headers()["x-content-type-options"], "nosniff", "{l}");
         let (st, body) = upload(&s, &token, &conv, "empty.txt", "text/plain", b"").await;
         assert_eq!((st, code(&body)), (422, "validation_failed"), "{l}: {body}");
@@ -258,5 +263,120 @@ async fn attachments_in_and_out() {
         // The SVG upload never sent is in the same conversation: gone too.
         let key = format!("org/{}/att/{}", owner.org_id, svg_up["id"].as_str().unwrap());
         assert!(s.app.objects().get(&key).await.unwrap().is_none(), "{l}: unsent upload still stored");
+    }
+}
+
+/// A Bot API stand-in: `setWebhook`, `getFile`, `sendPhoto` and the file download.
+async fn telegram_stand_in() -> (Arc<Mutex<Vec<(String, Value)>>>, String) {
+    let calls: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+    let c = calls.clone();
+    let router = axum::Router::new()
+        .route(
+            "/{bot}/{method}",
+            axum::routing::post(
+                move |axum::extract::Path((_bot, method)): axum::extract::Path<(String, String)>,
+                      axum::Json(body): axum::Json<Value>| {
+                    let c = c.clone();
+                    async move {
+                        c.lock().unwrap().push((method.clone(), body));
+                        let result = match method.as_str() {
+                            "getFile" => json!({"file_id": "F1", "file_path": "photos/file_1.jpg"}),
+                            "sendPhoto" | "sendDocument" => json!({"message_id": 77, "chat": {"id": 42}}),
+                            _ => json!(true),
+                        };
+                        axum::Json(json!({"ok": true, "result": result}))
+                    }
+                },
+            ),
+        )
+        .route(
+            "/file/{bot}/photos/file_1.jpg",
+            axum::routing::get(|axum::extract::Path(bot): axum::extract::Path<String>| async move {
+                if bot != "bot123456:ABC-secret" {
+                    return (axum::http::StatusCode::NOT_FOUND, [("content-type", "text/plain")], &b"no"[..]);
+                }
+                (axum::http::StatusCode::OK, [("content-type", "image/jpeg")], &b"\xff\xd8\xff jpeg bytes"[..])
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (calls, format!("http://{addr}"))
+}
+
+#[tokio::test]
+async fn telegram_media_in_and_out() {
+    for db in TestDb::all().await {
+        let (calls, base) = telegram_stand_in().await;
+        let settings = AppSettings {
+            provider_bases: ProviderBases { telegram: base.clone(), meta_graph: base, ..ProviderBases::default() },
+            ..kith_testkit::app::test_settings()
+        };
+        let web = kith_web::WebConfig { api_rate_per_second: 0, ..Default::default() };
+        let s = spawn_with(db, settings, web).await;
+        let l = s.label;
+        let (_, token) = s.user_with_token("tg-files@web.test").await;
+        let (st, tg) = send(
+            &s,
+            Method::POST,
+            "/api/v1/channels",
+            &token,
+            Some(json!({"kind": "telegram", "name": "Bot", "config": {"bot_token": "123456:ABC-secret"}})),
+        )
+        .await;
+        assert_eq!(st, 201, "{l}: {tg}");
+        let secret = calls.lock().unwrap().iter().find(|(m, _)| m == "setWebhook").unwrap().1["secret_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let update = json!({"update_id": 1, "message": {"message_id": 5, "date": 1749416383,
+            "chat": {"id": 42, "type": "private"}, "from": {"id": 42, "is_bot": false, "first_name": "Tom"},
+            "caption": "look", "photo": [{"file_id": "F1", "file_unique_id": "U1", "width": 90, "height": 90}]}});
+        let hook = format!("/hooks/telegram/{}", tg["id"].as_str().unwrap());
+        let resp = client()
+            .post(s.url(&hook))
+            .header("x-telegram-bot-api-secret-token", &secret)
+            .json(&update)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{l}");
+        drain(&s).await;
+        let get_file = calls.lock().unwrap().iter().find(|(m, _)| m == "getFile").map(|(_, b)| b.clone());
+        assert_eq!(get_file.unwrap()["file_id"], "F1", "{l}");
+
+        let (_, convs) = send(&s, Method::GET, "/api/v1/conversations", &token, None).await;
+        let conv = convs["data"][0]["id"].as_str().unwrap().to_string();
+        let (_, msgs) = send(&s, Method::GET, &format!("/api/v1/conversations/{conv}/messages"), &token, None).await;
+        let file = &msgs["data"][0]["attachments"][0];
+        assert_eq!(
+            (file["name"].as_str(), file["content_type"].as_str()),
+            (Some("telegram-1.jpg"), Some("image/jpeg"))
+        );
+        let resp = client()
+            .get(s.url(&format!("/api/v1/attachments/{}", file["id"].as_str().unwrap())))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.bytes().await.unwrap().as_ref(), b"\xff\xd8\xff jpeg bytes", "{l}");
+
+        // Out: one file per message on Telegram, sent with sendPhoto and the text as caption.
+        let (_, a) = upload(&s, &token, &conv, "map.png", "image/png", b"png bytes").await;
+        let (_, b) = upload(&s, &token, &conv, "b.pdf", "application/pdf", b"pdf bytes").await;
+        let path = format!("/api/v1/conversations/{conv}/messages");
+        let two = json!({"body": "two", "attachment_ids": [a["id"], b["id"]]});
+        let (st, body) = send(&s, Method::POST, &path, &token, Some(two)).await;
+        assert_eq!((st, code(&body)), (422, "validation_failed"), "{l}: {body}");
+        let (st, m) =
+            send(&s, Method::POST, &path, &token, Some(json!({"body": "the map", "attachment_ids": [a["id"]]}))).await;
+        assert_eq!(st, 202, "{l}: {m}");
+        drain(&s).await;
+        let sent = calls.lock().unwrap().iter().find(|(m, _)| m == "sendPhoto").map(|(_, b)| b.clone()).unwrap();
+        assert_eq!((sent["chat_id"].as_i64(), sent["caption"].as_str()), (Some(42), Some("the map")), "{l}");
+        let link = sent["photo"].as_str().unwrap();
+        assert_eq!(client().get(link).send().await.unwrap().bytes().await.unwrap().as_ref(), b"png bytes", "{l}");
+        let (_, after) = send(&s, Method::GET, &format!("/api/v1/conversations/{conv}/messages"), &token, None).await;
+        assert_eq!(after["data"][0]["state"], "sent", "{l}: {after}");
     }
 }
