@@ -397,3 +397,51 @@ async fn feature_switches_read_without_the_key() {
         assert!(!json.contains("sk-assist-key"), "{l}");
     }
 }
+
+#[tokio::test]
+async fn the_scheduled_retention_job_deletes_speech_older_than_30_days() {
+    use kith_app::worker::{self, Registry, Worker};
+    for t in TestApp::all().await {
+        let (app, l) = (&t.app, t.label);
+        let owner = t.user(&format!("purge-owner-{l}@assist.test")).await;
+        let o = owner_ctx(app, &owner).await;
+        worker::install_standard_schedules(app).await.unwrap();
+        let far = kith_domain::time::now_ms() + 2 * 3_600_000;
+        let due = kith_store::jobs::due_schedules(app.db(), far).await.unwrap();
+        assert!(
+            due.iter().any(|s| s.name == assist::SPEECH_PURGE_SCHEDULE && s.kind == assist::SPEECH_PURGE_JOB),
+            "{l}: the hourly schedule is installed"
+        );
+        // One file made 31 days ago, one today (rows and audio as speak() stores them).
+        let now = kith_domain::time::now_ms();
+        let mut ids = Vec::new();
+        for age in [31 * kith_domain::time::DAY_MS, 0] {
+            let id = Uuid::now_v7();
+            let row = kith_store::ai_assist::SpeechRow {
+                id,
+                org_id: o.org_id,
+                created_by: o.user_id(),
+                source_type: "text".into(),
+                source_id: None,
+                content_type: "audio/mpeg".into(),
+                bytes: AUDIO.len() as i64,
+                call_id: None,
+                created_ms: now - age,
+            };
+            let mut tx = app.db().begin().await.unwrap();
+            kith_store::ai_assist::insert_speech(&mut tx, &row).await.unwrap();
+            kith_store::files::append_chunk(&mut tx, id, o.org_id, 1, AUDIO).await.unwrap();
+            tx.commit().await.unwrap();
+            ids.push(id);
+        }
+        let mut tx = app.db().begin().await.unwrap();
+        worker::enqueue(&mut tx, assist::SPEECH_PURGE_JOB, None, &json!({}), now).await.unwrap();
+        tx.commit().await.unwrap();
+        let w = Worker::new(app.clone(), Registry::standard());
+        while w.run_once().await.unwrap() > 0 {}
+        assert!(kith_store::ai_assist::get_speech(app.db(), o.org_id, ids[0]).await.unwrap().is_none(), "{l}");
+        assert!(kith_store::files::chunk(app.db(), o.org_id, ids[0], 1).await.unwrap().is_none(), "{l}");
+        assert!(kith_store::ai_assist::get_speech(app.db(), o.org_id, ids[1]).await.unwrap().is_some(), "{l}");
+        assert!(kith_store::files::chunk(app.db(), o.org_id, ids[1], 1).await.unwrap().is_some(), "{l}");
+    }
+}
