@@ -380,3 +380,117 @@ async fn telegram_media_in_and_out() {
         assert_eq!(after["data"][0]["state"], "sent", "{l}: {after}");
     }
 }
+
+/// A Graph API stand-in: the media lookup (`GET /{media-id}`), the media
+/// download, and `POST /{phone_number_id}/messages`; it records bearer tokens.
+async fn graph_stand_in() -> (Arc<Mutex<Vec<(String, String, Value)>>>, String) {
+    let calls: Arc<Mutex<Vec<(String, String, Value)>>> = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (c1, c2, c3) = (calls.clone(), calls.clone(), calls.clone());
+    let download = format!("{base}/download/m1.jpg");
+    let bearer =
+        |h: &axum::http::HeaderMap| h.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let router = axum::Router::new()
+        .route(
+            "/{node}",
+            axum::routing::get(
+                move |axum::extract::Path(node): axum::extract::Path<String>, h: axum::http::HeaderMap| {
+                    let (c, download) = (c1.clone(), download.clone());
+                    async move {
+                        c.lock().unwrap().push(("lookup".into(), bearer(&h), json!(node)));
+                        axum::Json(json!({"url": download, "mime_type": "image/jpeg", "id": node}))
+                    }
+                },
+            ),
+        )
+        .route(
+            "/download/m1.jpg",
+            axum::routing::get(move |h: axum::http::HeaderMap| {
+                let c = c2.clone();
+                async move {
+                    c.lock().unwrap().push(("download".into(), bearer(&h), Value::Null));
+                    ([("content-type", "image/jpeg")], &b"wa jpeg"[..])
+                }
+            }),
+        )
+        .route(
+            "/{node}/messages",
+            axum::routing::post(move |h: axum::http::HeaderMap, axum::Json(body): axum::Json<Value>| {
+                let c = c3.clone();
+                async move {
+                    c.lock().unwrap().push(("send".into(), bearer(&h), body));
+                    axum::Json(json!({"messages": [{"id": "wamid.OUT1"}]}))
+                }
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (calls, base)
+}
+
+#[tokio::test]
+async fn whatsapp_media_in_and_out() {
+    for db in TestDb::all().await {
+        let (calls, base) = graph_stand_in().await;
+        let settings = AppSettings {
+            provider_bases: ProviderBases { meta_graph: base, ..ProviderBases::default() },
+            ..kith_testkit::app::test_settings()
+        };
+        let web = kith_web::WebConfig { api_rate_per_second: 0, ..Default::default() };
+        let s = spawn_with(db, settings, web).await;
+        let l = s.label;
+        let (_, token) = s.user_with_token("wa-files@web.test").await;
+        let (st, ch) = send(
+            &s,
+            Method::POST,
+            "/api/v1/channels",
+            &token,
+            Some(json!({"kind": "whatsapp", "name": "WA", "config": {"phone_number_id": "1065",
+                "access_token": "EAAG-token", "app_secret": "app-secret", "verify_token": "verify-me"}})),
+        )
+        .await;
+        assert_eq!(st, 201, "{l}: {ch}");
+        let hook = format!("/hooks/meta/{}", ch["id"].as_str().unwrap());
+        let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "W", "changes": [{"field": "messages",
+            "value": {"messaging_product": "whatsapp", "metadata": {"display_phone_number": "1555", "phone_number_id": "1065"},
+            "contacts": [{"profile": {"name": "Sheena"}, "wa_id": "16505551234"}],
+            "messages": [{"from": "16505551234", "id": "wamid.IN1", "timestamp": "1749416383", "type": "image",
+                          "image": {"id": "MEDIA1", "mime_type": "image/jpeg", "caption": "this one"}}]}}]}]})
+        .to_string();
+        let resp = client()
+            .post(s.url(&hook))
+            .header("x-hub-signature-256", kith_providers::meta::sign("app-secret", body.as_bytes()))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{l}");
+        drain(&s).await;
+        {
+            let seen = calls.lock().unwrap();
+            let lookup = seen.iter().find(|(k, _, _)| k == "lookup").expect("a media lookup");
+            assert_eq!((lookup.1.as_str(), &lookup.2), ("Bearer EAAG-token", &json!("MEDIA1")), "{l}");
+            let download = seen.iter().find(|(k, _, _)| k == "download").expect("a download");
+            assert_eq!(download.1, "Bearer EAAG-token", "{l}");
+        }
+        let (_, convs) = send(&s, Method::GET, "/api/v1/conversations", &token, None).await;
+        let conv = convs["data"][0]["id"].as_str().unwrap().to_string();
+        let (_, msgs) = send(&s, Method::GET, &format!("/api/v1/conversations/{conv}/messages"), &token, None).await;
+        assert_eq!(msgs["data"][0]["attachments"][0]["size"], 7, "{l}: {msgs}");
+
+        // Out: a document by signed link with the text as caption and the file name.
+        let (_, up) = upload(&s, &token, &conv, "quote.pdf", "application/pdf", b"%PDF quote").await;
+        let path = format!("/api/v1/conversations/{conv}/messages");
+        let (st, m) =
+            send(&s, Method::POST, &path, &token, Some(json!({"body": "our quote", "attachment_ids": [up["id"]]})))
+                .await;
+        assert_eq!(st, 202, "{l}: {m}");
+        drain(&s).await;
+        let sent = calls.lock().unwrap().iter().find(|(k, _, _)| k == "send").map(|c| c.2.clone()).unwrap();
+        assert_eq!(sent["type"], "document", "{l}: {sent}");
+        assert_eq!(sent["document"]["caption"], "our quote", "{l}");
+        assert_eq!(sent["document"]["filename"], "quote.pdf", "{l}");
+        let link = sent["document"]["link"].as_str().unwrap();
+        assert_eq!(client().get(link).send().await.unwrap().bytes().await.unwrap().as_ref(), b"%PDF quote", "{l}");
+    }
+}
