@@ -185,7 +185,7 @@ mod tests {
 
     #[test]
     fn extractive_picks_representative_sentences_in_order() {
-        let text = "# Larkspur refund policy\n\
+        let text = "# Refunds\n\
             Larkspur refunds any annual plan within 30 days of purchase.\n\
             Our office has a nice view.\n\
             - Refunds of monthly plans are prorated to the day.\n\
