@@ -228,6 +228,15 @@ fn status_miss(what: &str, status: reqwest::StatusCode) -> Miss {
     }
 }
 
+/// A refusal by the SSRF guard is final; a failed request is worth a retry.
+fn guard_miss(e: kith_infra::outbound::OutboundError) -> Miss {
+    use kith_infra::outbound::OutboundError;
+    match e {
+        OutboundError::InvalidUrl(_) | OutboundError::ForbiddenAddress(_) => Miss::Skip(format!("media URL: {e}")),
+        OutboundError::Request(e) => Miss::Retry(format!("media: {}", e.without_url())),
+    }
+}
+
 fn net_miss(what: &str, e: reqwest::Error) -> Miss {
     Miss::Retry(format!("{what}: {}", e.without_url()))
 }
@@ -246,7 +255,7 @@ async fn fetch_one(
         "twilio_sms" => {
             let url = media.url.as_deref().ok_or_else(|| Miss::Skip("no media URL".into()))?;
             let req = guarded.http().get(url).basic_auth(text(config, "account_sid"), Some(text(config, "auth_token")));
-            guarded.send(req).await.map_err(|e| Miss::Retry(format!("twilio media: {e}")))?
+            guarded.send(req).await.map_err(guard_miss)?
         }
         "whatsapp" => {
             let media_id = media.provider_media_id.as_deref().ok_or_else(|| Miss::Skip("no media id".into()))?;
@@ -263,7 +272,7 @@ async fn fetch_one(
             }
             let info: Value = meta.json().await.map_err(|e| net_miss("graph", e))?;
             let url = info["url"].as_str().ok_or_else(|| Miss::Skip("graph gave no media url".into()))?;
-            guarded.send(guarded.http().get(url).bearer_auth(&token)).await.map_err(|e| Miss::Retry(e.to_string()))?
+            guarded.send(guarded.http().get(url).bearer_auth(&token)).await.map_err(guard_miss)?
         }
         "telegram" => {
             let file_id = media.provider_media_id.as_deref().ok_or_else(|| Miss::Skip("no file id".into()))?;
@@ -287,7 +296,7 @@ async fn fetch_one(
         }
         _ => {
             let url = media.url.as_deref().ok_or_else(|| Miss::Skip("no media URL".into()))?;
-            guarded.get(url).await.map_err(|e| Miss::Retry(format!("media: {e}")))?
+            guarded.get(url).await.map_err(guard_miss)?
         }
     };
     if !resp.status().is_success() {

@@ -494,3 +494,48 @@ async fn whatsapp_media_in_and_out() {
         assert_eq!(client().get(link).send().await.unwrap().bytes().await.unwrap().as_ref(), b"%PDF quote", "{l}");
     }
 }
+
+/// Without `allow_private_networks`, a media URL from a payload that points at
+/// a loopback address is never fetched: the part is skipped, the job ends.
+#[tokio::test]
+async fn payload_media_urls_go_through_the_ssrf_guard() {
+    for db in TestDb::all().await {
+        let (stand, base) = stand_in().await;
+        let settings = AppSettings {
+            provider_bases: ProviderBases { twilio: base.clone(), ..ProviderBases::default() },
+            allow_private_networks: false,
+            ..kith_testkit::app::test_settings()
+        };
+        let web = kith_web::WebConfig { api_rate_per_second: 0, ..Default::default() };
+        let s = spawn_with(db, settings, web).await;
+        let l = s.label;
+        let (_, token) = s.user_with_token("ssrf-files@web.test").await;
+        let config = json!({"account_sid": "AC1", "auth_token": AUTH_TOKEN, "from": "+15550000000"});
+        let (st, ch) = send(
+            &s,
+            Method::POST,
+            "/api/v1/channels",
+            &token,
+            Some(json!({"kind": "twilio_sms", "name": "Desk", "config": config})),
+        )
+        .await;
+        assert_eq!(st, 201, "{l}: {ch}");
+        let hook = format!("/hooks/twilio/{}", ch["id"].as_str().unwrap());
+        let media_url = format!("{base}/media/1");
+        let pairs = [
+            ("MessageSid", "MMssrf"),
+            ("AccountSid", "AC1"),
+            ("From", "+15551230009"),
+            ("To", "+15550000000"),
+            ("Body", ""),
+            ("NumMedia", "1"),
+            ("MediaUrl0", media_url.as_str()),
+        ];
+        assert_eq!(post_twilio(&s, &hook, &pairs).await, 200, "{l}");
+        drain(&s).await;
+        assert!(stand.media_auth.lock().unwrap().is_empty(), "{l}: the loopback URL was fetched");
+        assert_eq!(kith_testkit::raw_i64(&s.raw_url, "SELECT COUNT(*) FROM attachments").await, 0, "{l}");
+        let dead = "SELECT COUNT(*) FROM jobs WHERE kind = 'inbox.media'";
+        assert_eq!(kith_testkit::raw_i64(&s.raw_url, dead).await, 0, "{l}: the job ended");
+    }
+}
