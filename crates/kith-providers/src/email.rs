@@ -375,6 +375,28 @@ Content-Transfer-Encoding: base64\r\n\r\nSGVsbG8gUERG\r\n--m--\r\n";
     }
 
     #[test]
+    fn attachments_over_the_cap_are_listed_without_bytes() {
+        use base64::Engine;
+        let big = base64::engine::general_purpose::STANDARD.encode(vec![0u8; MAX_ATTACHMENT_BYTES as usize + 1]);
+        let lines: Vec<&str> = big.as_bytes().chunks(76).map(|c| std::str::from_utf8(c).unwrap()).collect();
+        let raw = format!(
+            "From: c@example.com\r\nSubject: Big\r\nMessage-ID: <big@example.com>\r\n\
+             Content-Type: multipart/mixed; boundary=\"m\"\r\n\r\n\
+             --m\r\nContent-Type: text/plain\r\n\r\nTwo files.\r\n\
+             --m\r\nContent-Type: application/zip\r\nContent-Disposition: attachment; filename=\"big.zip\"\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\n{}\r\n\
+             --m\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=\"small.txt\"\r\n\r\n\
+             small\r\n--m--\r\n",
+            lines.join("\r\n")
+        );
+        let e = parse(raw.as_bytes()).unwrap();
+        assert_eq!(e.attachments.len(), 2);
+        let (big, small) = (&e.attachments[0], &e.attachments[1]);
+        assert!(big.omitted && big.data.is_empty() && big.size == MAX_ATTACHMENT_BYTES + 1);
+        assert!(!small.omitted && small.data == b"small");
+    }
+
+    #[test]
     fn refuses_what_is_no_email() {
         assert!(parse(b"").is_err());
         assert!(parse(b"Subject: no sender\r\n\r\nbody").is_err());
