@@ -197,6 +197,13 @@ async fn record_page(
     record_page_with(state, ui, ctx, contact, edit, older, None).await
 }
 
+/// The summary card's extras: a spoken summary or why there is none.
+#[derive(Default)]
+struct Spoken {
+    audio: Option<(String, When)>,
+    error: Option<String>,
+}
+
 async fn record_page_with(
     state: &WebState,
     ui: &UiCtx,
@@ -205,6 +212,20 @@ async fn record_page_with(
     edit: Option<(ContactForm, Errors)>,
     older: Option<&str>,
     summary: Option<SummaryCard>,
+) -> Response {
+    record_page_spoken(state, ui, ctx, contact, edit, older, summary, Spoken::default()).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn record_page_spoken(
+    state: &WebState,
+    ui: &UiCtx,
+    ctx: &Context,
+    contact: Contact,
+    edit: Option<(ContactForm, Errors)>,
+    older: Option<&str>,
+    summary: Option<SummaryCard>,
+    spoken: Spoken,
 ) -> Response {
     let auth = match ui.require() {
         Ok(a) => a.clone(),
@@ -216,8 +237,9 @@ async fn record_page_with(
     let related = deals::of_contact(&state.app, ctx, contact.id).await.unwrap_or_default();
     let duplicates = kith_app::crm::duplicates::of_contact(&state.app, ctx, contact.id).await.unwrap_or_default();
     let related_contacts = assist::related_contacts(&state.app, ctx, contact.id).await.unwrap_or_default();
-    let can_summarise =
-        kith_app::ai::settings::switches(&state.app, ctx.org_id).await.map(|s| s.features.summaries).unwrap_or(false);
+    let switches = kith_app::ai::settings::switches(&state.app, ctx.org_id).await.unwrap_or_default();
+    let can_summarise = switches.features.summaries;
+    let can_listen = switches.features.speech && switches.speech_model;
     let rec = record_view(state, ctx, &people, RecordType::Contact, contact.id, older).await;
     let (form, errors) = edit.unwrap_or_else(|| (form_of(&contact), Errors::default()));
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
@@ -279,6 +301,7 @@ async fn record_page_with(
                         .map(|x| match x.as_str() {
                             "company" => "same company",
                             "email_domain" => "same e-mail domain",
+                            "similar_profile" => "similar profile",
                             _ => "shares a deal",
                         })
                         .collect::<Vec<_>>()
@@ -287,6 +310,9 @@ async fn record_page_with(
                 .collect(),
             can_summarise,
             summary,
+            can_listen,
+            audio: spoken.audio,
+            speech_error: spoken.error,
         },
     )
 }
@@ -315,6 +341,35 @@ pub async fn summarise(
         Err(e) => SummaryCard { label: "No summary".into(), text: String::new(), error: Some(e.to_string()) },
     };
     record_page_with(&state, &ui, &ctx, contact, None, None, Some(card)).await
+}
+
+/// The Listen button: the contact's summary made and spoken; the page again with it and an audio player.
+pub async fn speak(State(state): State<WebState>, Extension(ui): Extension<UiCtx>, Path(id): Path<String>) -> Response {
+    let (_, ctx) = signed_in!(state, ui);
+    let Some(id) = parse_id(&id) else { return not_found_page() };
+    let contact = match contacts::get(&state.app, &ctx, id).await {
+        Ok(c) => c,
+        Err(e) => return load_error(e),
+    };
+    let mut spoken = Spoken::default();
+    let mut card = None;
+    match assist::speech_ready(&state.app, &ctx).await {
+        Err(e) => spoken.error = Some(e.to_string()),
+        Ok(()) => match assist::contact_summary(&state.app, &ctx, id).await {
+            Err(e) => spoken.error = Some(e.to_string()),
+            Ok(s) => {
+                let text: String = s.text.chars().take(assist::MAX_SPEECH_CHARS).collect();
+                match assist::speak_for(&state.app, &ctx, &text, assist::SpeechSource::Contact(id)).await {
+                    Ok(f) => spoken.audio = Some((f.file_id.to_string(), When::new(f.expires_at_ms))),
+                    Err(e) => spoken.error = Some(e.to_string()),
+                }
+                let label =
+                    if s.mode == assist::MODE_MODEL { "AI summary" } else { "Extractive summary (no AI endpoint)" };
+                card = Some(SummaryCard { label: label.into(), text: s.text, error: None });
+            }
+        },
+    }
+    record_page_spoken(&state, &ui, &ctx, contact, None, None, card, spoken).await
 }
 
 pub async fn page(

@@ -151,6 +151,7 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/contacts/{id}/delete", get(contacts::delete_page).post(contacts::delete))
         .route("/contacts/{id}/merge", post(contacts::merge))
         .route("/contacts/{id}/summary", post(contacts::summarise))
+        .route("/contacts/{id}/speech", post(contacts::speak))
         .route("/contacts/{id}/notes", post(crm::add_note))
         .route("/contacts/{id}/tasks", post(crm::add_task))
         .route("/contacts/{id}/activities", post(crm::add_activity))

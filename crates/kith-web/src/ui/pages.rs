@@ -635,6 +635,11 @@ pub struct ContactPage {
     pub can_summarise: bool,
     /// A summary asked for with the Summarise button.
     pub summary: Option<SummaryCard>,
+    /// Speech is on and a speech model is set (the Listen button shows).
+    pub can_listen: bool,
+    /// The spoken summary: the stored file's id and when the retention deletes it; or why there is none.
+    pub audio: Option<(String, When)>,
+    pub speech_error: Option<String>,
 }
 
 /// A contact's summary as the page shows it, labelled by how it was made.

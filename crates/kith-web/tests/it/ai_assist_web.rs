@@ -398,6 +398,11 @@ mod chromium {
         let text = b.find(Locator::Css("[data-summary-mode]")).await.unwrap().text().await.unwrap();
         assert_eq!(text, ANSWER);
         std::fs::write(format!("{dir}/assist-contact-ai.png"), b.screenshot().await.unwrap()).unwrap();
+        // Listen: the summary spoken, with a player on the stored file.
+        let listen = format!("form[action='/contacts/{}/speech#summary'] button", d.ann);
+        b.find(Locator::Css(&listen)).await.unwrap().click().await.unwrap();
+        b.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(".assist-audio audio")).await.unwrap();
+        std::fs::write(format!("{dir}/assist-contact-listen.png"), b.screenshot().await.unwrap()).unwrap();
         b.set_window_size(1280, 1500).await.unwrap();
         std::fs::write(format!("{dir}/assist-contact-full.png"), b.screenshot().await.unwrap()).unwrap();
         b.set_window_size(390, 844).await.unwrap();

@@ -286,6 +286,16 @@ async fn the_assistant_pages_work_without_javascript() {
             );
         }
 
+        // The contact page's Listen: the summary made, spoken and played for the member who asked.
+        let (st, html) = post(&m, &s, &format!("/contacts/{}/speech", d.ann), &mcsrf, &[]).await;
+        assert_eq!(st, 200, "{l}");
+        strict(&html, "contact page with audio");
+        assert!(html.contains("AI summary") && html.contains("<audio controls"), "{l}");
+        let start = html.find("src=\"/ai/speech/").expect("an audio player") + "src=\"".len();
+        let csrc = &html[start..start + html[start..].find('"').unwrap()];
+        assert_eq!(m.get(s.url(csrc)).send().await.unwrap().status(), 200, "{l}");
+        assert_eq!(a.get(s.url(csrc)).send().await.unwrap().status(), 404, "{l}: creator only");
+
         // The usage page lists the calls, filters them and pages them.
         let (st, html) = page(&a, &s, "/settings/ai/usage").await;
         assert_eq!(st, 200, "{l}");
@@ -293,11 +303,11 @@ async fn the_assistant_pages_work_without_javascript() {
         assert!(html.contains("class=\"table table-stack ai-calls\""), "{l}");
         assert_eq!(
             html.matches("data-label=\"Time\"").count(),
-            5,
-            "{l}: question, draft, summary, speech's summary, speech"
+            7,
+            "{l}: question, draft, summary, and twice a summary with its speech"
         );
         let (_, html) = page(&a, &s, "/settings/ai/usage?feature=speech").await;
-        assert_eq!(html.matches("data-label=\"Time\"").count(), 1, "{l}");
+        assert_eq!(html.matches("data-label=\"Time\"").count(), 2, "{l}");
         let (_, html) = page(&a, &s, "/settings/ai/usage?month=2001-01").await;
         assert!(html.contains("No calls in January 2001"), "{l}");
         assert_eq!(page(&m, &s, "/settings/ai/usage").await.0, 403, "{l}");
