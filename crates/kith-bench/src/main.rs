@@ -89,6 +89,9 @@ enum Command {
         /// Also import on PostgreSQL (the import goal is SQLite's).
         #[arg(long)]
         import_on_postgres: bool,
+        /// Seed, then run only the import figure (and its re-import) on each backend chosen.
+        #[arg(long)]
+        import_only: bool,
         /// Seed of every random choice in the data.
         #[arg(long, default_value_t = 3)]
         seed: u64,
@@ -227,6 +230,7 @@ fn crm_main(cli: &Cli) -> Result<()> {
         import_companies,
         import_timeout,
         import_on_postgres,
+        import_only,
         seed,
         no_plans,
         keep_db,
@@ -259,7 +263,8 @@ fn crm_main(cli: &Cli) -> Result<()> {
         import_rows: import_rows.unwrap_or(contacts).max(1),
         import_companies: import_companies.unwrap_or(contacts / 5).max(1),
         import_timeout: Duration::from_secs(import_timeout),
-        import_on_postgres,
+        import_on_postgres: import_on_postgres || import_only,
+        import_only,
         seed,
         plans: !no_plans,
         keep_db,

@@ -299,9 +299,38 @@ pub fn by_handle_values_sql(viewer: &Viewer, kind: &str, values: &[String]) -> S
          WHERE h.org_id = "
     ));
     sql.bind(viewer.org_id).push(" AND h.kind = ").bind(kind).push(" AND h.value IN (");
-    sql.bind_list(values.iter().cloned()).push(") AND r.org_id = ").bind(viewer.org_id).push(" AND ");
+    // Padded by repeating the last value: a few statement texts, prepared once.
+    let padded = crate::sql::padded_len(values.len(), 500);
+    let pad = values.last().into_iter().cycle().take(padded - values.len());
+    sql.bind_list(values.iter().chain(pad).cloned()).push(") AND r.org_id = ").bind(viewer.org_id).push(" AND ");
     push_filter(&mut sql, "r", viewer);
     sql.push(" ORDER BY r.created_ms, r.id");
+    sql
+}
+
+/// The contacts holding a handle of `kind` among `values` in a workspace,
+/// as `(value, contact id)`, whoever may see them: the first half of import
+/// dedupe, which reads the visible contacts by id next
+/// ([`get_many_visible`]). One table and its `(org_id, kind, value)` index,
+/// so no planner can pick a worse plan for a workspace still growing (a join
+/// with the contacts did on PostgreSQL, whose statistics lag behind an
+/// import); values go in lists of a few fixed sizes.
+pub async fn handle_owners(db: &Db, org_id: Uuid, kind: &str, values: &[String]) -> Result<Vec<(String, Uuid)>> {
+    let mut out = Vec::new();
+    for chunk in values.chunks(500) {
+        out.extend(handle_owners_sql(org_id, kind, chunk).fetch_all::<(String, Uuid)>(db).await?);
+    }
+    Ok(out)
+}
+
+/// [`handle_owners`]'s statement for up to 500 values, padded to a fixed
+/// size by repeating the last (public so benchmarks can show its plan).
+pub fn handle_owners_sql(org_id: Uuid, kind: &str, values: &[String]) -> Sql {
+    let padded = crate::sql::padded_len(values.len(), 500);
+    let pad = values.last().into_iter().cycle().take(padded - values.len());
+    let mut sql = Sql::new("SELECT h.value, h.contact_id FROM contact_handles h WHERE h.org_id = ");
+    sql.bind(org_id).push(" AND h.kind = ").bind(kind).push(" AND h.value IN (");
+    sql.bind_list(values.iter().chain(pad).cloned()).push(")");
     sql
 }
 

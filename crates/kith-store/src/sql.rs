@@ -212,6 +212,31 @@ fn positional_placeholders(text: &str) -> String {
     }
 }
 
+/// How many rows each statement of a multi-row write of `n` rows carries:
+/// full statements of `max` rows, then the rest in powers of two. Every
+/// distinct row count is a distinct statement text, which both drivers
+/// prepare and keep per connection; remainders of any size (a batch's 487
+/// new contacts) would fill those caches with large one-off statements —
+/// hundreds of MB over a long import — where these few sizes are reused.
+pub fn statement_sizes(n: usize, max: usize) -> Vec<usize> {
+    let max = max.max(1);
+    let mut sizes = vec![max; n / max];
+    let mut rest = n % max;
+    while rest > 0 {
+        let size = 1usize << rest.ilog2();
+        sizes.push(size);
+        rest -= size;
+    }
+    sizes
+}
+
+/// The length an `IN (…)` list of `n` values is padded to (by repeating a
+/// value, which changes no answer): the next power of two, at most `max`,
+/// so list reads reuse a few prepared statements (see [`statement_sizes`]).
+pub fn padded_len(n: usize, max: usize) -> usize {
+    n.next_power_of_two().min(max.max(n))
+}
+
 /// Most rows one multi-row statement carries: well under SQLite's 32,766 and
 /// PostgreSQL's 65,535 bound values, and small enough to keep statements cheap
 /// to build.
@@ -227,10 +252,11 @@ pub async fn insert_many(tx: &mut Tx, head: &str, tail: &str, rows: Vec<Vec<Arg>
     assert!(width > 0 && rows.iter().all(|r| r.len() == width), "insert_many: rows of one width");
     let per_statement = MAX_ROWS_PER_STATEMENT.min(MAX_ARGS_PER_STATEMENT / width).max(1);
     let mut inserted = 0;
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
+    let sizes = statement_sizes(rows.len(), per_statement);
+    let mut rows = rows.into_iter();
+    for size in sizes {
         let mut sql = Sql::new(head);
-        for (i, row) in rows.by_ref().take(per_statement).enumerate() {
+        for (i, row) in rows.by_ref().take(size).enumerate() {
             sql.push(if i == 0 { " (" } else { ", (" });
             sql.bind_list(row);
             sql.push(")");
@@ -243,6 +269,22 @@ pub async fn insert_many(tx: &mut Tx, head: &str, tail: &str, rows: Vec<Vec<Arg>
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn statement_sizes_are_full_statements_then_powers_of_two() {
+        assert_eq!(super::statement_sizes(0, 500), Vec::<usize>::new());
+        assert_eq!(super::statement_sizes(1487, 500), vec![500, 500, 256, 128, 64, 32, 4, 2, 1]);
+        assert_eq!(super::statement_sizes(1000, 500), vec![500, 500]);
+        assert_eq!(super::statement_sizes(3, 1), vec![1, 1, 1]);
+        for n in 0..1200 {
+            assert_eq!(super::statement_sizes(n, 333).iter().sum::<usize>(), n);
+        }
+        assert_eq!(
+            (super::padded_len(3, 500), super::padded_len(300, 500), super::padded_len(500, 500)),
+            (4, 500, 500)
+        );
+        assert_eq!(super::padded_len(1, 500), 1);
+    }
+
     #[test]
     fn placeholders_become_positional_outside_literals() {
         assert_eq!(

@@ -28,7 +28,7 @@ use kith_store::records;
 use kith_store::{files, Tx};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 pub const JOB: &str = "crm.import";
@@ -661,9 +661,72 @@ impl From<kith_store::StoreError> for RunError {
 /// One record read from the file: its 1-based number and what was read.
 type Parsed = (i64, std::result::Result<ImportedContact, RowError>);
 
+/// A record after the checks the parser thread runs on it (see [`Checker`]).
+enum Checked {
+    /// At or before the resume point: committed before a restart, not checked again.
+    Done,
+    /// Not imported, and why.
+    Failed(IssueRow),
+    /// Ready for dedupe and writing, with its warnings.
+    Ready(Box<Planned>, Vec<IssueRow>),
+}
+
+type Item = (i64, Checked);
+
 enum Feed {
-    Batch(Vec<Parsed>),
+    Batch(Vec<Item>),
     FileError(String),
+}
+
+/// The per-row checks, which need nothing from the database: they run on the
+/// parser thread, beside the job's task, which is left the reads and writes.
+struct Checker {
+    import_id: Uuid,
+    ctx: Context,
+    fields: Vec<kith_store::custom_fields::CustomFieldRow>,
+    country_code: String,
+    resume_after: i64,
+}
+
+impl Checker {
+    fn check_batch(&self, batch: Vec<Parsed>) -> Vec<Item> {
+        let now = now_ms();
+        batch
+            .into_iter()
+            .map(|(n, parsed)| (n, if n <= self.resume_after { Checked::Done } else { self.check(n, parsed, now) }))
+            .collect()
+    }
+
+    fn check(&self, row_no: i64, parsed: std::result::Result<ImportedContact, RowError>, now: i64) -> Checked {
+        let import_id = self.import_id;
+        let record = match parsed {
+            Ok(r) => r,
+            Err(e) => return Checked::Failed(issue(import_id, row_no, "error", e.code(), e.to_string())),
+        };
+        let mut notes: Vec<(String, String)> =
+            record.warnings.iter().map(|w| ("warning".to_string(), w.clone())).collect();
+        let (input, company) = to_input(&record, &self.fields, &mut notes);
+        let mut row = blank_row(&self.ctx, now);
+        let warnings = match apply_input(&mut row, &input, &self.country_code, PhonePolicy::KeepRaw) {
+            Ok(w) => w,
+            Err(e) => return Checked::Failed(issue(import_id, row_no, "error", "invalid_row", describe(&e))),
+        };
+        notes.extend(warnings.into_iter().map(|w| ("phone_kept_raw".to_string(), w)));
+        let custom = match super::apply_custom_with(&self.fields, "{}", input.custom.as_ref(), true) {
+            Ok((json, typed)) => {
+                row.custom = json;
+                typed
+            }
+            Err(e) => return Checked::Failed(issue(import_id, row_no, "error", "invalid_custom_field", describe(&e))),
+        };
+        let tags = clean_tags(input.tags.as_deref().unwrap_or_default(), &mut notes);
+        let notes =
+            notes.into_iter().map(|(code, message)| issue(import_id, row_no, "warning", &code, message)).collect();
+        let handles = contacts::handles_of(&row);
+        let keys = dedupe_keys(&row, &handles, company.as_deref());
+        let doc = Some(contacts::search_doc(&row, company.as_deref()));
+        Checked::Ready(Box::new(Planned { row, existing: None, company, tags, custom, keys, handles, doc }), notes)
+    }
 }
 
 /// Read the stored chunks in order, as a blocking `Read` for the parser thread.
@@ -691,7 +754,13 @@ impl std::io::Read for ChunkReader {
     }
 }
 
-fn parse_thread(format: String, mapping: String, reader: ChunkReader, tx: tokio::sync::mpsc::Sender<Feed>) {
+fn parse_thread(
+    format: String,
+    mapping: String,
+    reader: ChunkReader,
+    checker: Checker,
+    tx: tokio::sync::mpsc::Sender<Feed>,
+) {
     let send = |feed| tx.blocking_send(feed).is_ok();
     let decoded = match kith_formats::text::decode_reader(reader) {
         Ok(r) => r,
@@ -701,7 +770,7 @@ fn parse_thread(format: String, mapping: String, reader: ChunkReader, tx: tokio:
         }
     };
     let mut batch = Vec::with_capacity(BATCH);
-    let flush = |batch: &mut Vec<Parsed>| -> bool { send(Feed::Batch(std::mem::take(batch))) };
+    let flush = |batch: &mut Vec<Parsed>| -> bool { send(Feed::Batch(checker.check_batch(std::mem::take(batch)))) };
     if format == "vcard" {
         for (i, card) in kith_formats::vcard::parse(decoded).enumerate() {
             batch.push((i as i64 + 1, card));
@@ -776,6 +845,36 @@ struct Run {
     /// Lower-case tag name → tag id.
     tags: HashMap<String, Uuid>,
     progress: Progress,
+    /// Where the run's time went, logged when it ends.
+    timings: Timings,
+}
+
+/// Wall time per phase of a run (logged at `info` when it ends): what to
+/// look at first when an import is slow.
+#[derive(Debug, Default)]
+struct Timings {
+    /// Waiting for the parser thread.
+    wait: std::time::Duration,
+    /// Row checks and folding on the job's task.
+    check: std::time::Duration,
+    /// Dedupe reads.
+    find: std::time::Duration,
+    /// Companies and tags made or found.
+    resolve: std::time::Duration,
+    /// Writes of new contacts and what hangs off them.
+    insert: std::time::Duration,
+    /// Writes of updated contacts.
+    update: std::time::Duration,
+    /// Issues, progress and the commit.
+    commit: std::time::Duration,
+    batches: u32,
+}
+
+impl Timings {
+    fn lap(at: &mut std::time::Instant) -> std::time::Duration {
+        let now = std::time::Instant::now();
+        now - std::mem::replace(at, now)
+    }
 }
 
 async fn run(app: &App, import: ImportRow) -> std::result::Result<(), RunError> {
@@ -790,6 +889,7 @@ async fn run(app: &App, import: ImportRow) -> std::result::Result<(), RunError> 
         known: HashMap::new(),
         companies: HashMap::new(),
         tags: HashMap::new(),
+        timings: Timings::default(),
         progress: Progress {
             rows_done: import.rows_done,
             total: import.total,
@@ -818,24 +918,92 @@ async fn run(app: &App, import: ImportRow) -> std::result::Result<(), RunError> 
     };
     let reader = ChunkReader { rx: bytes_rx, current: Vec::new(), pos: 0 };
     let (format, mapping) = (import.format.clone(), import.mapping.clone());
-    let parser = tokio::task::spawn_blocking(move || parse_thread(format, mapping, reader, feed_tx));
+    let checker = Checker {
+        import_id: import.id,
+        ctx: state.ctx.clone(),
+        fields: state.fields.clone(),
+        country_code: state.country_code.clone(),
+        resume_after: import.rows_done,
+    };
+    let parser = tokio::task::spawn_blocking(move || parse_thread(format, mapping, reader, checker, feed_tx));
     let resume_after = import.rows_done;
     let mut seen: i64 = 0;
+    let started = std::time::Instant::now();
+    let mut at = started;
+    // On PostgreSQL, while one batch is written, the next one's dedupe reads
+    // run beside it on another connection (another server process, so on
+    // another core): the reads cannot see the batch being written, so its
+    // keys (`Recent`) stand in for it, and what it created or changed is read
+    // again once it has committed. On SQLite this was slower (the reader's
+    // snapshot holds back the writer's checkpoints, and the one writer thread
+    // is the bottleneck), so batches go one at a time there, as dry runs do.
+    let overlap =
+        !state.dry_run && state.dedupe != Dedupe::Create && app.db().backend() == kith_store::Backend::Postgres;
+    let mut known = std::mem::take(&mut state.known);
+    let mut ahead: Option<Staged> = None;
     while let Some(feed) = feed_rx.recv().await {
-        match feed {
+        state.timings.wait += Timings::lap(&mut at);
+        let batch = match feed {
             Feed::FileError(message) => return Err(RunError::Fatal(message)),
-            Feed::Batch(batch) => {
-                let last = batch.last().map(|(n, _)| *n).unwrap_or(seen);
-                seen += batch.len() as i64;
-                // Resume: batches already committed before a restart are skipped whole.
-                let todo: Vec<Parsed> = batch.into_iter().filter(|(n, _)| *n > resume_after).collect();
-                if todo.is_empty() {
-                    continue;
-                }
-                import_batch(app, &import, &mut state, todo, last.max(seen)).await?;
-            }
+            Feed::Batch(batch) => batch,
+        };
+        let last = batch.last().map(|(n, _)| *n).unwrap_or(seen);
+        seen += batch.len() as i64;
+        // Resume: batches already committed before a restart are skipped whole.
+        let todo: Vec<Item> =
+            batch.into_iter().filter(|(n, c)| *n > resume_after && !matches!(c, Checked::Done)).collect();
+        if todo.is_empty() {
+            continue;
         }
+        state.timings.batches += 1;
+        let mut next = stage_batch(&state, todo, last.max(seen));
+        state.timings.check += Timings::lap(&mut at);
+        let viewer = state.viewer;
+        let (found, touched) = match ahead.take() {
+            Some(prev) => {
+                let recent = keys_of(&prev);
+                remember(&mut known, &recent, state.dry_run);
+                let touched: HashSet<Uuid> = recent.values().copied().collect();
+                let (written, found) = tokio::join!(
+                    write_batch(app, &import, &mut state, prev),
+                    find_candidates(app, &viewer, &known, &recent, &next.planned)
+                );
+                written?;
+                (found?, touched)
+            }
+            None if state.dedupe == Dedupe::Create => (Found::default(), HashSet::new()),
+            None => (find_candidates(app, &viewer, &known, &Recent::new(), &next.planned).await?, HashSet::new()),
+        };
+        if state.dedupe != Dedupe::Create {
+            settle(app, &state, &mut next, found, &touched).await?;
+        }
+        state.timings.find += Timings::lap(&mut at);
+        if overlap {
+            ahead = Some(next);
+        } else {
+            remember(&mut known, &keys_of(&next), state.dry_run);
+            write_batch(app, &import, &mut state, next).await?;
+        }
+        at = std::time::Instant::now();
     }
+    if let Some(prev) = ahead.take() {
+        write_batch(app, &import, &mut state, prev).await?;
+    }
+    let t = &state.timings;
+    tracing::info!(
+        import_id = %import.id,
+        rows = state.progress.total,
+        batches = t.batches,
+        total_ms = started.elapsed().as_millis() as u64,
+        wait_ms = t.wait.as_millis() as u64,
+        check_ms = t.check.as_millis() as u64,
+        find_ms = t.find.as_millis() as u64,
+        resolve_ms = t.resolve.as_millis() as u64,
+        insert_ms = t.insert.as_millis() as u64,
+        update_ms = t.update.as_millis() as u64,
+        commit_ms = t.commit.as_millis() as u64,
+        "import run timings"
+    );
     drop(feed_rx);
     parser.await.map_err(|e| RunError::Retry(AppError::Internal(format!("parser thread: {e}"))))?;
     fetch.await.map_err(|e| RunError::Retry(AppError::Internal(format!("file reader: {e}"))))??;
@@ -861,10 +1029,14 @@ fn issue(import_id: Uuid, row_no: i64, severity: &str, code: &str, message: impl
 }
 
 /// The contact fields of a record, as an input the contact rules check.
-fn to_input(c: &ImportedContact, state: &Run, issues: &mut Vec<(String, String)>) -> (ContactInput, Option<String>) {
+fn to_input(
+    c: &ImportedContact,
+    fields: &[kith_store::custom_fields::CustomFieldRow],
+    issues: &mut Vec<(String, String)>,
+) -> (ContactInput, Option<String>) {
     let mut custom = Map::new();
     for (key, text) in &c.custom {
-        let Some(field) = state.fields.iter().find(|f| &f.key == key) else {
+        let Some(field) = fields.iter().find(|f| &f.key == key) else {
             issues.push(("unknown_custom_field".into(), format!("no custom field {key:?}; value ignored")));
             continue;
         };
@@ -924,9 +1096,8 @@ fn to_input(c: &ImportedContact, state: &Run, issues: &mut Vec<(String, String)>
 }
 
 /// Handles that identify a contact row for deduplication.
-fn dedupe_keys(row: &ContactRow, company: Option<&str>) -> Vec<(String, String)> {
-    let mut keys: Vec<(String, String)> =
-        contacts::handles_of(row).into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+fn dedupe_keys(row: &ContactRow, handles: &[(&'static str, String)], company: Option<&str>) -> Vec<(String, String)> {
+    let mut keys: Vec<(String, String)> = handles.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
     if keys.is_empty() {
         let name = search_terms([row.first_name.as_str(), row.last_name.as_str(), company.unwrap_or("")]);
         if !name.is_empty() {
@@ -945,102 +1116,221 @@ struct Planned {
     tags: Vec<String>,
     custom: Vec<(Uuid, Vec<kith_domain::crm::TypedValue>)>,
     keys: Vec<(String, String)>,
+    /// The row's normalised e-mails and phones ([`contacts::handles_of`]).
+    handles: Vec<(&'static str, String)>,
+    /// Its search document; `None` once another row was folded into it.
+    doc: Option<kith_store::records::SearchDoc>,
 }
 
-async fn import_batch(
-    app: &App,
-    import: &ImportRow,
-    state: &mut Run,
-    batch: Vec<Parsed>,
+/// A batch after the checks, with repeats inside it folded together; its
+/// counters are applied when its transaction commits.
+struct Staged {
+    planned: Vec<Planned>,
+    issues: Vec<IssueRow>,
+    /// Counters of the batch (total, failed, warnings, and the folds so far).
+    delta: Progress,
     rows_done: i64,
-) -> std::result::Result<(), RunError> {
+    now: i64,
+}
+
+/// Gather a batch's checked rows; fold rows naming the same person.
+fn stage_batch(state: &Run, batch: Vec<Item>, rows_done: i64) -> Staged {
     let now = now_ms();
+    let mut delta = Progress::default();
     let mut issues: Vec<IssueRow> = Vec::new();
-    // Read phase (outside the write transaction): check rows, fold repeats
-    // within the batch, then find existing contacts for the whole batch at once.
     let mut planned: Vec<Planned> = Vec::new();
     let mut in_batch: HashMap<(String, String), usize> = HashMap::new();
-    for (row_no, parsed) in batch {
-        state.progress.total += 1;
-        let record = match parsed {
-            Ok(r) => r,
-            Err(e) => {
-                state.progress.failed += 1;
-                issues.push(issue(import.id, row_no, "error", e.code(), e.to_string()));
+    for (_, checked) in batch {
+        let (p, notes) = match checked {
+            Checked::Done => continue,
+            Checked::Failed(i) => {
+                delta.total += 1;
+                delta.failed += 1;
+                issues.push(i);
                 continue;
             }
+            Checked::Ready(p, notes) => (*p, notes),
         };
-        let mut notes: Vec<(String, String)> =
-            record.warnings.iter().map(|w| ("warning".to_string(), w.clone())).collect();
-        let (input, company) = to_input(&record, state, &mut notes);
-        let mut row = blank_row(&state.ctx, now);
-        let warnings = match apply_input(&mut row, &input, &state.country_code, PhonePolicy::KeepRaw) {
-            Ok(w) => w,
-            Err(e) => {
-                state.progress.failed += 1;
-                issues.push(issue(import.id, row_no, "error", "invalid_row", describe(&e)));
-                continue;
-            }
-        };
-        notes.extend(warnings.into_iter().map(|w| ("phone_kept_raw".to_string(), w)));
-        let custom = match super::apply_custom_with(&state.fields, "{}", input.custom.as_ref(), true) {
-            Ok((json, typed)) => {
-                row.custom = json;
-                typed
-            }
-            Err(e) => {
-                state.progress.failed += 1;
-                issues.push(issue(import.id, row_no, "error", "invalid_custom_field", describe(&e)));
-                continue;
-            }
-        };
-        let tags = clean_tags(input.tags.as_deref().unwrap_or_default(), &mut notes);
+        delta.total += 1;
         if !notes.is_empty() {
-            state.progress.warnings += 1;
-            for (code, message) in notes {
-                issues.push(issue(import.id, row_no, "warning", &code, message));
-            }
+            delta.warnings += 1;
+            issues.extend(notes);
         }
-        let keys = dedupe_keys(&row, company.as_deref());
         if state.dedupe != Dedupe::Create {
             // The same person twice in one batch: fold into the earlier row.
-            if let Some(&earlier) = keys.iter().find_map(|k| in_batch.get(k)) {
-                fold(&mut planned[earlier], row, custom, tags, state, now);
+            if let Some(&earlier) = p.keys.iter().find_map(|k| in_batch.get(k)) {
+                let Planned { row, custom, tags, keys, .. } = p;
+                fold(&mut planned[earlier], row, custom, tags, state.dedupe, &mut delta, now);
                 for k in keys {
-                    in_batch.entry(k).or_insert(earlier);
+                    if let std::collections::hash_map::Entry::Vacant(v) = in_batch.entry(k.clone()) {
+                        v.insert(earlier);
+                        planned[earlier].keys.push(k);
+                    }
                 }
                 continue;
             }
-            for k in &keys {
+            for k in &p.keys {
                 in_batch.insert(k.clone(), planned.len());
             }
         }
-        planned.push(Planned { row, existing: None, company, tags, custom, keys });
+        planned.push(p);
     }
-    if state.dedupe != Dedupe::Create {
-        find_existing(app, state, &mut planned).await?;
-        // Two rows of the batch that match one existing contact (by different
-        // handles) become one update.
-        let mut by_existing: HashMap<Uuid, usize> = HashMap::new();
-        let mut kept: Vec<Planned> = Vec::with_capacity(planned.len());
-        for p in planned {
-            match p.existing.as_ref().and_then(|e| by_existing.get(&e.id)) {
-                Some(&earlier) => {
-                    let Planned { row, custom, tags, keys, .. } = p;
-                    fold(&mut kept[earlier], row, custom, tags, state, now);
-                    kept[earlier].keys.extend(keys);
+    Staged { planned, issues, delta, rows_done, now }
+}
+
+/// What the dedupe reads found for a batch: per row, the contact met earlier
+/// in the run by a name key, and the contacts holding one of its handles;
+/// and the contacts read.
+#[derive(Default)]
+struct Found {
+    per_row: Vec<(Option<Uuid>, Vec<Uuid>)>,
+    rows: HashMap<Uuid, ContactRow>,
+}
+
+/// Keys of the batch being written beside these reads → the contact each
+/// will belong to once it commits. The reads cannot see that batch yet.
+type Recent = HashMap<(String, String), Uuid>;
+
+/// The dedupe reads of a batch: a few statements for all its rows (reads
+/// only, so they may run while the previous batch is being written).
+async fn find_candidates(
+    app: &App,
+    viewer: &Viewer,
+    known: &HashMap<(String, String), Uuid>,
+    recent: &Recent,
+    planned: &[Planned],
+) -> Result<Found> {
+    let mut found = Found::default();
+    let mut ids: Vec<Uuid> = planned.iter().filter_map(|p| p.keys.iter().find_map(|k| known.get(k).copied())).collect();
+    // Who holds the handles (one index, whoever may see them), then the
+    // visible contacts among those and the ones met by name, by id.
+    let mut by_handle: HashMap<(String, String), Vec<Uuid>> = HashMap::new();
+    for kind in ["email", "phone"] {
+        let mut values: Vec<String> = planned
+            .iter()
+            .flat_map(|p| p.keys.iter().filter(|(k, v)| k == kind && !recent.contains_key(&(k.clone(), v.clone()))))
+            .map(|(_, v)| v.clone())
+            .collect();
+        values.sort();
+        values.dedup();
+        if values.is_empty() {
+            continue;
+        }
+        for (value, id) in kith_store::contacts::handle_owners(app.db(), viewer.org_id, kind, &values).await? {
+            by_handle.entry((kind.to_string(), value)).or_default().push(id);
+            ids.push(id);
+        }
+    }
+    for c in contacts_by_ids(app, viewer, &ids).await? {
+        found.rows.insert(c.id, c);
+    }
+    for p in planned {
+        let from_run = p.keys.iter().find_map(|k| match recent.get(k) {
+            Some(id) if k.0 == "name" => Some(*id),
+            _ => known.get(k).copied().filter(|id| found.rows.contains_key(id)),
+        });
+        let mut by_handles: Vec<Uuid> = Vec::new();
+        for k in p.keys.iter().filter(|k| k.0 != "name") {
+            by_handles.extend(recent.get(k).copied());
+            // Only the visible ones: the others are not the importer's to match.
+            by_handles.extend(by_handle.get(k).into_iter().flatten().filter(|id| found.rows.contains_key(id)));
+        }
+        found.per_row.push((from_run, by_handles));
+    }
+    Ok(found)
+}
+
+/// Visible contacts by id, in statements of a few fixed sizes.
+async fn contacts_by_ids(app: &App, viewer: &Viewer, ids: &[Uuid]) -> Result<Vec<ContactRow>> {
+    let mut ids = ids.to_vec();
+    ids.sort();
+    ids.dedup();
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let padded = kith_store::sql::padded_len(chunk.len(), 500);
+        let pad = chunk.last().into_iter().cycle().take(padded - chunk.len());
+        let list: Vec<Uuid> = chunk.iter().chain(pad).copied().collect();
+        out.extend(kith_store::contacts::get_many_visible(app.db(), viewer, &list).await?);
+    }
+    Ok(out)
+}
+
+/// Pick each row's existing contact from what the reads found (re-reading
+/// the contacts the batch written meanwhile created or changed), then fold
+/// rows that match one existing contact by different handles into one update.
+async fn settle(app: &App, state: &Run, staged: &mut Staged, mut found: Found, touched: &HashSet<Uuid>) -> Result<()> {
+    let stale: Vec<Uuid> = found
+        .per_row
+        .iter()
+        .flat_map(|(from_run, ids)| from_run.iter().chain(ids.iter()))
+        .filter(|id| touched.contains(id))
+        .copied()
+        .collect();
+    for id in &stale {
+        found.rows.remove(id);
+    }
+    for c in contacts_by_ids(app, &state.viewer, &stale).await? {
+        found.rows.insert(c.id, c);
+    }
+    for (p, (from_run, ids)) in staged.planned.iter_mut().zip(found.per_row) {
+        p.existing = match from_run.and_then(|id| found.rows.get(&id)) {
+            Some(c) => Some(c.clone()),
+            None => ids.iter().filter_map(|id| found.rows.get(id)).min_by_key(|c| (c.created_ms, c.id)).cloned(),
+        };
+    }
+    let mut by_existing: HashMap<Uuid, usize> = HashMap::new();
+    let mut kept: Vec<Planned> = Vec::with_capacity(staged.planned.len());
+    for p in std::mem::take(&mut staged.planned) {
+        match p.existing.as_ref().and_then(|e| by_existing.get(&e.id)) {
+            Some(&earlier) => {
+                let Planned { row, custom, tags, keys, .. } = p;
+                fold(&mut kept[earlier], row, custom, tags, state.dedupe, &mut staged.delta, staged.now);
+                kept[earlier].keys.extend(keys);
+            }
+            None => {
+                if let Some(e) = &p.existing {
+                    by_existing.insert(e.id, kept.len());
                 }
-                None => {
-                    if let Some(e) = &p.existing {
-                        by_existing.insert(e.id, kept.len());
-                    }
-                    kept.push(p);
-                }
+                kept.push(p);
             }
         }
-        planned = kept;
     }
-    // Write phase: one transaction for the batch and its progress.
+    staged.planned = kept;
+    Ok(())
+}
+
+/// Remember the keys the database cannot answer: name keys (names are not
+/// handles), and in a dry run every key (nothing is written).
+fn remember(known: &mut HashMap<(String, String), Uuid>, keys: &Recent, dry_run: bool) {
+    for (k, id) in keys {
+        if dry_run || k.0 == "name" {
+            known.insert(k.clone(), *id);
+        }
+    }
+}
+
+/// The keys of a settled batch and the contact each belongs to once written.
+fn keys_of(staged: &Staged) -> Recent {
+    let mut out = Recent::new();
+    for p in &staged.planned {
+        let id = p.existing.as_ref().map(|e| e.id).unwrap_or(p.row.id);
+        for k in &p.keys {
+            out.insert(k.clone(), id);
+        }
+    }
+    out
+}
+
+/// Write a settled batch, its issues and the run's counters in one transaction.
+async fn write_batch(app: &App, import: &ImportRow, state: &mut Run, staged: Staged) -> Result<()> {
+    let Staged { planned, issues, delta, rows_done, now } = staged;
+    let mut at = std::time::Instant::now();
+    let mut progress = state.progress;
+    progress.total += delta.total;
+    progress.failed += delta.failed;
+    progress.warnings += delta.warnings;
+    progress.updated += delta.updated;
+    progress.skipped += delta.skipped;
     let mut tx = app.db().begin().await?;
     if !state.dry_run {
         let names: Vec<&str> = planned.iter().filter_map(|p| p.company.as_deref()).collect();
@@ -1048,6 +1338,7 @@ async fn import_batch(
         let tag_names: Vec<&String> = planned.iter().flat_map(|p| p.tags.iter()).collect();
         resolve_tag_names(&mut tx, state, &tag_names, now).await?;
     }
+    state.timings.resolve += Timings::lap(&mut at);
     let existing_ids: Vec<Uuid> = planned.iter().filter_map(|p| p.existing.as_ref().map(|e| e.id)).collect();
     let mut existing_tags: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
     if !state.dry_run && !existing_ids.is_empty() && state.dedupe == Dedupe::Update {
@@ -1057,11 +1348,8 @@ async fn import_batch(
     }
     let mut fresh: Vec<Planned> = Vec::new();
     for mut p in planned {
-        for k in p.keys.iter().filter(|(kind, _)| state.dry_run || kind == "name") {
-            state.known.insert(k.clone(), p.existing.as_ref().map(|e| e.id).unwrap_or(p.row.id));
-        }
         let Some(existing) = p.existing.take() else {
-            state.progress.created += 1;
+            progress.created += 1;
             if !state.dry_run {
                 p.row.company_id = company_of(state, p.company.as_deref());
                 fresh.push(p);
@@ -1069,10 +1357,10 @@ async fn import_batch(
             continue;
         };
         if state.dedupe == Dedupe::Skip {
-            state.progress.skipped += 1;
+            progress.skipped += 1;
             continue;
         }
-        state.progress.updated += 1;
+        progress.updated += 1;
         if state.dry_run {
             continue;
         }
@@ -1087,11 +1375,15 @@ async fn import_batch(
         }
         update_contact(&mut tx, state, &merged, &new_tags, &p.custom, p.company.as_deref()).await?;
     }
+    state.timings.update += Timings::lap(&mut at);
     insert_fresh(&mut tx, state, &fresh).await?;
+    state.timings.insert += Timings::lap(&mut at);
     rows::add_issues(&mut tx, &issues).await?;
-    state.progress.rows_done = rows_done;
-    rows::save_progress(&mut tx, import.id, "running", &state.progress, now).await?;
+    progress.rows_done = rows_done;
+    rows::save_progress(&mut tx, import.id, "running", &progress, now).await?;
     tx.commit().await?;
+    state.progress = progress;
+    state.timings.commit += Timings::lap(&mut at);
     Ok(())
 }
 
@@ -1101,15 +1393,18 @@ fn fold(
     row: ContactRow,
     custom: Vec<(Uuid, Vec<kith_domain::crm::TypedValue>)>,
     tags: Vec<String>,
-    state: &mut Run,
+    dedupe: Dedupe,
+    delta: &mut Progress,
     now: i64,
 ) {
-    if state.dedupe == Dedupe::Skip {
-        state.progress.skipped += 1;
+    if dedupe == Dedupe::Skip {
+        delta.skipped += 1;
         return;
     }
     let (id, version, created_ms) = (into.row.id, into.row.version, into.row.created_ms);
     into.row = ContactRow { id, version, created_ms, ..merge(into.row.clone(), &row, now) };
+    into.handles = contacts::handles_of(&into.row);
+    into.doc = None;
     into.custom.retain(|(field, _)| !custom.iter().any(|(f, _)| f == field));
     into.custom.extend(custom);
     for t in tags {
@@ -1117,7 +1412,7 @@ fn fold(
             into.tags.push(t);
         }
     }
-    state.progress.updated += 1;
+    delta.updated += 1;
 }
 
 /// Tag names that are valid tags, at most [`super::MAX_TAGS_PER_RECORD`];
@@ -1223,7 +1518,7 @@ async fn insert_fresh(tx: &mut Tx, state: &Run, fresh: &[Planned]) -> Result<()>
     let rows: Vec<ContactRow> = fresh.iter().map(|p| p.row.clone()).collect();
     kith_store::contacts::insert_many_rows(tx, &rows).await?;
     let handles: Vec<(Uuid, &str, String)> =
-        rows.iter().flat_map(|r| contacts::handles_of(r).into_iter().map(move |(k, v)| (r.id, k, v))).collect();
+        fresh.iter().flat_map(|p| p.handles.iter().map(|(k, v)| (p.row.id, *k, v.clone()))).collect();
     kith_store::contacts::add_handles_many(tx, org, &handles).await?;
     let tags: Vec<(Uuid, Uuid)> = fresh
         .iter()
@@ -1235,7 +1530,14 @@ async fn insert_fresh(tx: &mut Tx, state: &Run, fresh: &[Planned]) -> Result<()>
         .flat_map(|p| p.custom.iter().map(|(field, values)| (*field, p.row.id, values.as_slice())))
         .collect();
     records::insert_custom_values_many(tx, org, &custom).await?;
-    let docs: Vec<_> = fresh.iter().map(|p| contacts::search_doc(&p.row, p.company.as_deref())).collect();
+    let docs: Vec<_> = fresh
+        .iter()
+        .map(|p| {
+            let mut doc = p.doc.clone().unwrap_or_else(|| contacts::search_doc(&p.row, p.company.as_deref()));
+            doc.updated_ms = p.row.updated_ms;
+            doc
+        })
+        .collect();
     records::insert_search_docs(tx, &docs).await?;
     Ok(())
 }
@@ -1273,43 +1575,6 @@ fn blank_row(ctx: &Context, now: i64) -> ContactRow {
         created_ms: now,
         updated_ms: now,
     }
-}
-
-/// For each planned row, an existing contact (visible to the importer)
-/// sharing one of its keys: contacts met earlier in this run first, then the
-/// oldest contact holding one of its e-mails or phones. A few reads per batch.
-async fn find_existing(app: &App, state: &Run, planned: &mut [Planned]) -> Result<()> {
-    let known_ids: Vec<Uuid> =
-        planned.iter().filter_map(|p| p.keys.iter().find_map(|k| state.known.get(k).copied())).collect();
-    let known: HashMap<Uuid, ContactRow> = kith_store::contacts::get_many_visible(app.db(), &state.viewer, &known_ids)
-        .await?
-        .into_iter()
-        .map(|c| (c.id, c))
-        .collect();
-    let mut by_handle: HashMap<(String, String), ContactRow> = HashMap::new();
-    for kind in ["email", "phone"] {
-        let mut values: Vec<String> =
-            planned.iter().flat_map(|p| p.keys.iter().filter(|(k, _)| k == kind).map(|(_, v)| v.clone())).collect();
-        values.sort();
-        values.dedup();
-        if values.is_empty() {
-            continue;
-        }
-        for (value, contact) in
-            kith_store::contacts::find_by_handle_values(app.db(), &state.viewer, kind, &values).await?
-        {
-            // Sorted oldest first: keep the first contact per handle.
-            by_handle.entry((kind.to_string(), value)).or_insert(contact);
-        }
-    }
-    for p in planned.iter_mut() {
-        let from_run = p.keys.iter().find_map(|k| state.known.get(k)).and_then(|id| known.get(id));
-        p.existing = match from_run {
-            Some(c) => Some(c.clone()),
-            None => p.keys.iter().filter_map(|k| by_handle.get(k)).min_by_key(|c| (c.created_ms, c.id)).cloned(),
-        };
-    }
-    Ok(())
 }
 
 /// The existing contact with the imported values filled in or added.

@@ -133,6 +133,17 @@ pub struct ImportRun {
     pub timed_out: bool,
     /// (seconds since the child started, rows done) every 10 s.
     pub progress: Vec<(f64, i64)>,
+    /// Cores in use during the run (CPU seconds per second of wall time):
+    /// the importing child, PostgreSQL's processes (PostgreSQL runs only),
+    /// and everything else on the machine (other engineers' builds and tests).
+    pub cores: Cores,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Cores {
+    pub child: f64,
+    pub postgres: f64,
+    pub other: f64,
 }
 
 impl ImportRun {
@@ -167,9 +178,26 @@ pub fn run_child(
         .spawn()
         .context("spawning the import child")?;
     let started = Instant::now();
+    let pid = child.id();
+    let on_postgres = matches!(raw, Raw::Postgres(_));
+    let postgres_cpu = || {
+        if on_postgres {
+            crate::process::processes_cpu_time("postgres").unwrap_or_default()
+        } else {
+            Duration::ZERO
+        }
+    };
+    let (busy0, pg0) = (crate::process::machine_busy()?, postgres_cpu());
+    let (mut child_cpu, mut pg_cpu) = (Duration::ZERO, pg0);
     let mut last_note = Instant::now();
     let mut samples = Vec::new();
     let status = loop {
+        // The child's CPU time, read while it runs (gone once it is reaped).
+        if let Ok(t) = crate::process::cpu_time(pid) {
+            child_cpu = t;
+            // Likewise PostgreSQL's: the child's backends exit with it.
+            pg_cpu = postgres_cpu().max(pg_cpu);
+        }
         if let Some(status) = child.try_wait()? {
             break Some(status);
         }
@@ -193,6 +221,13 @@ pub fn run_child(
         }
     };
     let wall = started.elapsed();
+    let (busy, pg) = (crate::process::machine_busy()?.saturating_sub(busy0), pg_cpu.saturating_sub(pg0));
+    let per_s = |d: Duration| d.as_secs_f64() / wall.as_secs_f64().max(1e-9);
+    let cores = Cores {
+        child: per_s(child_cpu),
+        postgres: per_s(pg),
+        other: per_s(busy.saturating_sub(child_cpu).saturating_sub(pg)),
+    };
     match status {
         Some(status) => {
             let mut out = String::new();
@@ -202,7 +237,7 @@ pub fn run_child(
             }
             let line = out.lines().last().context("no report from the import child")?;
             let report: ChildReport = serde_json::from_str(line).with_context(|| format!("child report {line:?}"))?;
-            Ok(ImportRun { report, timed_out: false, progress: samples })
+            Ok(ImportRun { report, timed_out: false, progress: samples, cores })
         }
         None => {
             child.kill()?;
@@ -215,7 +250,7 @@ pub fn run_child(
             let mut report = rt.block_on(progress(raw, org))?.unwrap_or_default();
             report.import_s = wall.as_secs_f64();
             eprintln!("    stopped after {:.0} s: {} rows done", wall.as_secs_f64(), report.total);
-            Ok(ImportRun { report, timed_out: true, progress: samples })
+            Ok(ImportRun { report, timed_out: true, progress: samples, cores })
         }
     }
 }
@@ -247,7 +282,7 @@ async fn progress(raw: &Raw, org: Uuid) -> Result<Option<ChildReport>> {
 pub fn child_main(db_url: &str, org: Uuid, user: Uuid, csv: &Path) -> Result<()> {
     // Worker warnings (a failed attempt, its error) go to stderr.
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+        .with_env_filter(tracing_subscriber::EnvFilter::new("warn,kith_app::crm::imports=info"))
         .with_writer(std::io::stderr)
         .try_init();
     let key = std::env::var(KEY_ENV).context("no master key from the parent")?;
@@ -447,9 +482,11 @@ pub async fn breakdown(
             if values.is_empty() {
                 continue;
             }
-            if raw.count_rows(&kith_store::contacts::by_handle_values_sql(&viewer, kind, &values)).await.is_err() {
-                b.find_cancelled = true;
-                break;
+            // As the import reads: who holds the handles, then the visible contacts by id.
+            let owners = kith_store::contacts::handle_owners(app.db(), org, kind, &values).await?;
+            let ids: Vec<Uuid> = owners.iter().map(|(_, id)| *id).collect();
+            for chunk in ids.chunks(500) {
+                kith_store::contacts::get_many_visible(app.db(), &viewer, chunk).await?;
             }
         }
         b.find_sampled += batch.len();
