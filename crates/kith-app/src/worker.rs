@@ -25,6 +25,9 @@ const LEASE_MS: i64 = 30 * SECOND_MS;
 /// or export runs for minutes): three beats per lease.
 const LEASE_BEATS: u32 = 3;
 const BATCH: i64 = 8;
+/// Jobs of a claimed batch that run at once (each may hold a database
+/// connection: the pool must have room for every worker's share).
+const CONCURRENCY: usize = 4;
 
 /// Why a job failed, and whether trying again could help.
 #[derive(Debug, Clone)]
@@ -255,9 +258,14 @@ impl Worker {
         // The batch runs concurrently: a job waiting on a provider or the
         // network does not hold up the others (a send's call, a crawl's fetch).
         let mut running = tokio::task::JoinSet::new();
+        let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
         for job in claimed {
             let handler = self.registry.handlers.get(&job.kind).cloned();
-            running.spawn(run_job(self.app.clone(), handler, self.owner.clone(), job));
+            let (app, owner, slots) = (self.app.clone(), self.owner.clone(), slots.clone());
+            running.spawn(async move {
+                let _slot = slots.acquire_owned().await.expect("the semaphore is never closed");
+                run_job(app, handler, owner, job).await
+            });
         }
         let mut result = Ok(n);
         while let Some(done) = running.join_next().await {

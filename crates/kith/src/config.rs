@@ -146,8 +146,9 @@ allow_private_networks = false
 # SQLite synchronous=FULL: survive power loss, not only a killed process (slower writes).
 sqlite_full_sync = false
 
-# Database connections per node.
-db_max_connections = 8
+# Database connections per node (PostgreSQL; SQLite has one writer and this many readers).
+# Each job worker runs up to 4 jobs at once: keep this above 4 x workers plus the web's share.
+db_max_connections = 16
 
 # API requests per second per token (burst: twice that). 0 = unlimited.
 api_rate_limit = 50
@@ -248,7 +249,7 @@ pub fn load(global: &GlobalArgs, serve: &ServeArgs) -> Result<Config> {
             .or(file.allow_private_networks)
             .unwrap_or(false),
         sqlite_full_sync: env_bool("KITH_SQLITE_FULL_SYNC")?.or(file.sqlite_full_sync).unwrap_or(false),
-        db_max_connections: env_parse("KITH_DB_MAX_CONNECTIONS")?.or(file.db_max_connections).unwrap_or(8),
+        db_max_connections: env_parse("KITH_DB_MAX_CONNECTIONS")?.or(file.db_max_connections).unwrap_or(16),
         api_rate_limit: env_parse("KITH_API_RATE_LIMIT")?.or(file.api_rate_limit).unwrap_or(50),
         trust_forwarded_for: env_bool("KITH_TRUST_FORWARDED_FOR")?.or(file.trust_forwarded_for).unwrap_or(false),
         log: env("KITH_LOG").or(file.log).unwrap_or_else(|| "info".into()),
