@@ -71,7 +71,8 @@ impl ObjectStoreConfig {
             return Ok(ObjectStoreConfig::Local(PathBuf::from(path)));
         }
         if value.is_empty() || value.contains("://") {
-            return Err(ObjectError::Config(format!("{value:?}: use s3://bucket?… or a folder path")));
+            // The value is not echoed: a mistyped URL may hold a secret.
+            return Err(ObjectError::Config("use s3://bucket?endpoint=…&region=… or a folder path".into()));
         }
         Ok(ObjectStoreConfig::Local(PathBuf::from(value)))
     }

@@ -3,4 +3,5 @@
 
 mod cli;
 mod crash;
+mod objects_config;
 mod replay;
