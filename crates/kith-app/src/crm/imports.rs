@@ -1202,8 +1202,8 @@ async fn find_candidates(
 ) -> Result<Found> {
     let mut found = Found::default();
     let mut ids: Vec<Uuid> = planned.iter().filter_map(|p| p.keys.iter().find_map(|k| known.get(k).copied())).collect();
-    // Who holds the handles (one index, whoever may see them), then the
-    // visible contacts among those and the ones met by name, by id.
+    // PostgreSQL: who holds the handles (one index, whoever may see them),
+    // then the visible contacts among those and the ones met by name, by id.
     let mut by_handle: HashMap<(String, String), Vec<Uuid>> = HashMap::new();
     for kind in ["email", "phone"] {
         let mut values: Vec<String> = planned
@@ -1216,9 +1216,20 @@ async fn find_candidates(
         if values.is_empty() {
             continue;
         }
-        for (value, id) in kith_store::contacts::handle_owners(app.db(), viewer.org_id, kind, &values).await? {
-            by_handle.entry((kind.to_string(), value)).or_default().push(id);
-            ids.push(id);
+        if app.db().backend() == kith_store::Backend::Postgres {
+            for (value, id) in kith_store::contacts::handle_owners(app.db(), viewer.org_id, kind, &values).await? {
+                by_handle.entry((kind.to_string(), value)).or_default().push(id);
+                ids.push(id);
+            }
+        } else {
+            // SQLite: one join driven by the handle index. Reading the contacts
+            // by id separately let its planner, with the sampled statistics
+            // Kith keeps, scan the workspace's contacts per statement instead
+            // of using the primary key (re-imports slowed as the workspace grew).
+            for (value, c) in kith_store::contacts::find_by_handle_values(app.db(), viewer, kind, &values).await? {
+                by_handle.entry((kind.to_string(), value)).or_default().push(c.id);
+                found.rows.entry(c.id).or_insert(c);
+            }
         }
     }
     for c in contacts_by_ids(app, viewer, &ids).await? {
