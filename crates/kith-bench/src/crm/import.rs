@@ -482,7 +482,12 @@ pub async fn breakdown(
             if values.is_empty() {
                 continue;
             }
-            // As the import reads: who holds the handles, then the visible contacts by id.
+            // As the import reads: on SQLite one join from the handle index; on
+            // PostgreSQL who holds the handles, then the visible contacts by id.
+            if app.db().backend() == kith_store::Backend::Sqlite {
+                kith_store::contacts::find_by_handle_values(app.db(), &viewer, kind, &values).await?;
+                continue;
+            }
             let owners = kith_store::contacts::handle_owners(app.db(), org, kind, &values).await?;
             let ids: Vec<Uuid> = owners.iter().map(|(_, id)| *id).collect();
             for chunk in ids.chunks(500) {

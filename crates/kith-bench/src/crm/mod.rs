@@ -657,7 +657,7 @@ fn measure_all(
             ),
             ("board: totals (`deals::board_totals`)", plans::board_totals(&owner_viewer, ws.board_pipeline)),
             (
-                "import dedupe: `contacts::handle_owners` (500 e-mails; the visible contacts are then read by id)",
+                "import dedupe: `contacts::handle_owners` (PostgreSQL; 500 e-mails, the visible contacts are then read by id)",
                 kith_store::contacts::handle_owners_sql(
                     owner_viewer.org_id,
                     "email",
@@ -1117,7 +1117,7 @@ fn import_section(r: &BackendReport) -> String {
                  | part | µs per row | how measured |\n|---|---|---|\n\
                  | decode + CSV parse (kith-formats) | {:.1} | whole file |\n\
                  | contact checks (`contacts::apply_input`) | {:.1} | whole file |\n\
-                 | dedupe reads (`contacts::handle_owners` + `contacts::get_many_visible`, e-mails and phones of 500 rows at a time) | {} | {} rows{} |\n\
+                 | dedupe reads (SQLite: `contacts::find_by_handle_values`; PostgreSQL: `contacts::handle_owners` + `contacts::get_many_visible`; e-mails and phones of 500 rows at a time) | {} | {} rows{} |\n\
                  | company lookup (`companies::find_by_names_tx`, 500 names per read): {:.0} µs per name × {} distinct names / {} rows | {:.1} | {} names{}, {} companies in the workspace |\n\
                  | writes of a new contact (multi-row inserts: contact, handles, search doc) | {:.1} | {} rows, rolled back |\n\
                  | sum | {} | (measured: {:.1} µs per row) |\n\n",
