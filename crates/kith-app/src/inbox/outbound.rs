@@ -244,8 +244,6 @@ pub async fn send(app: &App, ctx: &Context, conversation_id: Uuid, input: &Outbo
     let origin = input.origin.unwrap_or_default();
     let now = now_ms();
     let hold = quiet_hold(app, ctx.org_id, channel.id, conv.contact_id, &conv.peer, origin, now).await?;
-    let config = super::channels::open_config(app, ctx.org_id, channel.id, channel.config.as_deref()).await?;
-    let limits = super::ratelimit::for_channel(&channel.kind, &config);
     let id = new_id();
     let sealed = app.keyring().seal(app.db(), ctx.org_id, "messages", "body", id, body.as_bytes()).await?;
     let sealed_template = match &template {
@@ -311,12 +309,8 @@ pub async fn send(app: &App, ctx: &Context, conversation_id: Uuid, input: &Outbo
         message_entry(ctx.org_id, conv.contact_id, id, now, Some(ctx.user_id()), "out", &channel.kind, conversation_id),
     )
     .await?;
-    let run_at = match hold {
-        Some(until) => until,
-        None => super::ratelimit::line_up(&mut tx, ctx.org_id, channel.id, id, &conv.peer, &limits, now).await?,
-    };
     let payload = serde_json::json!({"message_id": id});
-    crate::worker::enqueue(&mut tx, SEND_JOB, Some(ctx.org_id), &payload, run_at).await?;
+    crate::worker::enqueue(&mut tx, SEND_JOB, Some(ctx.org_id), &payload, hold.unwrap_or(now)).await?;
     tx.commit().await?;
     publish(app, ctx.org_id, MESSAGE_CREATED, conversation_id, Some(id));
     open(app, row).await

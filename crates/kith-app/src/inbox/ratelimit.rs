@@ -49,9 +49,6 @@ const MIN_PER_SECOND: f64 = 0.001;
 const MAX_RECIPIENT_INTERVAL_S: f64 = 86_400.0;
 /// Slots are spaced this much wider than the limit.
 const MARGIN: f64 = 1.02;
-/// A send running this much (or an interval, if longer) behind its slot
-/// moves the waiting line back by its lateness (see [`decide`]).
-const LATE_MS: i64 = 250;
 
 /// The limits a channel sends under.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -198,33 +195,19 @@ pub struct Reservation {
 /// to write back.
 pub fn decide(slots: &[(SlotRow, i64)], reserved: Option<Reservation>, now: i64) -> (Claim, Vec<SlotRow>) {
     let unchanged = || slots.iter().map(|(s, _)| *s).collect::<Vec<_>>();
-    // How late this send runs behind its (moved) slot: 0 for a newcomer.
-    let mut late = 0;
     if let Some(r) = reserved {
         // The line moved back since this slot was handed out: the slot moved
         // with it.
         let line_shift = slots.first().map_or(0, |(s, _)| s.shift_ms);
-        let slot = r.slot_ms + (line_shift - r.shift_ms.unwrap_or(line_shift)).max(0);
-        if slot > now {
-            return (Claim::Reserved(slot), unchanged());
+        let moved = line_shift - r.shift_ms.unwrap_or(line_shift);
+        if moved > 0 && r.slot_ms + moved > now {
+            return (Claim::Reserved(r.slot_ms + moved), unchanged());
         }
-        late = now - slot;
     }
     let waited = reserved.is_some();
     let free = |s: &SlotRow, i: i64| s.next_ms <= now && (waited || s.tail_ms + i <= now);
     if slots.iter().all(|(s, i)| free(s, *i)) {
-        let rows = slots
-            .iter()
-            .enumerate()
-            .map(|(k, (s, i))| {
-                // A send far behind its slot (a backlog after the workers were
-                // away) moves the rest of the line by as much, so that the
-                // sends due with it wake one interval apart, in order, instead
-                // of all at once. The line is the first (the sender's) row.
-                let shift = if k == 0 && late > LATE_MS.max(*i) { late } else { 0 };
-                SlotRow { next_ms: now + i, tail_ms: (s.tail_ms + shift).max(now), shift_ms: s.shift_ms + shift }
-            })
-            .collect();
+        let rows = slots.iter().map(|(s, i)| SlotRow { next_ms: now + i, tail_ms: s.tail_ms.max(now), ..*s }).collect();
         return (Claim::Go, rows);
     }
     if waited {
@@ -234,7 +217,10 @@ pub fn decide(slots: &[(SlotRow, i64)], reserved: Option<Reservation>, now: i64)
     // Line up behind every slot handed out, on each scope; only the scopes
     // that decide the time record the reservation (a per-recipient wait must
     // not hold up the sender's other recipients).
-    let (at, rows) = decide_line_up(slots, now);
+    let candidate = |s: &SlotRow, i: i64| (s.tail_ms + i).max(s.next_ms).max(now);
+    let at = slots.iter().map(|(s, i)| candidate(s, *i)).max().unwrap_or(now);
+    let rows =
+        slots.iter().map(|(s, i)| if candidate(s, *i) == at { SlotRow { tail_ms: at, ..*s } } else { *s }).collect();
     (Claim::Reserved(at), rows)
 }
 
@@ -296,54 +282,11 @@ pub async fn claim(
         }
     }
     if let Claim::Reserved(at) = claim {
-        let line_shift = updated.first().map_or(0, |s| s.shift_ms);
+        let line_shift = updated.first().filter(|_| scopes[0].0.is_empty()).map_or(0, |s| s.shift_ms);
         rows::reserve_slot(&mut tx, org_id, message_id, at, line_shift).await?;
     }
     tx.commit().await?;
     Ok(claim)
-}
-
-/// Give a send just queued its place in its sender's line, in the queueing
-/// transaction: the slot is recorded on the message and returned, and the
-/// send job first runs then. Lining up when queued, rather than when the
-/// job first runs, spares every waiting send a run that only defers it.
-#[allow(clippy::too_many_arguments)]
-pub async fn line_up(
-    tx: &mut kith_store::Tx,
-    org_id: Uuid,
-    channel_id: Uuid,
-    message_id: Uuid,
-    peer: &str,
-    limits: &RateLimits,
-    now: i64,
-) -> Result<i64> {
-    let scopes = scopes(limits, peer);
-    if scopes.is_empty() {
-        return Ok(now);
-    }
-    let mut locked = Vec::with_capacity(scopes.len());
-    for (scope, interval) in &scopes {
-        locked.push((rows::lock_slot(tx, org_id, channel_id, scope, now).await?, *interval));
-    }
-    let (at, updated) = decide_line_up(&locked, now);
-    for ((scope, _), (row, (old, _))) in scopes.iter().zip(updated.iter().zip(locked.iter())) {
-        if row != old {
-            rows::set_slot(tx, channel_id, scope, *row).await?;
-        }
-    }
-    let line_shift = updated.first().map_or(0, |s| s.shift_ms);
-    rows::reserve_slot(tx, org_id, message_id, at, line_shift).await?;
-    Ok(at)
-}
-
-/// The pure rule of [`line_up`]: the first slot after every slot handed
-/// out on each scope (now, when the sender is idle).
-pub fn decide_line_up(slots: &[(SlotRow, i64)], now: i64) -> (i64, Vec<SlotRow>) {
-    let candidate = |s: &SlotRow, i: i64| (s.tail_ms + i).max(s.next_ms).max(now);
-    let at = slots.iter().map(|(s, i)| candidate(s, *i)).max().unwrap_or(now);
-    let rows =
-        slots.iter().map(|(s, i)| if candidate(s, *i) == at { SlotRow { tail_ms: at, ..*s } } else { *s }).collect();
-    (at, rows)
 }
 
 /// The provider said "too many" to a send: it goes again at the sender's
@@ -429,10 +372,8 @@ mod tests {
         SlotRow { next_ms, tail_ms, shift_ms: 0 }
     }
 
-    /// A send that waited for its slot `slot_ms`, with no 429 since.
-    fn waited(slot_ms: i64) -> Option<Reservation> {
-        Some(Reservation { slot_ms, shift_ms: Some(0) })
-    }
+    /// A send that waited for its slot, with no 429 since.
+    const WAITED: Option<Reservation> = Some(Reservation { slot_ms: 0, shift_ms: Some(0) });
 
     #[test]
     fn newcomers_go_when_free_and_line_up_otherwise() {
@@ -448,10 +389,10 @@ mod tests {
         let (c, _) = decide(&[(slot(1_200, 1_400), 200)], None, 1_250);
         assert_eq!(c, Claim::Reserved(1_600));
         // The one that waited goes at its time.
-        let (c, rows) = decide(&[(slot(1_200, 1_400), 200)], waited(1_200), 1_201);
+        let (c, rows) = decide(&[(slot(1_200, 1_400), 200)], WAITED, 1_201);
         assert_eq!((c, rows), (Claim::Go, vec![slot(1_401, 1_400)]));
         // Woken while an earlier one ran late: wait for the sender, keep the line.
-        let (c, rows) = decide(&[(slot(1_401, 1_400), 200)], waited(1_400), 1_400);
+        let (c, rows) = decide(&[(slot(1_401, 1_400), 200)], WAITED, 1_400);
         assert_eq!((c, rows), (Claim::Wait(1_401), vec![slot(1_401, 1_400)]));
     }
 
@@ -509,57 +450,6 @@ mod tests {
     }
 
     #[test]
-    fn sends_lined_up_when_queued_go_one_interval_apart_at_their_first_run() {
-        let mut row = slot(0, 0);
-        let mut slots = Vec::new();
-        for _ in 0..5 {
-            let (at, rows) = decide_line_up(&[(row, 200)], 10_000);
-            row = rows[0];
-            slots.push(at);
-        }
-        assert_eq!(slots, vec![10_000, 10_200, 10_400, 10_600, 10_800], "an idle sender's first send goes at once");
-        // Each job's first run, at its slot, goes.
-        for at in slots {
-            let (c, rows) = decide(&[(row, 200)], Some(Reservation { slot_ms: at, shift_ms: Some(0) }), at);
-            assert_eq!(c, Claim::Go, "at {at}");
-            row = rows[0];
-        }
-    }
-
-    #[test]
-    fn a_backlog_wakes_one_interval_apart_in_order() {
-        // 50 sends lined up from 0 ms, 40 ms apart; the workers come back at
-        // 5,000 ms, when every slot is long past, and wake them in slot order.
-        const I: i64 = 40;
-        let mut row = slot(0, 0);
-        let mut waiting = Vec::new();
-        for n in 0..50 {
-            let (at, rows) = decide_line_up(&[(row, I)], 0);
-            row = rows[0];
-            waiting.push((at, n, Reservation { slot_ms: at, shift_ms: Some(row.shift_ms) }));
-        }
-        let (mut now, mut sent, mut wakes) = (5_000, Vec::new(), 0);
-        while !waiting.is_empty() {
-            waiting.sort_by_key(|w| (w.0, w.1));
-            let (at, n, r) = waiting.remove(0);
-            now = now.max(at);
-            wakes += 1;
-            let (c, rows) = decide(&[(row, I)], Some(r), now);
-            row = rows[0];
-            match c {
-                Claim::Go => sent.push((now, n)),
-                Claim::Reserved(at) => waiting.push((at, n, Reservation { slot_ms: at, shift_ms: Some(row.shift_ms) })),
-                Claim::Wait(at) => waiting.push((at, n, r)),
-            }
-        }
-        assert_eq!(sent.iter().map(|s| s.1).collect::<Vec<_>>(), (0..50).collect::<Vec<_>>(), "in order");
-        for w in sent.windows(2) {
-            assert_eq!(w[1].0 - w[0].0, I, "back to back: {w:?}");
-        }
-        assert!(wakes <= 2 * 50, "{wakes} wake-ups: at most one deferral each");
-    }
-
-    #[test]
     fn a_retry_after_moves_the_line_behind_it() {
         let row = SlotRow { next_ms: 1_040, tail_ms: 1_400, shift_ms: 0 };
         let (at, pushed) = decide_push_back(row, Some(40), 6_000, 1_010);
@@ -606,10 +496,10 @@ mod tests {
             waiting.sort();
             let due: Vec<i64> = waiting.iter().copied().filter(|at| *at <= now).collect();
             waiting.retain(|at| *at > now);
-            for at in due {
+            for _ in due {
                 // Wake late by up to 50 ms.
                 let t = now + (step % 5) * 10;
-                let (c, rows) = decide(&[(s, 200)], waited(at), t);
+                let (c, rows) = decide(&[(s, 200)], WAITED, t);
                 s = rows[0];
                 match c {
                     Claim::Go => sends.push(t),
