@@ -105,10 +105,7 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/channels/{id}/failed-sends/{message_id}/retry", post(channels::retry_failed_send))
         .route("/canned-responses", get(canned::list).post(canned::create))
         .route("/canned-responses/{id}", get(canned::get).patch(canned::update).delete(canned::delete))
-        .route(
-            "/attachments",
-            post(attachments::upload).layer(DefaultBodyLimit::max(attachments::MAX_UPLOAD_BODY)),
-        )
+        .route("/attachments", post(attachments::upload).layer(DefaultBodyLimit::max(attachments::MAX_UPLOAD_BODY)))
         .route("/attachments/{id}", get(attachments::download))
         .route("/conversations", get(conversations::list))
         .route("/conversations/{id}", get(conversations::get).patch(conversations::update))
