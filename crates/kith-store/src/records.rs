@@ -386,6 +386,10 @@ pub async fn delete_record_satellites(tx: &mut Tx, org_id: Uuid, record_type: &s
     }
     const TASKS: &str = "UPDATE tasks SET record_type = NULL, record_id = NULL WHERE org_id = $1 AND record_type = $2 AND record_id = $3";
     on_tx!(tx, |c| sqlx::query(TASKS).bind(org_id).bind(record_type).bind(record_id).execute(c).await?.rows_affected());
+    if record_type == "contact" {
+        // Its cached profile vector (related contacts) goes with it.
+        crate::ai_assist::forget_contact_vector(tx, org_id, record_id).await?;
+    }
     Ok(())
 }
 

@@ -372,6 +372,13 @@ async fn related_contacts_by_profile_embeddings_are_cached_and_fused_with_plain_
         let listed = calls::list(app, &o, None, Some("related_contacts"), &PageRequest::default()).await.unwrap();
         assert_eq!(listed.items.len(), 2, "{l}");
         assert_eq!(listed.items[0].record_id, Some(ann.id), "{l}");
+
+        // Deleting a contact deletes its cached profile vector.
+        let gus_only = [gus.id];
+        let cached = || kith_store::ai_assist::contact_vectors(app.db(), o.org_id, &gus_only);
+        assert_eq!(cached().await.unwrap().len(), 1, "{l}: cached");
+        contacts::delete(app, &o, gus.id, &nowhere()).await.unwrap();
+        assert!(cached().await.unwrap().is_empty(), "{l}: deleted with the contact");
     }
 }
 
