@@ -156,6 +156,17 @@ fn can_edit(ctx: &Context) -> bool {
     ctx.effective_role() >= Role::Admin
 }
 
+/// The entry behind an editor page (edit, delete, summary, speech), or the
+/// page to answer instead: not found, or forbidden to non-admins.
+async fn entry_for_editor(state: &WebState, ctx: &Context, id: &str) -> Result<KnowledgeEntry, Response> {
+    let Some(id) = parse_id(id) else { return Err(super::crm::not_found_page()) };
+    let e = knowledge::get(&state.app, ctx, id).await.map_err(super::crm::load_error)?;
+    if !can_edit(ctx) {
+        return Err(forbidden());
+    }
+    Ok(e)
+}
+
 async fn view(
     state: &WebState,
     ui: &UiCtx,
@@ -459,14 +470,10 @@ async fn edit_view_with(
 
 pub async fn edit(State(state): State<WebState>, Extension(ui): Extension<UiCtx>, Path(id): Path<String>) -> Response {
     let (_, ctx) = signed_in!(state, ui);
-    let Some(id) = parse_id(&id) else { return super::crm::not_found_page() };
-    let e = match knowledge::get(&state.app, &ctx, id).await {
+    let e = match entry_for_editor(&state, &ctx, &id).await {
         Ok(e) => e,
-        Err(e) => return super::crm::load_error(e),
+        Err(page) => return page,
     };
-    if !can_edit(&ctx) {
-        return forbidden();
-    }
     edit_view(&state, &ui, &ctx, &e, Errors::default(), None).await
 }
 
@@ -532,14 +539,11 @@ pub async fn confirm_delete(
     Path(id): Path<String>,
 ) -> Response {
     let (auth, ctx) = signed_in!(state, ui);
-    let Some(id) = parse_id(&id) else { return super::crm::not_found_page() };
-    let e = match knowledge::get(&state.app, &ctx, id).await {
+    let e = match entry_for_editor(&state, &ctx, &id).await {
         Ok(e) => e,
-        Err(e) => return super::crm::load_error(e),
+        Err(page) => return page,
     };
-    if !can_edit(&ctx) {
-        return forbidden();
-    }
+    let id = e.id;
     let shell = Shell::build(&state, &ui, &auth, Some(&ctx), "Delete knowledge", "settings", "knowledge").await;
     render(&ConfirmPage {
         shell,
@@ -581,14 +585,11 @@ pub async fn summarise(
     Path(id): Path<String>,
 ) -> Response {
     let (_, ctx) = signed_in!(state, ui);
-    let Some(id) = parse_id(&id) else { return super::crm::not_found_page() };
-    let e = match knowledge::get(&state.app, &ctx, id).await {
+    let e = match entry_for_editor(&state, &ctx, &id).await {
         Ok(e) => e,
-        Err(e) => return super::crm::load_error(e),
+        Err(page) => return page,
     };
-    if !can_edit(&ctx) {
-        return forbidden();
-    }
+    let id = e.id;
     let mut assist = doc_assist(&state, &ctx).await;
     assist.summary = Some(match kith_app::ai::documents::summary(&state.app, &ctx, id).await {
         Ok(s) => {
@@ -606,14 +607,11 @@ pub async fn summarise(
 /// The editor again with the entry's summary spoken: an audio player for the stored file, or why not.
 pub async fn speak(State(state): State<WebState>, Extension(ui): Extension<UiCtx>, Path(id): Path<String>) -> Response {
     let (_, ctx) = signed_in!(state, ui);
-    let Some(id) = parse_id(&id) else { return super::crm::not_found_page() };
-    let e = match knowledge::get(&state.app, &ctx, id).await {
+    let e = match entry_for_editor(&state, &ctx, &id).await {
         Ok(e) => e,
-        Err(e) => return super::crm::load_error(e),
+        Err(page) => return page,
     };
-    if !can_edit(&ctx) {
-        return forbidden();
-    }
+    let id = e.id;
     let mut assist = doc_assist(&state, &ctx).await;
     match kith_app::ai::documents::summary_spoken(&state.app, &ctx, id).await {
         Ok((s, f)) => {
