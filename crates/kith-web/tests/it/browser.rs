@@ -139,6 +139,19 @@ async fn wait_path_prefix(c: &Client, prefix: &str) -> String {
     }
 }
 
+/// The path once the browser has left `from` (a form posted from it navigated).
+async fn wait_path_leaving(c: &Client, from: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let path = c.current_url().await.unwrap().path().to_string();
+        if path != from {
+            return path;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "still at {from}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn totp(secret_b32: &str, offset_s: u64) -> String {
     let secret = kith_crypto::totp::base32_decode(secret_b32).unwrap();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
@@ -508,7 +521,9 @@ async fn import_wizard_exports_and_webhooks_in_chromium() {
         .click()
         .await
         .unwrap();
-    let progress = wait_path_prefix(&c, "/contacts/import/0").await;
+    // The map page's path has the same prefix: wait for the browser to leave it.
+    let progress = wait_path_leaving(&c, &map).await;
+    assert!(progress.starts_with("/contacts/import/0"), "{progress}");
     assert!(!progress.ends_with("/map"));
     assert!(text(&c, ".import-status .badge").await.contains("Waiting to start"));
     shots(&c, "data-03-import-waiting").await;
