@@ -10,11 +10,19 @@
 //! token per workspace in its first column; every query ANDs that token, so
 //! it reads only its own workspace's postings.
 //!
+//! Document frequencies (how many of the workspace's chunks hold a word,
+//! which retrieval reads before every search): SQLite counts them in FTS5,
+//! capped, walking the postings lists. PostgreSQL keeps them in
+//! `knowledge_terms` (migration 0018), one row per workspace and lexeme,
+//! written in the same transaction as the chunks: its GIN index cannot
+//! count a word's rows without rechecking each of them.
+//!
 //! Knowledge is the business's own published content, not customer data:
 //! stored and indexed in clear. This module must never decide who may read
 //! or change an entry (kith-app does) and never returns another
 //! workspace's rows: every statement filters on `org_id`.
 
+use crate::dialect;
 use crate::sql::{Arg, Sql};
 use crate::{Backend, Db, Result, Tx};
 use kith_domain::page::{Cursor, Page, PageRequest};
@@ -179,14 +187,11 @@ pub async fn update_entry(tx: &mut Tx, r: &EntryRow) -> Result<bool> {
     Ok(n == 1)
 }
 
-/// Delete an entry and its chunks (their index rows go with them).
+/// Delete an entry and its chunks (their index rows and, on PostgreSQL,
+/// their document frequencies go with them).
 pub async fn delete_entry(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<bool> {
-    on_tx!(tx, |c| sqlx::query("DELETE FROM knowledge_chunks WHERE org_id = $1 AND entry_id = $2")
-        .bind(org_id)
-        .bind(id)
-        .execute(&mut *c)
-        .await?
-        .rows_affected());
+    lock_terms(tx, org_id).await?;
+    delete_chunks(tx, org_id, id).await?;
     let n = on_tx!(tx, |c| sqlx::query("DELETE FROM knowledge_entries WHERE org_id = $1 AND id = $2")
         .bind(org_id)
         .bind(id)
@@ -243,7 +248,10 @@ pub struct Indexed<'a> {
 
 /// Replace an entry's chunks and mark it ready — only if it is still at
 /// `ix.version` (an edit meanwhile queued a newer job, whose result must win).
+/// On PostgreSQL the workspace's document frequencies move with the chunks.
 pub async fn replace_chunks(tx: &mut Tx, org_id: Uuid, entry_id: Uuid, ix: &Indexed<'_>, now: i64) -> Result<bool> {
+    // First, before the entry's row lock below: see `lock_terms`.
+    lock_terms(tx, org_id).await?;
     const MARK: &str = "UPDATE knowledge_entries SET status = 'ready', error = NULL, chunk_count = $4,
                           indexed_version = $3, progress_done = $7, report = $5, updated_ms = $6
                         WHERE org_id = $1 AND id = $2 AND version = $3";
@@ -262,12 +270,7 @@ pub async fn replace_chunks(tx: &mut Tx, org_id: Uuid, entry_id: Uuid, ix: &Inde
     if n != 1 {
         return Ok(false);
     }
-    on_tx!(tx, |c| sqlx::query("DELETE FROM knowledge_chunks WHERE org_id = $1 AND entry_id = $2")
-        .bind(org_id)
-        .bind(entry_id)
-        .execute(c)
-        .await?
-        .rows_affected());
+    delete_chunks(tx, org_id, entry_id).await?;
     let rows: Vec<Vec<Arg>> = chunks
         .iter()
         .map(|ch| {
@@ -290,7 +293,76 @@ pub async fn replace_chunks(tx: &mut Tx, org_id: Uuid, entry_id: Uuid, ix: &Inde
         rows,
     )
     .await?;
+    add_terms(tx, org_id, entry_id).await?;
     Ok(true)
+}
+
+/// Serialise, until the transaction ends, the transactions that change the
+/// workspace's chunks, so that their changes to `knowledge_terms` (many rows
+/// each, in no fixed order) can neither deadlock nor interleave. Taken first
+/// in [`replace_chunks`] and [`delete_entry`], before any row lock, so two
+/// writers never hold one lock each while waiting for the other's. An
+/// advisory lock rather than the workspace's row ([`crate::workspaces::lock`]):
+/// it holds back only the workspace's other knowledge writers — an indexing
+/// job's commit is a few milliseconds — not membership changes or anything
+/// else that locks the workspace. SQLite's single writer already serialises.
+async fn lock_terms(tx: &mut Tx, org_id: Uuid) -> Result<()> {
+    if let Some(sql) = dialect::advisory_xact_lock_sql(tx.backend()) {
+        on_tx!(tx, |c| sqlx::query(sql).bind(terms_lock_key(org_id)).execute(c).await?.rows_affected());
+    }
+    Ok(())
+}
+
+/// The advisory lock key of a workspace's knowledge writers: the first 8
+/// bytes of SHA-256 over a fixed label and the workspace id (stable across
+/// nodes and versions; the label keeps it apart from inbound matching's
+/// keys, which hash a workspace and a sender).
+fn terms_lock_key(org_id: Uuid) -> i64 {
+    let mut input = b"knowledge_terms\0".to_vec();
+    input.extend_from_slice(org_id.as_bytes());
+    let digest = kith_crypto::sha256(&input);
+    i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
+}
+
+/// Delete an entry's chunks. On PostgreSQL the same statement subtracts each
+/// of their lexemes from the workspace's counts (a chunk's `fts_vector` lists
+/// a lexeme once), deleting the rows that reach 0. The two modifications of
+/// `knowledge_terms` touch disjoint rows (count at most the chunks removed,
+/// or more), as one statement requires.
+async fn delete_chunks(tx: &mut Tx, org_id: Uuid, entry_id: Uuid) -> Result<()> {
+    const SQLITE: &str = "DELETE FROM knowledge_chunks WHERE org_id = $1 AND entry_id = $2";
+    const POSTGRES: &str = "WITH gone AS (
+                              DELETE FROM knowledge_chunks WHERE org_id = $1 AND entry_id = $2 RETURNING fts_vector),
+                            d AS (
+                              SELECT l.lexeme, COUNT(*) AS n
+                              FROM gone CROSS JOIN LATERAL unnest(tsvector_to_array(gone.fts_vector)) AS l(lexeme)
+                              GROUP BY l.lexeme),
+                            emptied AS (
+                              DELETE FROM knowledge_terms t USING d
+                              WHERE t.org_id = $1 AND t.lexeme = d.lexeme AND t.chunks <= d.n RETURNING 1)
+                            UPDATE knowledge_terms t SET chunks = t.chunks - d.n FROM d
+                            WHERE t.org_id = $1 AND t.lexeme = d.lexeme AND t.chunks > d.n";
+    let sql = match tx.backend() {
+        Backend::Sqlite => SQLITE,
+        Backend::Postgres => POSTGRES,
+    };
+    on_tx!(tx, |c| sqlx::query(sql).bind(org_id).bind(entry_id).execute(c).await?.rows_affected());
+    Ok(())
+}
+
+/// PostgreSQL: add the lexemes of an entry's chunks (just inserted) to the
+/// workspace's counts. SQLite counts in FTS5 (see the module doc).
+async fn add_terms(tx: &mut Tx, org_id: Uuid, entry_id: Uuid) -> Result<()> {
+    const SQL: &str = "INSERT INTO knowledge_terms (org_id, lexeme, chunks)
+                       SELECT $1, l.lexeme, COUNT(*)
+                       FROM knowledge_chunks c CROSS JOIN LATERAL unnest(tsvector_to_array(c.fts_vector)) AS l(lexeme)
+                       WHERE c.org_id = $1 AND c.entry_id = $2
+                       GROUP BY l.lexeme
+                       ON CONFLICT (org_id, lexeme) DO UPDATE SET chunks = knowledge_terms.chunks + EXCLUDED.chunks";
+    if let Tx::Postgres(t) = tx {
+        sqlx::query(SQL).bind(org_id).bind(entry_id).execute(&mut **t).await?;
+    }
+    Ok(())
 }
 
 /// An entry's chunks in order (bounded by what one entry can hold).
@@ -413,43 +485,59 @@ pub fn search_sql(backend: Backend, org_id: Uuid, words: &[String], limit: i64) 
 /// How many of the workspace's chunks contain each word (document
 /// frequency, through the engine's own stemming), in the order given, each
 /// counted up to `cap` only: a word in more chunks than that is reported as
-/// `cap`. One statement for all the words; the work is at most `cap`
-/// postings per word, whatever the size of the knowledge base.
+/// `cap`. One statement for all the words, whatever the size of the
+/// knowledge base: SQLite walks at most `cap` postings per word in FTS5;
+/// PostgreSQL looks each word's lexeme up in `knowledge_terms` (one index
+/// probe per word; see [`WORD_COUNTS_POSTGRES`]).
 pub async fn word_counts(db: &Db, org_id: Uuid, words: &[String], cap: i64) -> Result<Vec<i64>> {
     let mut out = vec![0i64; words.len()];
-    let mut sql = Sql::new("");
-    let mut asked = 0;
-    for (i, w) in words.iter().enumerate() {
-        if !is_plain(w) {
-            continue;
-        }
-        if asked > 0 {
-            sql.push(" UNION ALL ");
-        }
-        asked += 1;
-        sql.push("SELECT CAST(").bind(i as i64).push(" AS BIGINT) AS i, COUNT(*) AS n FROM (SELECT 1 AS one FROM ");
-        match db.backend() {
-            Backend::Sqlite => {
-                sql.push("fts_knowledge WHERE fts_knowledge MATCH ")
-                    .bind(format!("org : \"{}\" AND \"{w}\"", org_token(org_id)));
-            }
-            Backend::Postgres => {
-                sql.push("knowledge_chunks WHERE org_id = ").bind(org_id);
-                sql.push(" AND fts_vector @@ to_tsquery('english', ").bind(w.as_str()).push(")");
-            }
-        }
-        sql.push(" LIMIT ").bind(cap).push(") AS m");
-    }
-    if asked == 0 {
+    let asked: Vec<(usize, &String)> = words.iter().enumerate().filter(|(_, w)| is_plain(w)).collect();
+    if asked.is_empty() {
         return Ok(out);
     }
-    for (i, n) in sql.fetch_all::<(i64, i64)>(db).await? {
+    let found: Vec<(i64, i64)> = match db {
+        Db::Postgres(pool) => {
+            let (index, plain): (Vec<i64>, Vec<&str>) = asked.iter().map(|(i, w)| (*i as i64, w.as_str())).unzip();
+            sqlx::query_as(WORD_COUNTS_POSTGRES).bind(org_id).bind(plain).bind(index).bind(cap).fetch_all(pool).await?
+        }
+        Db::Sqlite(_) => {
+            let mut sql = Sql::new("");
+            for (n, (i, w)) in asked.iter().enumerate() {
+                if n > 0 {
+                    sql.push(" UNION ALL ");
+                }
+                sql.push("SELECT CAST(")
+                    .bind(*i as i64)
+                    .push(" AS BIGINT) AS i, COUNT(*) AS n FROM (SELECT 1 AS one FROM ");
+                sql.push("fts_knowledge WHERE fts_knowledge MATCH ")
+                    .bind(format!("org : \"{}\" AND \"{w}\"", org_token(org_id)));
+                sql.push(" LIMIT ").bind(cap).push(") AS m");
+            }
+            sql.fetch_all(db).await?
+        }
+    };
+    for (i, n) in found {
         if let Some(slot) = out.get_mut(i as usize) {
             *slot = n;
         }
     }
     Ok(out)
 }
+
+/// PostgreSQL's [`word_counts`] statement (public so the benchmark can time
+/// it alone). `$2`: the words, `$3`: their positions, `$4`: the cap. A word
+/// maps to its lexeme through `to_tsvector('english', …)`, the configuration
+/// and normalisation of both the stored vectors and the search's
+/// `to_tsquery` (query words are already lower-case and accent-folded); a
+/// stop word has no lexeme and counts 0. A word the parser splits into
+/// several lexemes (which the search matches as a phrase) gets the smallest
+/// of their counts, 0 if one is missing: an upper bound of its true count.
+pub const WORD_COUNTS_POSTGRES: &str =
+    "SELECT w.i, CAST(COALESCE(MIN(LEAST(COALESCE(t.chunks, 0), $4)) FILTER (WHERE l.lexeme IS NOT NULL), 0) AS BIGINT)
+     FROM unnest($2::text[], $3::bigint[]) AS w(word, i)
+     LEFT JOIN LATERAL unnest(tsvector_to_array(to_tsvector('english', w.word))) AS l(lexeme) ON TRUE
+     LEFT JOIN knowledge_terms t ON t.org_id = $1 AND t.lexeme = l.lexeme
+     GROUP BY w.i";
 
 /// How many chunks the workspace holds (from the entries' counters).
 pub async fn chunk_total(db: &Db, org_id: Uuid) -> Result<i64> {

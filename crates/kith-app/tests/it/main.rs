@@ -23,6 +23,7 @@ mod invitations;
 mod isolation;
 mod keyring;
 mod knowledge;
+mod knowledge_terms;
 mod live;
 mod members;
 mod reminders;

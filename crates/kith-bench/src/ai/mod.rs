@@ -5,7 +5,8 @@
 //!    end to end (query words, the full-text query, per-word counts for the
 //!    confidence, ranking), sequentially, p50/p95/p99 — beside the raw
 //!    engine running the same full-text statement on its own connection,
-//!    and the engine on every content word (the query without a budget).
+//!    the engine on every content word (the query without a budget), and
+//!    the raw statement at several postings budgets (the per-engine choice).
 //! 2. Website import of a 200-page local site (an axum stand-in on
 //!    127.0.0.1, a few kB of prose per page, five links each): pages per
 //!    second through the crawl job (SSRF-guarded client, robots.txt,
@@ -189,11 +190,15 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 
 struct RetrievalFigures {
     backend: &'static str,
+    /// The engine's postings budget (`retrieval::postings_budget`).
+    budget: i64,
     kith: Vec<Duration>,
     /// The engine on every content word OR-ed (no postings budget).
     raw_all: Vec<Duration>,
     /// The engine on the words Kith searched (within the postings budget).
     raw: Vec<Duration>,
+    /// The raw statement at other budgets.
+    sweep: Vec<SweepRow>,
     mean_hits: f64,
 }
 
@@ -291,23 +296,58 @@ async fn retrieval_figure(backend: Backend, opts: &Options) -> Result<RetrievalF
         .iter()
         .map(|q| kith_formats::terms::content_words(q).into_iter().take(retrieval::MAX_QUERY_WORDS).collect())
         .collect();
-    let mut searched = Vec::with_capacity(words.len());
+    // Counts up to the largest budget tried below: the words any smaller
+    // budget picks are the same as with its own cap.
+    let budget = retrieval::postings_budget(backend);
+    let cap = SWEEP_BUDGETS.iter().copied().max().unwrap_or(0).max(budget) + 1;
+    let mut counts = Vec::with_capacity(words.len());
     for w in &words {
-        let counts = rows::word_counts(app.db(), ctx.org_id, w, retrieval::POSTINGS_BUDGET + 1).await?;
-        searched.push(retrieval::words_within_budget(w, &counts, retrieval::POSTINGS_BUDGET));
+        counts.push(rows::word_counts(app.db(), ctx.org_id, w, cap).await?);
     }
+    let within = |b: i64| -> Vec<Vec<String>> {
+        words.iter().zip(&counts).map(|(w, c)| retrieval::words_within_budget(w, c, b)).collect()
+    };
     let mut raw_all = raw_query(&db.raw_url, backend, ctx.org_id, &words).await?;
-    let mut raw = raw_query(&db.raw_url, backend, ctx.org_id, &searched).await?;
+    let mut raw = raw_query(&db.raw_url, backend, ctx.org_id, &within(budget)).await?;
+    let mut sweep = Vec::new();
+    for b in SWEEP_BUDGETS {
+        let searched = within(b);
+        // The chunks the statement scores: the searched words' counts
+        // summed (an upper bound: a chunk holding two of them counts twice).
+        let mut scored: Vec<i64> = words
+            .iter()
+            .zip(&counts)
+            .zip(&searched)
+            .map(|((w, c), s)| w.iter().zip(c).filter(|(x, _)| s.contains(x)).map(|(_, n)| *n).sum())
+            .collect();
+        scored.sort();
+        let mut t = raw_query(&db.raw_url, backend, ctx.org_id, &searched).await?;
+        t.sort();
+        sweep.push(SweepRow { budget: b, raw: t, scored_p50: scored.get(scored.len() / 2).copied().unwrap_or(0) });
+    }
     kith.sort();
     raw_all.sort();
     raw.sort();
     Ok(RetrievalFigures {
         backend: if backend == Backend::Sqlite { "SQLite" } else { "PostgreSQL" },
+        budget,
         kith,
         raw_all,
         raw,
+        sweep,
         mean_hits: hits as f64 / questions.len().max(1) as f64,
     })
+}
+
+/// Postings budgets the raw search statement is also timed at (the choice
+/// of each engine's budget).
+const SWEEP_BUDGETS: [i64; 5] = [250, 500, 750, 1_000, 1_500];
+
+struct SweepRow {
+    budget: i64,
+    raw: Vec<Duration>,
+    /// Median over the questions of the chunk matches the searched words hold.
+    scored_p50: i64,
 }
 
 /// A site of `pages` pages: robots.txt, then /p/0 … /p/{n-1}, each a few kB
@@ -414,7 +454,8 @@ pub fn run(opts: &Options) -> Result<String> {
         out += &format!(
             "Retrieval: {} sequential questions of 4–8 made-up words against a workspace of {} chunks (a second \
              workspace of the same size shares the index), k = 4; `kith` is `retrieval::retrieve` end to end (capped \
-             per-word counts, the full-text query on the rarest words within the postings budget of {}, ranking), \
+             per-word counts, the full-text query on the rarest words within the postings budget — {} on SQLite, {} \
+             on PostgreSQL — ranking), \
              `raw` the engine alone on its own connection running that same full-text statement, `raw, all words` the \
              engine on every content word OR-ed (what the query cost before the budget). \
              Goal: p95 < {RETRIEVAL_GOAL_P95_MS} ms.\n\n\
@@ -423,11 +464,28 @@ pub fn run(opts: &Options) -> Result<String> {
              |---|---|---|---|---|---|---|---|---|\n",
             opts.queries,
             opts.chunks,
-            retrieval::POSTINGS_BUDGET
+            retrieval::POSTINGS_BUDGET_SQLITE,
+            retrieval::POSTINGS_BUDGET_POSTGRES
+        );
+        let mut sweep = String::from(
+            "\nThe raw full-text statement at other postings budgets (same questions; `matches` is the median over \
+             the questions of the searched words' counts summed, an upper bound of the chunks scored):\n\n\
+             | backend | budget | raw p50 ms | raw p95 ms | matches p50 |\n|---|---|---|---|---|\n",
         );
         for b in &opts.backends {
             eprintln!("retrieval, {b:?}");
             let f = retrieval_figure(*b, opts).await?;
+            for r in &f.sweep {
+                sweep += &format!(
+                    "| {} | {}{} | {:.2} | {:.2} | {} |\n",
+                    f.backend,
+                    r.budget,
+                    if r.budget == f.budget { " (used)" } else { "" },
+                    percentile(&r.raw, 0.5),
+                    percentile(&r.raw, 0.95),
+                    r.scored_p50
+                );
+            }
             out += &format!(
                 "| {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} |\n",
                 f.backend,
@@ -441,6 +499,7 @@ pub fn run(opts: &Options) -> Result<String> {
                 f.mean_hits
             );
         }
+        out += &sweep;
         out += &format!(
             "\nWebsite import: a {}-page site on 127.0.0.1 (≈3 kB of prose per page, five links each), page limit {}, \
              through the crawl job (guarded client, robots.txt, HTML to text, chunking, storing), one page at a time. \
