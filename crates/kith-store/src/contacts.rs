@@ -4,7 +4,7 @@
 use crate::records::{list_query, ListFilter, SortKey};
 use crate::sql::{insert_many, Arg, Sql};
 use crate::visibility::push_filter;
-use crate::{Db, Result, Tx};
+use crate::{Backend, Db, Result, Tx};
 use kith_domain::page::{Cursor, Page, PageRequest};
 use kith_domain::visibility::Viewer;
 use uuid::Uuid;
@@ -204,10 +204,16 @@ pub async fn get_many_visible(db: &Db, viewer: &Viewer, ids: &[Uuid]) -> Result<
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM contacts r WHERE r.org_id = "));
+    get_many_visible_sql(db.backend(), viewer, ids).fetch_all(db).await
+}
+
+/// [`get_many_visible`]'s statement (public so a test can check its plan).
+pub fn get_many_visible_sql(backend: Backend, viewer: &Viewer, ids: &[Uuid]) -> Sql {
+    let org = crate::dialect::org_column_for_id_list(backend, "r");
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM contacts r WHERE {org} = "));
     sql.bind(viewer.org_id).push(" AND r.id IN (").bind_list(ids.iter().copied()).push(") AND ");
     push_filter(&mut sql, "r", viewer);
-    sql.fetch_all(db).await
+    sql
 }
 
 /// Ids of every contact at a company, whoever may see them (search upkeep
@@ -222,7 +228,8 @@ pub async fn get_many_any(db: &Db, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<Con
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM contacts r WHERE r.org_id = "));
+    let org = crate::dialect::org_column_for_id_list(db.backend(), "r");
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM contacts r WHERE {org} = "));
     sql.bind(org_id).push(" AND r.id IN (").bind_list(ids.iter().copied()).push(")");
     sql.fetch_all(db).await
 }

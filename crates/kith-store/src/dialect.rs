@@ -74,3 +74,17 @@ pub fn advisory_xact_lock_sql(backend: Backend) -> Option<&'static str> {
         Backend::Postgres => Some("SELECT pg_advisory_xact_lock($1)"),
     }
 }
+
+/// The workspace column as a statement that looks rows up by a list of ids
+/// should compare it. SQLite's sampled statistics ([`crate::Db::optimize`])
+/// estimate about a thousand rows per workspace however large it is, so for
+/// a few hundred ids its planner would rather walk the workspace's index than
+/// look each id up by primary key (47 ms instead of 9 ms for 500 ids among
+/// 200,000 contacts); a unary `+` keeps the column out of index selection.
+/// PostgreSQL's statistics count the workspace's rows, so it needs no hint.
+pub fn org_column_for_id_list(backend: Backend, alias: &str) -> String {
+    match backend {
+        Backend::Sqlite => format!("+{alias}.org_id"),
+        Backend::Postgres => format!("{alias}.org_id"),
+    }
+}

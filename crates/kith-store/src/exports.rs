@@ -138,7 +138,8 @@ pub async fn company_names(db: &Db, viewer: &Viewer, ids: &[Uuid]) -> Result<Vec
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    let mut sql = Sql::new("SELECT r.id, r.name FROM companies r WHERE r.org_id = ");
+    let org = crate::dialect::org_column_for_id_list(db.backend(), "r");
+    let mut sql = Sql::new(&format!("SELECT r.id, r.name FROM companies r WHERE {org} = "));
     sql.bind(viewer.org_id).push(" AND r.id IN (").bind_list(ids.iter().copied()).push(") AND ");
     push_filter(&mut sql, "r", viewer);
     sql.fetch_all(db).await
@@ -150,7 +151,8 @@ pub async fn contact_names(db: &Db, viewer: &Viewer, ids: &[Uuid]) -> Result<Vec
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    let mut sql = Sql::new("SELECT r.id, r.first_name, r.last_name, r.emails FROM contacts r WHERE r.org_id = ");
+    let org = crate::dialect::org_column_for_id_list(db.backend(), "r");
+    let mut sql = Sql::new(&format!("SELECT r.id, r.first_name, r.last_name, r.emails FROM contacts r WHERE {org} = "));
     sql.bind(viewer.org_id).push(" AND r.id IN (").bind_list(ids.iter().copied()).push(") AND ");
     push_filter(&mut sql, "r", viewer);
     sql.fetch_all(db).await

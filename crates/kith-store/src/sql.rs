@@ -98,6 +98,12 @@ impl Sql {
         &self.text
     }
 
+    /// The same statement behind `head` (e.g. `EXPLAIN QUERY PLAN `), with
+    /// the same values: for tests and tools that inspect a plan.
+    pub fn behind(&self, head: &str) -> Sql {
+        Sql { text: format!("{head}{}", self.text), args: self.args.clone() }
+    }
+
     /// The text as `backend` should receive it: on SQLite, placeholders
     /// become anonymous `?` where possible (see [`positional_placeholders`]);
     /// a 500-row insert with `$n` spent most of its time looking names up.

@@ -4,3 +4,4 @@
 mod idempotency;
 mod jobs;
 mod migrations;
+mod plans;

@@ -1,0 +1,51 @@
+//! Query plans that the planner's statistics could spoil, checked with the
+//! engine's own `EXPLAIN QUERY PLAN` after [`kith_store::Db::optimize`].
+
+use kith_domain::visibility::Viewer;
+use kith_store::contacts;
+use kith_store::sql::Sql;
+use kith_store::Backend;
+use kith_testkit::TestDb;
+use uuid::Uuid;
+
+/// Sampled statistics put a workspace at about a thousand rows however
+/// large it is; with 5,000 contacts in one workspace SQLite then walked the
+/// workspace's index for a list of 500 ids instead of looking each one up.
+#[tokio::test]
+async fn contacts_by_a_list_of_ids_are_looked_up_by_primary_key() {
+    let t = TestDb::sqlite().await;
+    let db = &t.db;
+    let (org, me) = (Uuid::now_v7(), Uuid::now_v7());
+    let ids: Vec<Uuid> = (0..5_000).map(|_| Uuid::now_v7()).collect();
+    let mut tx = db.begin().await.unwrap();
+    let mut ws = Sql::new("INSERT INTO workspaces (id, name, created_ms, updated_ms) VALUES (");
+    ws.bind(org).push(", 'w', 0, 0)");
+    ws.execute(&mut tx).await.unwrap();
+    for chunk in ids.chunks(500) {
+        let mut ins = Sql::new(
+            "INSERT INTO contacts (id, org_id, visibility, owner_id, created_by, created_ms, updated_ms) VALUES ",
+        );
+        for (i, id) in chunk.iter().enumerate() {
+            ins.push(if i == 0 { "(" } else { ", (" });
+            ins.bind(*id).push(", ").bind(org).push(", 'everyone', ").bind(me).push(", ").bind(me);
+            ins.push(", ").bind(i as i64).push(", ").bind(i as i64).push(")");
+        }
+        ins.execute(&mut tx).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    db.optimize().await.unwrap();
+
+    let wanted: Vec<Uuid> = ids.iter().step_by(10).copied().collect();
+    for sees_all_shared in [true, false] {
+        let viewer = Viewer { org_id: org, user_id: me, sees_all_shared };
+        let sql = contacts::get_many_visible_sql(Backend::Sqlite, &viewer, &wanted);
+        let plan: Vec<(i64, i64, i64, String)> = sql.behind("EXPLAIN QUERY PLAN ").fetch_all(db).await.unwrap();
+        let contacts_step = plan.iter().map(|r| r.3.as_str()).find(|d| d.contains(" r ")).unwrap_or_default();
+        assert!(
+            contacts_step.contains("sqlite_autoindex_contacts_1 (id=?)"),
+            "looked up by primary key, not by the workspace's index: {plan:?}"
+        );
+        let found = contacts::get_many_visible(db, &viewer, &wanted).await.unwrap();
+        assert_eq!(found.len(), wanted.len());
+    }
+}
