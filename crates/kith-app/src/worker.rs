@@ -206,7 +206,9 @@ pub async fn install_standard_schedules(app: &App) -> Result<()> {
     schedule(app, reminders::SCHEDULE, reminders::JOB, reminders::CRON, &serde_json::json!({})).await?;
     use crate::ai::assist;
     let (name, job, cron) = (assist::SPEECH_PURGE_SCHEDULE, assist::SPEECH_PURGE_JOB, assist::SPEECH_PURGE_CRON);
-    schedule(app, name, job, cron, &serde_json::json!({})).await
+    schedule(app, name, job, cron, &serde_json::json!({})).await?;
+    use crate::inbox::attachments as att;
+    schedule(app, att::SWEEP_SCHEDULE, att::SWEEP_JOB, att::SWEEP_CRON, &serde_json::json!({})).await
 }
 
 pub struct Worker {

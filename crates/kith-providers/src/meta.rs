@@ -448,11 +448,29 @@ impl Client {
             "message": {"text": body},
         });
         let resp = self.post(page_id_or_me, page_access_token, &payload).await?;
-        let id = resp.json().and_then(|j| j.get("message_id").and_then(Value::as_str).map(str::to_string));
-        match id.filter(|s| !s.is_empty()) {
-            Some(id) => Ok(Sent { provider_message_id: id }),
-            None => Err(no_id(&resp)),
-        }
+        messenger_message_id(&resp)
+    }
+
+    /// A Messenger message carrying one file by URL (2.4; the Send API's `attachment` with `is_reusable: false`):
+    /// Meta downloads `media.link` itself. A Send API message holds a text or an attachment, never both, so
+    /// `media.caption` is not sent here: the caller sends the text as a message of its own.
+    pub async fn send_messenger_attachment(
+        &self,
+        page_id_or_me: &str,
+        page_access_token: &str,
+        recipient_id: &str,
+        media: &OutboundMedia<'_>,
+    ) -> Result<Sent, SendError> {
+        let payload = json!({
+            "recipient": {"id": recipient_id},
+            "messaging_type": "RESPONSE",
+            "message": {"attachment": {
+                "type": media.messenger_kind(),
+                "payload": {"url": media.link, "is_reusable": false},
+            }},
+        });
+        let resp = self.post(page_id_or_me, page_access_token, &payload).await?;
+        messenger_message_id(&resp)
     }
 
     /// An Instagram text reply: the Messenger Send API body posted to `/{page_id}/messages` (Facebook Login) or
@@ -465,6 +483,25 @@ impl Client {
         body: &str,
     ) -> Result<Sent, SendError> {
         self.send_messenger_text(page_or_ig_id, access_token, recipient_id, body).await
+    }
+
+    /// An Instagram message carrying one image, video or audio file by URL (the Messenger body of
+    /// [`Client::send_messenger_attachment`]). Instagram takes no other files: anything else is refused here with
+    /// `unsupported_attachment`, without a request (callers check [`instagram_accepts`] before queueing).
+    pub async fn send_instagram_attachment(
+        &self,
+        page_or_ig_id: &str,
+        access_token: &str,
+        recipient_id: &str,
+        media: &OutboundMedia<'_>,
+    ) -> Result<Sent, SendError> {
+        if !instagram_accepts(media.content_type) {
+            return Err(SendError::permanent(
+                "unsupported_attachment",
+                "Instagram takes images, videos and audio files only",
+            ));
+        }
+        self.send_messenger_attachment(page_or_ig_id, access_token, recipient_id, media).await
     }
 
     async fn post(&self, node: &str, token: &str, payload: &Value) -> Result<RawResponse, SendError> {
@@ -499,6 +536,37 @@ impl OutboundMedia<'_> {
             t if t.starts_with("audio/") && self.caption.is_empty() => "audio",
             _ => "document",
         }
+    }
+}
+
+impl OutboundMedia<'_> {
+    /// The Messenger / Instagram Send API attachment type (2.4): jpeg, png and gif show as images, other
+    /// `video/*` and `audio/*` as video and audio players; anything else (webp and svg included, which Messenger
+    /// does not show as images) goes as a `file`.
+    pub fn messenger_kind(&self) -> &'static str {
+        messenger_kind(self.content_type)
+    }
+}
+
+fn messenger_kind(content_type: &str) -> &'static str {
+    match content_type {
+        "image/jpeg" | "image/png" | "image/gif" => "image",
+        t if t.starts_with("video/") => "video",
+        t if t.starts_with("audio/") => "audio",
+        _ => "file",
+    }
+}
+
+/// Whether Instagram messaging takes a file of this content type: images, videos and audio only (no documents).
+pub fn instagram_accepts(content_type: &str) -> bool {
+    messenger_kind(content_type) != "file"
+}
+
+fn messenger_message_id(resp: &RawResponse) -> Result<Sent, SendError> {
+    let id = resp.json().and_then(|j| j.get("message_id").and_then(Value::as_str).map(str::to_string));
+    match id.filter(|s| !s.is_empty()) {
+        Some(id) => Ok(Sent { provider_message_id: id }),
+        None => Err(no_id(resp)),
     }
 }
 
@@ -539,5 +607,21 @@ fn graph_error(resp: &RawResponse) -> SendError {
     match code {
         Some(code) => SendError::Permanent { code: code.to_string(), message },
         None => SendError::permanent(format!("http_{}", resp.status), message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messenger_attachment_types() {
+        let kind = |ct| OutboundMedia { link: "", content_type: ct, file_name: "", caption: "" }.messenger_kind();
+        assert_eq!((kind("image/jpeg"), kind("image/gif"), kind("image/svg+xml")), ("image", "image", "file"));
+        assert_eq!((kind("video/mp4"), kind("audio/ogg"), kind("application/pdf")), ("video", "audio", "file"));
+        assert!(
+            instagram_accepts("image/png") && instagram_accepts("audio/mpeg") && instagram_accepts("video/quicktime")
+        );
+        assert!(!instagram_accepts("application/pdf") && !instagram_accepts("image/webp"));
     }
 }

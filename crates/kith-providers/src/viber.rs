@@ -139,6 +139,75 @@ fn parse_message(root: &Object, timestamp: Option<i64>) -> Result<InboundMessage
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Outbound files
+
+/// The longest text a `picture` message carries; a longer text goes as a message of its own.
+pub const MAX_PICTURE_TEXT: usize = 120;
+/// The largest image sent as a `picture` (Viber's picture limit on some clients is 1 MB); a larger jpeg, png or
+/// gif goes as a `file`.
+pub const MAX_PICTURE_BYTES: u64 = 1024 * 1024;
+/// The largest `file` or `video` Viber takes.
+pub const MAX_FILE_BYTES: u64 = 50 * 1024 * 1024;
+/// The longest `file_name`, extension included.
+pub const MAX_FILE_NAME_CHARS: usize = 256;
+/// Extensions Viber refuses to carry as files (executables and scripts), lower case.
+pub const FORBIDDEN_EXTENSIONS: [&str; 52] = [
+    "apk", "app", "asp", "aspx", "bat", "bin", "cab", "chm", "cmd", "com", "cpl", "dll", "dmg", "exe", "gadget", "hta",
+    "inf", "ins", "inx", "ipa", "isu", "jar", "job", "js", "jse", "lnk", "msc", "msh", "msh1", "msh2", "msi", "msp",
+    "paf", "pif", "ps1", "ps1xml", "ps2", "psc1", "psc2", "reg", "rgs", "scr", "sct", "sh", "shb", "shs", "u3p", "vb",
+    "vbe", "vbs", "ws", "wsf",
+];
+
+/// A file to send by URL: Viber downloads `link` (a short-lived signed link whose last path segment ends in the
+/// file's extension, as Viber wants for pictures and videos).
+#[derive(Debug, Clone, Copy)]
+pub struct OutboundFile<'a> {
+    pub link: &'a str,
+    pub content_type: &'a str,
+    pub file_name: &'a str,
+    pub size: u64,
+    /// The message text (empty for none); sent as the picture's `text` when it fits.
+    pub caption: &'a str,
+}
+
+/// The `send_message` type for a file: `picture` for jpeg, png and gif up to [`MAX_PICTURE_BYTES`], `video` for
+/// mp4 (the only video Viber plays inline), `file` for anything else.
+pub fn media_kind(content_type: &str, size: u64) -> &'static str {
+    match content_type {
+        "image/jpeg" | "image/png" | "image/gif" if size <= MAX_PICTURE_BYTES => "picture",
+        "video/mp4" => "video",
+        _ => "file",
+    }
+}
+
+/// Whether a text goes with a picture as its `text` ([`MAX_PICTURE_TEXT`] characters at most).
+pub fn caption_fits(text: &str) -> bool {
+    text.chars().count() <= MAX_PICTURE_TEXT
+}
+
+/// Whether the text of a message goes separately from its file: always for a video or a file, and for a picture
+/// when it is longer than [`MAX_PICTURE_TEXT`].
+pub fn text_goes_apart(file: &OutboundFile<'_>) -> bool {
+    !file.caption.is_empty() && (media_kind(file.content_type, file.size) != "picture" || !caption_fits(file.caption))
+}
+
+/// Why Viber would refuse a file, if it would: over [`MAX_FILE_BYTES`], a name over [`MAX_FILE_NAME_CHARS`], or a
+/// [`FORBIDDEN_EXTENSIONS`] extension.
+pub fn check_file(file_name: &str, size: u64) -> Result<(), &'static str> {
+    if size > MAX_FILE_BYTES {
+        return Err("Viber takes files of at most 50 MB");
+    }
+    if file_name.chars().count() > MAX_FILE_NAME_CHARS {
+        return Err("Viber takes file names of at most 256 characters");
+    }
+    let ext = file_name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    if FORBIDDEN_EXTENSIONS.contains(&ext.as_str()) {
+        return Err("Viber does not carry executable files (such as .exe, .bat, .js, .apk)");
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Client
 
 /// The Viber REST client. The base (normally `https://chatapi.viber.com/pa`) is operator configuration; the auth
@@ -170,7 +239,49 @@ impl Client {
             "type": "text",
             "text": text,
         });
-        let reply = self.call(auth_token, "send_message", &payload).await?;
+        self.send(auth_token, &payload).await
+    }
+
+    /// `send_message` with one file by URL, which Viber downloads: a `picture` (with `file.caption` as its `text`
+    /// when given), a `video` (with `size`) or a `file` (with `size` and `file_name`), as [`media_kind`] decides.
+    /// Text does not go with a video or a file, nor a caption over [`MAX_PICTURE_TEXT`] characters with a
+    /// picture: the caller sends it as a message of its own. A file Viber refuses ([`check_file`]) is refused here
+    /// with `unsupported_attachment`, without a request.
+    pub async fn send_media(
+        &self,
+        auth_token: &str,
+        receiver: &str,
+        sender_name: &str,
+        file: &OutboundFile<'_>,
+    ) -> Result<Sent, SendError> {
+        if let Err(why) = check_file(file.file_name, file.size) {
+            return Err(SendError::permanent("unsupported_attachment", why));
+        }
+        let kind = media_kind(file.content_type, file.size);
+        let mut payload = json!({
+            "receiver": receiver,
+            "min_api_version": 1,
+            "sender": {"name": sender_name},
+            "type": kind,
+            "media": file.link,
+        });
+        match kind {
+            "picture" => {
+                if caption_fits(file.caption) && !file.caption.is_empty() {
+                    payload["text"] = json!(file.caption);
+                }
+            }
+            "video" => payload["size"] = json!(file.size),
+            _ => {
+                payload["size"] = json!(file.size);
+                payload["file_name"] = json!(file.file_name);
+            }
+        }
+        self.send(auth_token, &payload).await
+    }
+
+    async fn send(&self, auth_token: &str, payload: &Value) -> Result<Sent, SendError> {
+        let reply = self.call(auth_token, "send_message", payload).await?;
         match id_at(&reply, "message_token") {
             Some(token) => Ok(Sent { provider_message_id: token }),
             None => Err(SendError::permanent("invalid_response", "Viber returned no message_token")),
@@ -204,5 +315,43 @@ impl Client {
             }),
             None => Err(SendError::permanent("invalid_response", format!("Viber replied: {}", resp.snippet()))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_of_files() {
+        assert_eq!(media_kind("image/png", 1000), "picture");
+        assert_eq!(media_kind("image/jpeg", MAX_PICTURE_BYTES + 1), "file");
+        assert_eq!(media_kind("image/webp", 10), "file");
+        assert_eq!(media_kind("video/mp4", 10), "video");
+        assert_eq!(media_kind("video/quicktime", 10), "file");
+        assert_eq!(media_kind("application/pdf", 10), "file");
+    }
+
+    #[test]
+    fn files_viber_refuses() {
+        assert!(check_file("quote.pdf", 10).is_ok());
+        assert!(check_file("no-extension", 10).is_ok());
+        assert!(check_file("setup.EXE", 10).is_err());
+        assert!(check_file("run.sh", 10).is_err());
+        assert!(check_file("a.pdf", MAX_FILE_BYTES + 1).is_err());
+        assert!(check_file(&format!("{}.pdf", "a".repeat(253)), 10).is_err());
+        assert!(FORBIDDEN_EXTENSIONS.iter().all(|e| e.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())));
+    }
+
+    #[test]
+    fn text_with_a_file() {
+        fn f<'a>(content_type: &'a str, caption: &'a str) -> OutboundFile<'a> {
+            OutboundFile { link: "https://x/f.png", content_type, file_name: "f.png", size: 10, caption }
+        }
+        let long = "x".repeat(MAX_PICTURE_TEXT + 1);
+        assert!(!text_goes_apart(&f("image/png", "short")));
+        assert!(!text_goes_apart(&f("application/pdf", "")));
+        assert!(text_goes_apart(&f("image/png", &long)));
+        assert!(text_goes_apart(&f("application/pdf", "a quote")));
     }
 }

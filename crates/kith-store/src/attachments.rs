@@ -24,10 +24,13 @@ pub struct AttachmentRow {
     pub object_key: String,
     pub uploaded_by: Option<Uuid>,
     pub created_ms: i64,
+    /// Outbound on channels that carry one file per provider message: the
+    /// provider's id of the message that carried this file, once sent.
+    pub provider_message_id: Option<String>,
 }
 
 const COLUMNS: &str = "id, org_id, conversation_id, message_id, part, direction, name, content_type, byte_size, \
-                       sha256, object_key, uploaded_by, created_ms";
+                       sha256, object_key, uploaded_by, created_ms, provider_message_id";
 
 /// Insert; false when the message already has an attachment at this part.
 pub async fn insert(tx: &mut Tx, r: &AttachmentRow) -> Result<bool> {
@@ -117,4 +120,50 @@ pub async fn keys_of_contact(tx: &mut Tx, org_id: Uuid, contact_id: Uuid) -> Res
     const SQL: &str = "SELECT a.object_key FROM attachments a JOIN conversations c ON c.id = a.conversation_id
                        WHERE a.org_id = $1 AND c.org_id = $1 AND c.contact_id = $2";
     Ok(on_tx!(tx, |c| sqlx::query_scalar::<_, String>(SQL).bind(org_id).bind(contact_id).fetch_all(c).await?))
+}
+
+/// Record the provider message that carried an outbound file (sent as a
+/// message of its own); false when it has one already.
+pub async fn set_provider_message_id(tx: &mut Tx, org_id: Uuid, id: Uuid, provider_message_id: &str) -> Result<bool> {
+    const SQL: &str = "UPDATE attachments SET provider_message_id = $3
+                       WHERE org_id = $1 AND id = $2 AND provider_message_id IS NULL";
+    let n = on_tx!(tx, |c| sqlx::query(SQL)
+        .bind(org_id)
+        .bind(id)
+        .bind(provider_message_id)
+        .execute(c)
+        .await?
+        .rows_affected());
+    Ok(n == 1)
+}
+
+/// An upload never sent with a message, as the sweep sees it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UnsentUpload {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub object_key: String,
+}
+
+/// Delete up to `limit` uploads (of every workspace) that were never sent
+/// with a message and were made before `before_ms`, oldest first, and
+/// return them (the caller removes their objects once this commits). The
+/// rows are read and deleted in the caller's transaction; the delete checks
+/// `message_id IS NULL` again so that an upload linked meanwhile (on
+/// PostgreSQL, by a concurrent reply) is kept, and only what was deleted
+/// is returned.
+pub async fn delete_unsent(tx: &mut Tx, before_ms: i64, limit: i64) -> Result<Vec<UnsentUpload>> {
+    const PICK: &str = "SELECT id, org_id, object_key FROM attachments
+                        WHERE message_id IS NULL AND created_ms < $1 ORDER BY created_ms LIMIT $2";
+    const DELETE: &str = "DELETE FROM attachments WHERE org_id = $1 AND id = $2 AND message_id IS NULL";
+    let picked =
+        on_tx!(tx, |c| sqlx::query_as::<_, UnsentUpload>(PICK).bind(before_ms).bind(limit).fetch_all(c).await?);
+    let mut gone = Vec::with_capacity(picked.len());
+    for u in picked {
+        let n = on_tx!(tx, |c| sqlx::query(DELETE).bind(u.org_id).bind(u.id).execute(c).await?.rows_affected());
+        if n == 1 {
+            gone.push(u);
+        }
+    }
+    Ok(gone)
 }

@@ -6,10 +6,16 @@
 //!   event is (see `email.rs`); provider media are fetched by the
 //!   `inbox.media` job after the message exists (see `media.rs`).
 //! * **Out**: an agent uploads a file to a conversation ([`upload`]) and
-//!   names it in `attachment_ids` of a reply; [`link`] gives it to the
-//!   message in the reply's transaction, and the send job passes it on —
-//!   as a MIME part (e-mail) or as a short-lived signed URL the provider
-//!   fetches ([`signed_url`], checked by [`open_signed`]).
+//!   names it in `attachment_ids` of a reply; [`check_for_channel`] refuses
+//!   what the channel cannot carry before anything is queued, [`link`]
+//!   gives it to the message in the reply's transaction, and the send job
+//!   passes it on — as a MIME part (e-mail) or as a short-lived signed URL
+//!   the provider fetches ([`signed_url`], checked by [`open_signed`]).
+//!   Messenger, Instagram and Viber carry one file per provider message:
+//!   each file is sent on its own and records the provider's id
+//!   ([`mark_sent`]), so a retried send skips what already went.
+//! * **Unsent uploads** (never named in a reply) are deleted after
+//!   [`UNSENT_TTL_MS`] by the hourly [`SWEEP_JOB`] ([`sweep_unsent`]).
 //! * **Reading** goes through the conversation's visibility: an attachment
 //!   of a conversation the member may not see is "not found".
 //! * **Deleting**: the `objects.delete` job removes objects by key list or
@@ -147,6 +153,7 @@ pub(crate) async fn row(
         object_key: object_key(org_id, id),
         uploaded_by,
         created_ms: now_ms(),
+        provider_message_id: None,
     })
 }
 
@@ -229,14 +236,52 @@ pub(crate) async fn for_messages(app: &App, org_id: Uuid, ids: &[Uuid]) -> Resul
 }
 
 /// How many files a message may carry on a kind of channel: MMS and e-mail
-/// take several, WhatsApp and Telegram one (the text goes as its caption),
-/// Messenger, Instagram and Viber none yet.
+/// take several in one provider message; Messenger, Instagram and Viber
+/// several, each sent as a provider message of its own (their messages
+/// carry one file); WhatsApp and Telegram one (the text goes as its
+/// caption); other kinds none.
 pub fn max_files(channel_kind: &str) -> usize {
     match channel_kind {
-        "twilio_sms" | "email" => MAX_PER_MESSAGE,
+        "twilio_sms" | "email" | "messenger" | "instagram" | "viber" => MAX_PER_MESSAGE,
         "whatsapp" | "telegram" => 1,
         _ => 0,
     }
+}
+
+/// Whether a kind of channel sends each file as a provider message of its
+/// own (and the text apart from them, but for a short Viber picture caption).
+pub fn one_file_per_message(channel_kind: &str) -> bool {
+    matches!(channel_kind, "messenger" | "instagram" | "viber")
+}
+
+/// Why a channel cannot carry a file, if it cannot: Instagram takes images,
+/// videos and audio only; Viber no executables and nothing over 50 MB.
+pub fn refusal(channel_kind: &str, name: &str, content_type: &str, size: i64) -> Option<String> {
+    match channel_kind {
+        "instagram" if !kith_providers::meta::instagram_accepts(content_type) => {
+            Some(format!("Instagram takes images, videos and audio only, not {content_type}"))
+        }
+        "viber" => kith_providers::viber::check_file(name, size.max(0) as u64).err().map(str::to_string),
+        _ => None,
+    }
+}
+
+/// Refuse, before a reply is queued, uploads that the conversation's channel
+/// cannot carry (`attachment_ids.N`, 422). Ids that are not this
+/// workspace's uploads are left to [`link`], which names them.
+pub(crate) async fn check_for_channel(app: &App, org_id: Uuid, channel_kind: &str, ids: &[Uuid]) -> Result<()> {
+    if !matches!(channel_kind, "instagram" | "viber") {
+        return Ok(());
+    }
+    let mut v = crate::error::Validator::default();
+    for (i, id) in ids.iter().enumerate().take(MAX_PER_MESSAGE) {
+        let Some(r) = rows::get(app.db(), org_id, *id).await? else { continue };
+        let a = to_api(app, r).await?;
+        if let Some(why) = refusal(channel_kind, &a.name, &a.content_type, a.size) {
+            v.check::<()>(&format!("attachment_ids.{i}"), Err(why));
+        }
+    }
+    v.finish()
 }
 
 /// Give uploads to a new outbound message (in its transaction): each must
@@ -287,22 +332,38 @@ pub(crate) async fn mail_parts(
 
 /// A file of an outbound message as a provider fetches it.
 pub(crate) struct OutboundFile {
-    /// A signed link valid for [`LINK_TTL_MS`].
+    pub id: Uuid,
+    /// A signed link valid for [`LINK_TTL_MS`], ending in the file's extension.
     pub url: String,
     pub content_type: String,
     pub name: String,
+    pub size: u64,
+    /// Where files go as messages of their own: the provider's id of the
+    /// message that carried this one, once sent.
+    pub sent_as: Option<String>,
 }
 
-/// A message's attachments as signed links, for providers that fetch media
-/// by URL (empty when it has none).
+/// A message's attachments as signed links, in order, for providers that
+/// fetch media by URL (empty when it has none).
 pub(crate) async fn outbound_files(app: &App, org_id: Uuid, message_id: Uuid) -> Result<Vec<OutboundFile>> {
     let mut out = Vec::new();
     for r in rows::for_messages(app.db(), org_id, &[message_id]).await? {
-        let url = signed_url(app, org_id, r.id).await?;
+        let sent_as = r.provider_message_id.clone();
         let a = to_api(app, r).await?;
-        out.push(OutboundFile { url, content_type: a.content_type, name: a.name });
+        let url = signed_url_named(app, org_id, a.id, &a.name).await?;
+        let size = a.size.max(0) as u64;
+        out.push(OutboundFile { id: a.id, url, content_type: a.content_type, name: a.name, size, sent_as });
     }
     Ok(out)
+}
+
+/// Record that a file went as the provider message `provider_message_id`
+/// (committed at once: a retry must not send it again).
+pub(crate) async fn mark_sent(app: &App, org_id: Uuid, id: Uuid, provider_message_id: &str) -> Result<()> {
+    let mut tx = app.db().begin().await?;
+    rows::set_provider_message_id(&mut tx, org_id, id, provider_message_id).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 // ------------------------------------------------------------ signed links
@@ -327,6 +388,32 @@ pub async fn signed_path(app: &App, org_id: Uuid, id: Uuid, expires_ms: i64) -> 
 pub async fn signed_url(app: &App, org_id: Uuid, id: Uuid) -> Result<String> {
     let path = signed_path(app, org_id, id, now_ms() + LINK_TTL_MS).await?;
     Ok(format!("{}{path}", app.settings().public_url))
+}
+
+/// [`signed_url`] whose last path segment ends in the file name's extension
+/// (`/files/<org>/<id>.jpg?…`): Viber wants a picture's or video's URL to
+/// end in `.jpg`, `.png`, `.mp4`…; the route ignores the extension and the
+/// signature does not cover it.
+pub async fn signed_url_named(app: &App, org_id: Uuid, id: Uuid, name: &str) -> Result<String> {
+    let url = signed_url(app, org_id, id).await?;
+    let Some(ext) = link_extension(name) else { return Ok(url) };
+    let id_text = id.to_string();
+    Ok(url.replacen(&format!("/{id_text}?"), &format!("/{id_text}.{ext}?"), 1))
+}
+
+/// A file name's extension when it is short and plain (`[a-z0-9]{1,8}`),
+/// lower case.
+fn link_extension(name: &str) -> Option<String> {
+    let (_, ext) = name.rsplit_once('.')?;
+    let ok = (1..=8).contains(&ext.len()) && ext.bytes().all(|b| b.is_ascii_alphanumeric());
+    ok.then(|| ext.to_ascii_lowercase())
+}
+
+/// The attachment id in a capability link's last segment, with or without
+/// the extension [`signed_url_named`] adds.
+pub fn link_id(segment: &str) -> Option<Uuid> {
+    let id = segment.split_once('.').map_or(segment, |(id, _)| id);
+    Uuid::try_parse(id).ok()
 }
 
 /// The attachment behind a capability link; `not_found` when the link is
@@ -402,6 +489,54 @@ pub(crate) fn bytes_stream(data: Vec<u8>) -> ByteStream {
     kith_infra::objects::once(data.into())
 }
 
+// -------------------------------------------------------- unsent uploads
+
+/// How long an upload may wait to be sent with a reply before the sweep
+/// deletes it.
+pub const UNSENT_TTL_MS: i64 = 24 * 3_600_000;
+/// The sweep of unsent uploads, its schedule and cron (hourly, at minute 41).
+pub const SWEEP_JOB: &str = "attachments.sweep";
+pub const SWEEP_SCHEDULE: &str = "attachments-sweep";
+pub const SWEEP_CRON: &str = "41 * * * *";
+/// Rows deleted per transaction.
+const SWEEP_BATCH: i64 = 200;
+/// Batches per run: a backlog larger than this waits for the next run.
+const SWEEP_MAX_BATCHES: usize = 50;
+
+/// Delete uploads (of every workspace) never sent with a message and made
+/// more than [`UNSENT_TTL_MS`] before `now`: rows in bounded batches, each
+/// batch's objects removed after its transaction commits (a failed removal
+/// is queued as an `objects.delete` job instead of being lost). Running it
+/// again finds nothing more to do. Returns how many went.
+pub async fn sweep_unsent(app: &App, now: i64) -> Result<u64> {
+    let mut total = 0u64;
+    for _ in 0..SWEEP_MAX_BATCHES {
+        let mut tx = app.db().begin().await?;
+        let gone = rows::delete_unsent(&mut tx, now - UNSENT_TTL_MS, SWEEP_BATCH).await?;
+        tx.commit().await?;
+        for u in &gone {
+            if let Err(e) = app.objects().delete(&u.object_key).await {
+                tracing::warn!(attachment_id = %u.id, error = %e, "unsent upload: object removal queued for later");
+                let mut tx = app.db().begin().await?;
+                delete_objects_later(&mut tx, u.org_id, vec![u.object_key.clone()]).await?;
+                tx.commit().await?;
+            }
+        }
+        total += gone.len() as u64;
+        if (gone.len() as i64) < SWEEP_BATCH {
+            break;
+        }
+    }
+    if total > 0 {
+        tracing::info!(deleted = total, "unsent uploads deleted");
+    }
+    Ok(total)
+}
+
+pub(crate) async fn run_sweep(app: App, _job: ClaimedJob) -> std::result::Result<(), JobError> {
+    sweep_unsent(&app, now_ms()).await.map(drop).map_err(JobError::from)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -422,7 +557,30 @@ mod tests {
         assert_eq!(max_files("twilio_sms"), MAX_PER_MESSAGE);
         assert_eq!(max_files("email"), MAX_PER_MESSAGE);
         assert_eq!((max_files("whatsapp"), max_files("telegram")), (1, 1));
-        assert_eq!((max_files("messenger"), max_files("instagram"), max_files("viber")), (0, 0, 0));
+        assert_eq!((max_files("messenger"), max_files("instagram"), max_files("viber")), (10, 10, 10));
+        assert_eq!(max_files("unknown"), 0);
+        assert!(one_file_per_message("viber") && !one_file_per_message("whatsapp"));
+    }
+
+    #[test]
+    fn what_channels_refuse() {
+        assert!(refusal("instagram", "a.pdf", "application/pdf", 10).is_some());
+        assert!(refusal("instagram", "a.png", "image/png", 10).is_none());
+        assert!(refusal("messenger", "a.pdf", "application/pdf", 10).is_none());
+        assert!(refusal("viber", "setup.exe", "application/octet-stream", 10).is_some());
+        assert!(refusal("viber", "a.pdf", "application/pdf", 10).is_none());
+    }
+
+    #[test]
+    fn link_ids_and_extensions() {
+        let id = new_id();
+        assert_eq!(link_id(&id.to_string()), Some(id));
+        assert_eq!(link_id(&format!("{id}.jpg")), Some(id));
+        assert_eq!(link_id("nonsense.jpg"), None);
+        assert_eq!(link_extension("Photo.JPG").as_deref(), Some("jpg"));
+        assert_eq!(link_extension("archive.tar.gz").as_deref(), Some("gz"));
+        assert_eq!(link_extension("no-extension"), None);
+        assert_eq!(link_extension("odd.ext with space"), None);
     }
 
     #[test]

@@ -321,6 +321,9 @@ async fn send_now(app: &App, org_id: Uuid, id: Uuid, exempt: bool, last_attempt:
                 },
             }
         }
+        kind if !files.is_empty() && super::attachments::one_file_per_message(kind) => {
+            outbound::send_file_by_file(app, org_id, &channel, &config, to, &body, &files).await
+        }
         "messenger" => inbox.meta().send_messenger_text(&text("page_id"), &text("page_access_token"), to, &body).await,
         "instagram" => {
             let node = config

@@ -50,6 +50,7 @@ pub fn register(r: &mut Registry) {
     r.register(conversations::WAKE_JOB, conversations::run_wake);
     r.register(attachments::DELETE_JOB, attachments::run_delete);
     r.register(media::MEDIA_JOB, media::run);
+    r.register(attachments::SWEEP_JOB, attachments::run_sweep);
 }
 
 /// A channel as the webhook path needs it: opened credentials, cached.

@@ -241,6 +241,7 @@ pub async fn send(app: &App, ctx: &Context, conversation_id: Uuid, input: &Outbo
         (_, _, Some(t)) => template_text(t),
         _ => unreachable!("one of them is given"),
     };
+    super::attachments::check_for_channel(app, ctx.org_id, &channel.kind, &input.attachment_ids).await?;
     let origin = input.origin.unwrap_or_default();
     let now = now_ms();
     let hold = quiet_hold(app, ctx.org_id, channel.id, conv.contact_id, &conv.peer, origin, now).await?;
@@ -405,6 +406,90 @@ pub(crate) async fn queue_automated(
     let payload = serde_json::json!({"message_id": m.id});
     crate::worker::enqueue(tx, SEND_JOB, Some(conv.org_id), &payload, m.hold_until_ms.unwrap_or(now)).await?;
     Ok(())
+}
+
+// ------------------------------------------------- one file per message
+
+/// Send a message with files on a channel whose messages carry one file
+/// each (Messenger, Instagram, Viber; the send job calls this when the
+/// message has attachments): each file not sent yet goes as a provider
+/// message of its own, in order, and records the provider's id at once
+/// ([`super::attachments::mark_sent`]), so that a retry after a partial
+/// failure skips it; then the text, as its own message — except on Viber
+/// when the first file is a picture and the text fits its 120-character
+/// `text`. The result is the text's provider id, or the last file's when no
+/// text went apart: the message's own id, which status callbacks match.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn send_file_by_file(
+    app: &App,
+    org_id: Uuid,
+    channel: &ChannelRow,
+    config: &serde_json::Map<String, serde_json::Value>,
+    to: &str,
+    body: &str,
+    files: &[super::attachments::OutboundFile],
+) -> std::result::Result<kith_providers::Sent, kith_providers::SendError> {
+    use kith_providers::{meta, viber, SendError};
+    let text = |k: &str| config.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let inbox = app.inbox();
+    let stored = |e: AppError| SendError::Transient(format!("recording a sent file: {e}"));
+    let viber_name = config.get("sender_name").and_then(|v| v.as_str()).unwrap_or(&channel.name).to_string();
+    // Whether the text rides on the first file (a Viber picture caption).
+    let text_apart = match (channel.kind.as_str(), files.first()) {
+        ("viber", Some(first)) => viber::text_goes_apart(&viber_file(first, body)),
+        _ => !body.is_empty(),
+    };
+    let node = match channel.kind.as_str() {
+        "messenger" => text("page_id"),
+        _ => config.get("page_id").and_then(|v| v.as_str()).map(str::to_string).unwrap_or(text("instagram_account_id")),
+    };
+    let mut last: Option<kith_providers::Sent> = None;
+    for (i, f) in files.iter().enumerate() {
+        if let Some(id) = &f.sent_as {
+            last = Some(kith_providers::Sent { provider_message_id: id.clone() });
+            continue;
+        }
+        let media =
+            meta::OutboundMedia { link: &f.url, content_type: &f.content_type, file_name: &f.name, caption: "" };
+        let sent = match channel.kind.as_str() {
+            "messenger" => inbox.meta().send_messenger_attachment(&node, &text("page_access_token"), to, &media).await,
+            "instagram" => inbox.meta().send_instagram_attachment(&node, &text("page_access_token"), to, &media).await,
+            "viber" => {
+                let caption = if i == 0 && !text_apart { body } else { "" };
+                inbox.viber().send_media(&text("auth_token"), to, &viber_name, &viber_file(f, caption)).await
+            }
+            other => Err(SendError::Permanent {
+                code: "unsupported_channel".into(),
+                message: format!("no file sending on {other}"),
+            }),
+        }?;
+        super::attachments::mark_sent(app, org_id, f.id, &sent.provider_message_id).await.map_err(stored)?;
+        last = Some(sent);
+    }
+    if text_apart && !body.is_empty() {
+        return match channel.kind.as_str() {
+            "messenger" => inbox.meta().send_messenger_text(&node, &text("page_access_token"), to, body).await,
+            "instagram" => inbox.meta().send_instagram_text(&node, &text("page_access_token"), to, body).await,
+            _ => inbox.viber().send_message(&text("auth_token"), to, &viber_name, body).await,
+        };
+    }
+    last.ok_or_else(|| SendError::Permanent {
+        code: "invalid_request".into(),
+        message: "a message with neither text nor files".into(),
+    })
+}
+
+fn viber_file<'a>(
+    f: &'a super::attachments::OutboundFile,
+    caption: &'a str,
+) -> kith_providers::viber::OutboundFile<'a> {
+    kith_providers::viber::OutboundFile {
+        link: &f.url,
+        content_type: &f.content_type,
+        file_name: &f.name,
+        size: f.size,
+        caption,
+    }
 }
 
 /// The template of a message, opened (for the send job).

@@ -2,6 +2,8 @@
 //! aiosmtpd for SMTP), both backends: a fetched e-mail's parts are stored
 //! in the object store and listed on the message (bytes and hash intact),
 //! and a reply carrying an uploaded file goes out as a real MIME attachment.
+//! Uploads never sent with a message are swept (row and object) after a day
+//! by the scheduled `attachments.sweep` job.
 
 use crate::support::*;
 use futures_util::StreamExt;
@@ -106,5 +108,74 @@ async fn email_attachments_in_and_out() {
         };
         assert_eq!(got, b"quarterly numbers", "{l}");
         assert!(parts.iter().any(|p| p["body"].as_str().is_some_and(|b| b.contains("Here you are."))), "{l}");
+    }
+}
+
+/// An upload never sent and older than a day goes (row and object) when the
+/// scheduled sweep runs; a recent upload and a sent one stay; a second run
+/// finds nothing.
+#[tokio::test]
+async fn unsent_uploads_older_than_a_day_are_swept() {
+    for db in kith_testkit::TestDb::all().await {
+        let (base, sends) = crate::inbox::twilio_stand_in().await;
+        let settings = kith_app::AppSettings {
+            provider_bases: kith_app::ProviderBases { twilio: base, ..Default::default() },
+            ..kith_testkit::app::test_settings()
+        };
+        let t = TestApp::new(db, settings);
+        let (app, l) = (&t.app, t.label);
+        let owner = t.user("sweep@inbox.test").await;
+        let o = owner_ctx(app, &owner).await;
+        let ch = crate::inbox::twilio_channel(app, &o).await;
+        crate::inbox::deliver(app, ch, &crate::inbox::sms("SMsweep1", "+15557770001", "hi")).await.unwrap();
+        crate::inbox::drain(app).await;
+        let q = ConversationQuery { channel_id: Some(ch), ..Default::default() };
+        let conv = conversations::list(app, &o, &q, &PageRequest::default()).await.unwrap().items[0].id;
+        let put = |name: &'static str| {
+            let o = o.clone();
+            async move {
+                let body = kith_app::objects::once(name.as_bytes().to_vec().into());
+                attachments::upload(app, &o, conv, name, Some("text/plain"), body).await.unwrap()
+            }
+        };
+        let old = put("old.txt").await;
+        let sent = put("sent.txt").await;
+        let reply = OutboundMessage { attachment_ids: vec![sent.id], ..OutboundMessage::text("with a file") };
+        outbound::send(app, &o, conv, &reply).await.unwrap();
+        crate::inbox::drain(app).await;
+        assert_eq!(sends.load(std::sync::atomic::Ordering::SeqCst), 1, "{l}");
+        // Both made two days ago; then a fresh upload.
+        kith_testkit::raw_execute(&t.db.raw_url, "UPDATE attachments SET created_ms = created_ms - 172800000").await;
+        let recent = put("recent.txt").await;
+        let key = |id| attachments::object_key(o.org_id, id);
+        for a in [&old, &sent, &recent] {
+            assert!(app.objects().get_bytes(&key(a.id)).await.unwrap().is_some(), "{l}: {}", a.name);
+        }
+
+        // The schedule is installed at start-up; make it due and let a worker run it.
+        kith_app::worker::install_standard_schedules(app).await.unwrap();
+        let due = "UPDATE job_schedules SET next_run_ms = 0 WHERE name = 'attachments-sweep'";
+        assert_eq!(kith_testkit::raw_execute(&t.db.raw_url, due).await, 1, "{l}: scheduled");
+        drain(app).await;
+        assert!(matches!(attachments::get(app, &o, old.id).await, Err(kith_app::AppError::NotFound)), "{l}");
+        assert_eq!(app.objects().get_bytes(&key(old.id)).await.unwrap(), None, "{l}: its object is gone");
+        for a in [&sent, &recent] {
+            assert_eq!(attachments::get(app, &o, a.id).await.unwrap().id, a.id, "{l}");
+            assert_eq!(
+                app.objects().get_bytes(&key(a.id)).await.unwrap().as_deref(),
+                Some(a.name.as_bytes()),
+                "{l}: {} kept",
+                a.name
+            );
+        }
+        let left = "SELECT COUNT(*) FROM attachments";
+        assert_eq!(kith_testkit::raw_i64(&t.db.raw_url, left).await, 2, "{l}");
+        // Idempotent: nothing more to do, now or later today.
+        let now = kith_domain::time::now_ms();
+        assert_eq!(attachments::sweep_unsent(app, now).await.unwrap(), 0, "{l}");
+        // A day on, the recent upload goes too; the sent one never does.
+        assert_eq!(attachments::sweep_unsent(app, now + attachments::UNSENT_TTL_MS + 1).await.unwrap(), 1, "{l}");
+        assert_eq!(app.objects().get_bytes(&key(recent.id)).await.unwrap(), None, "{l}");
+        assert_eq!(kith_testkit::raw_i64(&t.db.raw_url, left).await, 1, "{l}");
     }
 }

@@ -153,14 +153,16 @@ pub struct LinkQuery {
     sig: String,
 }
 
-/// `GET /files/{org_id}/{id}?expires=…&sig=…`: a signed, short-lived link
+/// `GET /files/{org_id}/{id}[.ext]?expires=…&sig=…`: a signed, short-lived link
 /// (what Twilio, Meta, Telegram and Viber fetch outbound media from).
 pub async fn capability(
     State(state): State<WebState>,
     Path((org, id)): Path<(String, String)>,
     Query(q): Query<LinkQuery>,
 ) -> Result<Response, ApiError> {
-    let (org, id) = (parse_id(&org)?, parse_id(&id)?);
+    let org = parse_id(&org)?;
+    // The id may end in the file's extension (`signed_url_named`).
+    let id = app::link_id(&id).ok_or_else(ApiError::not_found)?;
     let (a, object) = app::open_signed(&state.app, org, id, q.expires, &q.sig).await?;
     Ok(file_response(&a, object))
 }

@@ -539,3 +539,293 @@ async fn payload_media_urls_go_through_the_ssrf_guard() {
         assert_eq!(kith_testkit::raw_i64(&s.raw_url, dead).await, 0, "{l}: the job ended");
     }
 }
+
+/// What the Messenger / Instagram / Viber stand-in received: (path, body).
+type Calls = Arc<Mutex<Vec<(String, Value)>>>;
+
+/// One stand-in for the Graph API (under `/graph`) and Viber (under `/pa`):
+/// it records each send, answers with a new id each time, and fails the
+/// next `fail_texts` Messenger text sends with a transient Graph error.
+async fn one_file_stand_in() -> (Calls, Arc<std::sync::atomic::AtomicUsize>, String) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let calls: Calls = Arc::default();
+    let fail_texts = Arc::new(AtomicUsize::new(0));
+    let n = Arc::new(AtomicUsize::new(0));
+    let (c1, c2, f1, n1, n2) = (calls.clone(), calls.clone(), fail_texts.clone(), n, Arc::new(AtomicUsize::new(0)));
+    let router = axum::Router::new()
+        .route(
+            "/graph/{node}/messages",
+            axum::routing::post(
+                move |axum::extract::Path(node): axum::extract::Path<String>, axum::Json(body): axum::Json<Value>| {
+                    let (c, f, n) = (c1.clone(), f1.clone(), n1.clone());
+                    async move {
+                        c.lock().unwrap().push((format!("/graph/{node}/messages"), body.clone()));
+                        let is_text = body["message"].get("text").is_some();
+                        if is_text && f.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |k| k.checked_sub(1)).is_ok() {
+                            let err = json!({"error": {"message": "try later", "code": 2, "is_transient": true}});
+                            return (axum::http::StatusCode::SERVICE_UNAVAILABLE, axum::Json(err));
+                        }
+                        let id = format!("m_out{}", n.fetch_add(1, Ordering::SeqCst) + 1);
+                        let recipient = body["recipient"]["id"].clone();
+                        (axum::http::StatusCode::OK, axum::Json(json!({"recipient_id": recipient, "message_id": id})))
+                    }
+                },
+            ),
+        )
+        .route(
+            "/pa/{method}",
+            axum::routing::post(
+                move |axum::extract::Path(m): axum::extract::Path<String>, axum::Json(body): axum::Json<Value>| {
+                    let (c, n) = (c2.clone(), n2.clone());
+                    async move {
+                        c.lock().unwrap().push((format!("/pa/{m}"), body));
+                        let token = 5_741_311_803_571_721_000_i64 + n.fetch_add(1, Ordering::SeqCst) as i64;
+                        axum::Json(json!({"status": 0, "status_message": "ok", "message_token": token}))
+                    }
+                },
+            ),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (calls, fail_texts, base)
+}
+
+/// Run jobs until none is due within 8 s (sends wait for their rate-limit slot).
+async fn drain_waiting(s: &TestServer) {
+    loop {
+        drain(s).await;
+        let now = kith_domain::time::now_ms();
+        let next = "SELECT COALESCE(MIN(run_at_ms), -1) FROM jobs WHERE status = 'queued'";
+        match kith_testkit::raw_i64(&s.raw_url, next).await {
+            at if at >= 0 && at - now < 8_000 => {
+                tokio::time::sleep(std::time::Duration::from_millis((at - now).max(1) as u64)).await
+            }
+            _ => break,
+        }
+    }
+}
+
+/// The sends a stand-in received at a path since `from`, as bodies.
+fn sends_at(calls: &Calls, path: &str, from: usize) -> Vec<Value> {
+    calls.lock().unwrap().iter().skip(from).filter(|(p, _)| p == path).map(|(_, b)| b.clone()).collect()
+}
+
+async fn fetch(link: &str) -> Vec<u8> {
+    let resp = client().get(link).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "{link}");
+    resp.bytes().await.unwrap().to_vec()
+}
+
+/// Messenger, Instagram and Viber carry one file per message: each file
+/// goes as a provider message of its own (by signed link, which serves the
+/// file), then the text; a Viber picture takes a short text as its `text`.
+/// Instagram refuses documents and Viber executables before anything is
+/// queued; a send retried after the text failed does not send the files again.
+#[tokio::test]
+async fn messenger_instagram_and_viber_media_out() {
+    const SECRET: &str = "meta-files-secret";
+    for db in TestDb::all().await {
+        let (calls, fail_texts, base) = one_file_stand_in().await;
+        let settings = AppSettings {
+            provider_bases: ProviderBases {
+                meta_graph: format!("{base}/graph"),
+                viber: format!("{base}/pa"),
+                ..ProviderBases::default()
+            },
+            ..kith_testkit::app::test_settings()
+        };
+        let web = kith_web::WebConfig { api_rate_per_second: 0, ..Default::default() };
+        let s = spawn_with(db, settings, web).await;
+        let l = s.label;
+        let (_, token) = s.user_with_token("one-file@web.test").await;
+        let channel = |kind: &'static str, config: Value| {
+            let (s, token) = (&s, token.clone());
+            async move {
+                let body = json!({"kind": kind, "name": kind, "config": config});
+                let (st, ch) = send(s, Method::POST, "/api/v1/channels", &token, Some(body)).await;
+                assert_eq!(st, 201, "{kind}: {ch}");
+                ch["id"].as_str().unwrap().to_string()
+            }
+        };
+        let fb = channel(
+            "messenger",
+            json!({"page_id": "PAGE1", "page_access_token": "page-token", "app_secret": SECRET, "verify_token": "v"}),
+        )
+        .await;
+        let ig = channel(
+            "instagram",
+            json!({"instagram_account_id": "IG1", "page_access_token": "ig-token", "app_secret": SECRET,
+                   "verify_token": "v"}),
+        )
+        .await;
+        let vb = channel("viber", json!({"auth_token": "viber-token", "sender_name": "Kith Shop"})).await;
+
+        // A message in from each, so that each has a conversation.
+        let now = kith_domain::time::now_ms();
+        for (ch, object, page, user) in [(&fb, "page", "PAGE1", "PSID1"), (&ig, "instagram", "IG1", "IGSID1")] {
+            let body = json!({"object": object, "entry": [{"id": page, "time": now, "messaging": [{
+                "sender": {"id": user}, "recipient": {"id": page}, "timestamp": now,
+                "message": {"mid": format!("in-{user}"), "text": "hello"}}]}]})
+            .to_string();
+            let resp = client()
+                .post(s.url(&format!("/hooks/meta/{ch}")))
+                .header("x-hub-signature-256", kith_providers::meta::sign(SECRET, body.as_bytes()))
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200, "{l}");
+        }
+        let vb_in = json!({"event": "message", "timestamp": now, "message_token": 4912661846655238145_i64,
+            "sender": {"id": "01234567890A=", "name": "Viber User", "api_version": 2},
+            "message": {"type": "text", "text": "hi"}, "silent": false})
+        .to_string();
+        let resp = client()
+            .post(s.url(&format!("/hooks/viber/{vb}")))
+            .header("x-viber-content-signature", kith_providers::viber::sign("viber-token", vb_in.as_bytes()))
+            .body(vb_in)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{l}");
+        drain(&s).await;
+        let conv_of = |ch: String| {
+            let (s, token) = (&s, token.clone());
+            async move {
+                let (_, list) =
+                    send(s, Method::GET, &format!("/api/v1/conversations?channel={ch}"), &token, None).await;
+                list["data"][0]["id"].as_str().unwrap().to_string()
+            }
+        };
+        let (fb_conv, ig_conv, vb_conv) = (conv_of(fb.clone()).await, conv_of(ig.clone()).await, conv_of(vb).await);
+
+        // Messenger: two files, each a message of its own, then the text; the
+        // text fails once (transient) and the retry sends only the text.
+        let (_, photo) = upload(&s, &token, &fb_conv, "photo.png", "image/png", b"png photo").await;
+        let (_, quote) = upload(&s, &token, &fb_conv, "quote.pdf", "application/pdf", b"%PDF the quote").await;
+        fail_texts.store(1, std::sync::atomic::Ordering::SeqCst);
+        let path = format!("/api/v1/conversations/{fb_conv}/messages");
+        let reply = json!({"body": "Here you go", "attachment_ids": [photo["id"], quote["id"]]});
+        let (st, m) = send(&s, Method::POST, &path, &token, Some(reply)).await;
+        assert_eq!(st, 202, "{l}: {m}");
+        drain(&s).await;
+        let sent = sends_at(&calls, "/graph/PAGE1/messages", 0);
+        assert_eq!(sent.len(), 3, "{l}: two files and the failed text: {sent:?}");
+        let link = |v: &Value| v["message"]["attachment"]["payload"]["url"].as_str().unwrap().to_string();
+        let (photo_link, quote_link) = (link(&sent[0]), link(&sent[1]));
+        assert_eq!(
+            sent[0],
+            json!({"recipient": {"id": "PSID1"}, "messaging_type": "RESPONSE", "message": {"attachment": {
+                "type": "image", "payload": {"url": photo_link, "is_reusable": false}}}}),
+            "{l}"
+        );
+        assert_eq!(
+            sent[1],
+            json!({"recipient": {"id": "PSID1"}, "messaging_type": "RESPONSE", "message": {"attachment": {
+                "type": "file", "payload": {"url": quote_link, "is_reusable": false}}}}),
+            "{l}"
+        );
+        assert_eq!(fetch(&photo_link).await, b"png photo", "{l}");
+        assert_eq!(fetch(&quote_link).await, b"%PDF the quote", "{l}");
+        let recorded = "SELECT COUNT(*) FROM attachments WHERE provider_message_id IS NOT NULL";
+        assert_eq!(kith_testkit::raw_i64(&s.raw_url, recorded).await, 2, "{l}: each file's id kept");
+        // The retry (made due now) sends the text alone.
+        kith_testkit::raw_execute(&s.raw_url, "UPDATE jobs SET run_at_ms = 0 WHERE status = 'queued'").await;
+        drain_waiting(&s).await;
+        let sent = sends_at(&calls, "/graph/PAGE1/messages", 0);
+        assert_eq!(sent.len(), 4, "{l}: {sent:?}");
+        assert_eq!(
+            sent[3],
+            json!({"recipient": {"id": "PSID1"}, "messaging_type": "RESPONSE", "message": {"text": "Here you go"}}),
+            "{l}"
+        );
+        let (_, msgs) = send(&s, Method::GET, &path, &token, None).await;
+        assert_eq!(msgs["data"][0]["state"], "sent", "{l}: {msgs}");
+        assert_eq!(msgs["data"][0]["attachments"].as_array().unwrap().len(), 2, "{l}");
+        // The message keeps the text's id (what status callbacks name); the files keep theirs.
+        let text_id = "SELECT COUNT(*) FROM messages WHERE direction = 'out' AND provider_message_id = 'm_out3'";
+        assert_eq!(kith_testkit::raw_i64(&s.raw_url, text_id).await, 1, "{l}");
+
+        // Instagram: a document is refused before anything is queued; an image goes, then the text.
+        let ig_path = format!("/api/v1/conversations/{ig_conv}/messages");
+        let (_, doc) = upload(&s, &token, &ig_conv, "terms.pdf", "application/pdf", b"%PDF terms").await;
+        let (_, pic) = upload(&s, &token, &ig_conv, "look.jpg", "image/jpeg", b"jpeg look").await;
+        let queued = "SELECT COUNT(*) FROM messages WHERE direction = 'out'";
+        let before = kith_testkit::raw_i64(&s.raw_url, queued).await;
+        let (st, err) = send(
+            &s,
+            Method::POST,
+            &ig_path,
+            &token,
+            Some(json!({"body": "terms", "attachment_ids": [pic["id"], doc["id"]]})),
+        )
+        .await;
+        assert_eq!((st, code(&err)), (422, "validation_failed"), "{l}: {err}");
+        assert_eq!(err["error"]["fields"][0]["field"], "attachment_ids.1", "{l}: {err}");
+        assert_eq!(kith_testkit::raw_i64(&s.raw_url, queued).await, before, "{l}: nothing queued");
+        let (st, m) =
+            send(&s, Method::POST, &ig_path, &token, Some(json!({"body": "Look", "attachment_ids": [pic["id"]]})))
+                .await;
+        assert_eq!(st, 202, "{l}: {m}");
+        drain_waiting(&s).await;
+        let sent = sends_at(&calls, "/graph/IG1/messages", 0);
+        assert_eq!(sent.len(), 2, "{l}: {sent:?}");
+        assert_eq!(sent[0]["message"]["attachment"]["type"], "image", "{l}");
+        assert_eq!(sent[0]["message"]["attachment"]["payload"]["is_reusable"], false, "{l}");
+        assert_eq!(fetch(&link(&sent[0])).await, b"jpeg look", "{l}");
+        assert_eq!(sent[1]["message"], json!({"text": "Look"}), "{l}");
+
+        // Viber: a picture carries a short text; a file goes with its size and
+        // name, its text apart; a long text goes apart from a picture; an
+        // executable is refused up front.
+        let vb_path = format!("/api/v1/conversations/{vb_conv}/messages");
+        let (_, exe) = upload(&s, &token, &vb_conv, "setup.exe", "application/octet-stream", b"MZ").await;
+        let (st, err) =
+            send(&s, Method::POST, &vb_path, &token, Some(json!({"body": "run it", "attachment_ids": [exe["id"]]})))
+                .await;
+        assert_eq!((st, code(&err)), (422, "validation_failed"), "{l}: {err}");
+        assert_eq!(err["error"]["fields"][0]["field"], "attachment_ids.0", "{l}: {err}");
+        let (_, jpg) = upload(&s, &token, &vb_conv, "shop.jpg", "image/jpeg", b"jpeg shop").await;
+        let (_, manual) = upload(&s, &token, &vb_conv, "manual.pdf", "application/pdf", b"%PDF manual").await;
+        let (_, big_text_pic) = upload(&s, &token, &vb_conv, "map.png", "image/png", b"png map").await;
+        let long = "L".repeat(121);
+        let from = calls.lock().unwrap().len();
+        for (body, id) in
+            [("Our shop", &jpg["id"]), ("The manual", &manual["id"]), (long.as_str(), &big_text_pic["id"])]
+        {
+            let (st, m) =
+                send(&s, Method::POST, &vb_path, &token, Some(json!({"body": body, "attachment_ids": [id]}))).await;
+            assert_eq!(st, 202, "{l}: {m}");
+            drain_waiting(&s).await;
+        }
+        let sent = sends_at(&calls, "/pa/send_message", from);
+        assert_eq!(sent.len(), 5, "{l}: {sent:?}");
+        let media = |v: &Value| v["media"].as_str().unwrap().to_string();
+        let head = json!({"receiver": "01234567890A=", "min_api_version": 1, "sender": {"name": "Kith Shop"}});
+        let with = |extra: Value| {
+            let mut v = head.clone();
+            v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            v
+        };
+        assert_eq!(sent[0], with(json!({"type": "picture", "media": media(&sent[0]), "text": "Our shop"})), "{l}");
+        assert!(
+            reqwest::Url::parse(&media(&sent[0])).unwrap().path().ends_with(".jpg"),
+            "{l}: Viber wants the extension"
+        );
+        assert_eq!(fetch(&media(&sent[0])).await, b"jpeg shop", "{l}");
+        assert_eq!(
+            sent[1],
+            with(json!({"type": "file", "media": media(&sent[1]), "size": 11, "file_name": "manual.pdf"})),
+            "{l}"
+        );
+        assert_eq!(fetch(&media(&sent[1])).await, b"%PDF manual", "{l}");
+        assert_eq!(sent[2], with(json!({"type": "text", "text": "The manual"})), "{l}");
+        assert_eq!(sent[3], with(json!({"type": "picture", "media": media(&sent[3])})), "{l}: no text over 120");
+        assert_eq!(sent[4], with(json!({"type": "text", "text": long})), "{l}");
+        let (_, msgs) = send(&s, Method::GET, &vb_path, &token, None).await;
+        for m in msgs["data"].as_array().unwrap().iter().filter(|m| m["direction"] == "out") {
+            assert_eq!(m["state"], "sent", "{l}: {m}");
+        }
+    }
+}
