@@ -345,6 +345,126 @@ if (inbox) {
     p.textContent = text;
   }
 
+  // ---------- files in the composer ----------
+  // "Attach files" opens the file chooser; each chosen file is uploaded at
+  // once (multipart, `_csrf` first, then `file`) and its id kept in the
+  // form's `attachment_ids`, which the reply then sends. Remove takes a file
+  // off the reply (an upload never sent is deleted after a day). The server
+  // checks the per-channel count and the 25 MB cap again.
+
+  const files = composer && composer.querySelector('[data-files]');
+  const fileInput = files && files.querySelector('[data-file-input]');
+  const fileList = files && files.querySelector('[data-file-list]');
+  const idsInput = files && files.querySelector('[data-attachment-ids]');
+  const attachButton = files && files.querySelector('[data-attach]');
+  const maxFiles = files ? Number(files.getAttribute('data-max-files')) || 0 : 0;
+  const maxBytes = files ? Number(files.getAttribute('data-max-bytes')) || 0 : 0;
+  let uploading = 0;
+
+  function fileSize(bytes) {
+    if (bytes < 1024) return `${bytes} B`;
+    if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
+    return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+  }
+
+  function attachedFiles() {
+    return fileList ? Array.from(fileList.children) : [];
+  }
+
+  function syncIds() {
+    if (!idsInput) return;
+    idsInput.value = attachedFiles().map((li) => li.getAttribute('data-id')).filter(Boolean).join(',');
+  }
+
+  function clearFiles() {
+    if (!fileList) return;
+    fileList.replaceChildren();
+    syncIds();
+  }
+
+  async function uploadFile(file, li, meta) {
+    const body = new FormData();
+    body.append('_csrf', csrf);
+    body.append('file', file, file.name);
+    uploading += 1;
+    try {
+      const resp = await fetch(files.getAttribute('data-upload-url'), {
+        method: 'POST',
+        body,
+        headers: { Accept: 'application/json' },
+        credentials: 'same-origin',
+      });
+      let data = {};
+      try { data = await resp.json(); } catch { data = {}; }
+      if (!resp.ok || !data.ok) throw new Error(data.error || 'It could not be uploaded.');
+      if (!li.isConnected) return; // removed while it uploaded
+      li.setAttribute('data-id', data.id);
+      li.classList.remove('is-uploading');
+      meta.textContent = fileSize(file.size);
+      syncIds();
+    } catch (err) {
+      li.remove();
+      syncIds();
+      composerError(`${file.name}: ${err.message}`);
+    } finally {
+      uploading -= 1;
+    }
+  }
+
+  function addFiles(chosen) {
+    composerError('');
+    const problems = [];
+    for (const file of chosen) {
+      if (attachedFiles().length >= maxFiles) {
+        problems.push(maxFiles === 1
+          ? 'This channel takes one file per message.'
+          : `This channel takes at most ${maxFiles} files per message.`);
+        break;
+      }
+      if (file.size > maxBytes) {
+        problems.push(`${file.name} is larger than 25 MB.`);
+        continue;
+      }
+      if (file.size === 0) {
+        problems.push(`${file.name} is empty.`);
+        continue;
+      }
+      const li = doc.createElement('li');
+      li.className = 'composer-file is-uploading';
+      const name = doc.createElement('span');
+      name.className = 'composer-file-name';
+      name.textContent = file.name;
+      name.title = file.name;
+      const meta = doc.createElement('span');
+      meta.className = 'composer-file-meta';
+      meta.textContent = `${fileSize(file.size)} · uploading…`;
+      const remove = doc.createElement('button');
+      remove.type = 'button';
+      remove.className = 'btn btn-ghost btn-sm';
+      remove.textContent = 'Remove';
+      remove.setAttribute('aria-label', `Remove ${file.name}`);
+      remove.addEventListener('click', () => {
+        const next = li.nextElementSibling || li.previousElementSibling;
+        li.remove();
+        syncIds();
+        (next ? next.querySelector('button') : attachButton).focus();
+      });
+      li.append(name, meta, remove);
+      fileList.append(li);
+      uploadFile(file, li, meta);
+    }
+    if (problems.length) composerError(problems.join(' '));
+  }
+
+  if (files && fileInput && fileList && idsInput && attachButton) {
+    files.hidden = false;
+    attachButton.addEventListener('click', () => fileInput.click());
+    fileInput.addEventListener('change', () => {
+      addFiles(Array.from(fileInput.files || []));
+      fileInput.value = '';
+    });
+  }
+
   if (composer) {
     syncMode();
     composer.addEventListener('change', (e) => {
@@ -357,7 +477,12 @@ if (inbox) {
       const canned = composer.querySelector('select[name="canned"]');
       const mode = composerMode();
       const chosen = mode === 'reply' && canned && canned.value;
-      if (mode !== 'template' && !chosen && !area.value.trim()) {
+      const withFiles = mode === 'reply' && attachedFiles().length > 0;
+      if (mode === 'reply' && uploading > 0) {
+        composerError('Wait until the files have uploaded.');
+        return;
+      }
+      if (mode !== 'template' && !chosen && !withFiles && !area.value.trim()) {
         composerError('Write something first.');
         area.focus();
         return;
@@ -366,9 +491,12 @@ if (inbox) {
       button.disabled = true;
       composerError('');
       try {
-        await post(composer.action, new FormData(composer));
+        const fields = new FormData(composer);
+        if (mode !== 'reply') fields.delete('attachment_ids');
+        await post(composer.action, fields);
         area.value = '';
         if (canned) canned.value = '';
+        if (mode === 'reply') clearFiles();
         await appendNew();
         toBottom();
         refreshRow(threadId);

@@ -84,7 +84,8 @@ pub struct TemplateInput {
 }
 
 /// A message to send: exactly one of `body`, `canned_response_id` or
-/// `template` (WhatsApp channels only).
+/// `template` (WhatsApp channels only). `body` may be empty when
+/// `attachment_ids` names files (files alone).
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutboundMessage {
@@ -236,6 +237,8 @@ pub async fn send(app: &App, ctx: &Context, conversation_id: Uuid, input: &Outbo
         None => None,
     };
     let body = match (&input.body, input.canned_response_id, &template) {
+        // Files alone: a reply may carry no text.
+        (Some(b), _, _) if b.trim().is_empty() && !input.attachment_ids.is_empty() => String::new(),
         (Some(b), _, _) => check_body(b)?,
         (_, Some(id), _) => render_canned(app, ctx, id, conv.contact_id).await?,
         (_, _, Some(t)) => template_text(t),

@@ -511,6 +511,10 @@ pub struct ThreadView {
     pub canned: Vec<Opt>,
     /// A WhatsApp conversation: templates can be sent.
     pub whatsapp: bool,
+    /// How many files a reply may carry on this channel (0: none).
+    pub max_files: usize,
+    /// The largest file the composer takes.
+    pub max_file_bytes: u64,
     pub ai: Option<AiPanelView>,
 }
 
@@ -544,6 +548,8 @@ fn thread_head(c: &Conversation, people: &People, back: &str) -> ThreadView {
         handles: people.handles(),
         canned: vec![],
         whatsapp: c.channel.kind == "whatsapp",
+        max_files: kith_app::inbox::attachments::max_files(&c.channel.kind),
+        max_file_bytes: kith_app::inbox::attachments::MAX_ATTACHMENT_BYTES,
         ai: None,
     }
 }
@@ -934,14 +940,30 @@ pub struct ComposeForm {
     /// The template's variables, one a line: `{{1}}`, `{{2}}`…
     #[serde(default)]
     template_variables: String,
+    /// Files uploaded by the composer (`/inbox/c/{id}/attachments`), their
+    /// ids separated by commas.
+    #[serde(default)]
+    attachment_ids: String,
     #[serde(default)]
     back: String,
 }
 
 impl ComposeForm {
-    /// What to send: typed text, a canned response, or a WhatsApp template.
+    /// The uploads to send with the reply.
+    fn attachments(&self) -> Result<Vec<Uuid>, AppError> {
+        let ids = self.attachment_ids.split(',').map(str::trim).filter(|s| !s.is_empty());
+        ids.map(|s| parse_id(s).ok_or_else(|| AppError::field("attachment_ids", "is not a list of uploaded files")))
+            .collect()
+    }
+
+    /// What to send: typed text, a canned response, or a WhatsApp template;
+    /// text and canned responses with the uploaded files.
     fn outbound(&self) -> Result<OutboundMessage, AppError> {
+        let attachment_ids = self.attachments()?;
         if self.mode == "template" {
+            if !attachment_ids.is_empty() {
+                return Err(AppError::field("attachment_ids", "templates are sent without files"));
+            }
             let variables =
                 self.template_variables.lines().map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
             let template = TemplateInput {
@@ -952,9 +974,9 @@ impl ComposeForm {
             return Ok(OutboundMessage { template: Some(template), ..Default::default() });
         }
         match (self.canned.trim(), self.body.trim()) {
-            ("", _) => Ok(OutboundMessage::text(self.body.clone())),
+            ("", _) => Ok(OutboundMessage { attachment_ids, ..OutboundMessage::text(self.body.clone()) }),
             (id, "") => match parse_id(id) {
-                Some(id) => Ok(OutboundMessage { canned_response_id: Some(id), ..Default::default() }),
+                Some(id) => Ok(OutboundMessage { canned_response_id: Some(id), attachment_ids, ..Default::default() }),
                 None => Err(AppError::field("canned_response_id", "is not one of the canned responses")),
             },
             _ => Err(AppError::field("body", "write a reply or choose a canned response, not both")),
@@ -1173,6 +1195,22 @@ mod tests {
         let t = template.template.unwrap();
         assert_eq!((t.name.as_str(), t.variables), ("order_update", vec!["Ada".to_string(), "#1234".to_string()]));
         assert_eq!(template.body, None);
+    }
+
+    #[test]
+    fn the_composer_sends_uploaded_files_with_text_or_a_canned_response() {
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        let ids = format!("{a}, {b},");
+        let text = ComposeForm { body: "Here".into(), attachment_ids: ids.clone(), ..Default::default() };
+        assert_eq!(text.outbound().unwrap().attachment_ids, vec![a, b]);
+        let only_files = ComposeForm { attachment_ids: a.to_string(), ..Default::default() }.outbound().unwrap();
+        assert_eq!((only_files.body.as_deref(), only_files.attachment_ids), (Some(""), vec![a]));
+        let canned = ComposeForm { canned: b.to_string(), attachment_ids: ids.clone(), ..Default::default() };
+        assert_eq!(canned.outbound().unwrap().attachment_ids, vec![a, b]);
+        let template = ComposeForm { mode: "template".into(), attachment_ids: ids, ..Default::default() };
+        assert!(template.outbound().is_err());
+        let bad = ComposeForm { body: "x".into(), attachment_ids: "not-an-id".into(), ..Default::default() };
+        assert!(bad.outbound().is_err());
     }
 
     #[test]

@@ -191,6 +191,10 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/inbox/rows", get(inbox::rows))
         .route("/inbox/c/{id}", get(inbox::thread))
         .route("/inbox/files/{id}", get(inbox_files::download))
+        .route(
+            "/inbox/c/{id}/attachments",
+            post(inbox_files::upload).layer(DefaultBodyLimit::max(crate::api::attachments::MAX_UPLOAD_BODY)),
+        )
         .route("/inbox/c/{id}/row", get(inbox::row))
         .route("/inbox/c/{id}/head", get(inbox::head))
         .route("/inbox/c/{id}/messages", get(inbox::messages_after).post(inbox::compose))
@@ -309,14 +313,16 @@ async fn session_layer(State(state): State<WebState>, req: Request, next: Next) 
     resp
 }
 
-/// The contact import's upload: the one form whose body is a file.
+/// The forms whose body is a file: the contact import's upload, the
+/// knowledge document upload and the inbox composer's attachments.
 fn is_upload(parts: &axum::http::request::Parts) -> bool {
     let multipart = parts
         .headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"));
-    multipart && (parts.uri.path() == imports::UPLOAD_PATH || parts.uri.path() == knowledge::UPLOAD_PATH)
+    let path = parts.uri.path();
+    multipart && (path == imports::UPLOAD_PATH || path == knowledge::UPLOAD_PATH || inbox_files::is_upload_path(path))
 }
 
 /// A POST must come from our own pages: when the browser says where it came

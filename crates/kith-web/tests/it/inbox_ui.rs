@@ -461,6 +461,113 @@ async fn inbox_pages_and_channel_settings_work_without_script() {
     }
 }
 
+/// A multipart body for the composer's upload: `_csrf` (when given) first, then `file`.
+fn composer_upload(csrf: Option<&str>, name: &str, data: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "kith-composer-boundary";
+    let mut body = Vec::new();
+    if let Some(csrf) = csrf {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\n{csrf}\r\n").as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+             Content-Type: application/pdf\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(data);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// The composer's upload route on each backend: the session's CSRF token
+/// must come first (403 otherwise, nothing stored), over 25 MB is 413, a
+/// good file answers its id; the reply form sends it by `attachment_ids`
+/// (files alone, no text), Twilio gets a signed link that serves it, and
+/// the thread links the file.
+#[tokio::test]
+async fn composer_uploads_check_the_session_token_and_go_with_the_reply() {
+    for db in TestDb::all().await {
+        let twilio = wiremock::MockServer::start().await;
+        wiremock::Mock::given(wiremock::matchers::method("POST"))
+            .respond_with(
+                wiremock::ResponseTemplate::new(201).set_body_json(json!({"sid": "SMfile1", "status": "queued"})),
+            )
+            .mount(&twilio)
+            .await;
+        let s = server(db, Some(twilio.uri())).await;
+        let l = s.label;
+        let (_, token) = s.user_with_token("ui-files@web.test").await;
+        let channel = twilio_channel(&s, &token).await;
+        inbound_sms(&s, &channel, "SMfiles", "+15557770005", "Send me the menu?").await;
+        drain(&s).await;
+        let c = signin(&s, "ui-files@web.test").await;
+        let convs: Value = client()
+            .get(s.url("/api/v1/conversations"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = convs["data"][0]["id"].as_str().unwrap().to_string();
+        let html = strict_page(&c, &s.url(&format!("/inbox/c/{id}"))).await;
+        assert!(html.contains("data-files") && html.contains("Attach files"), "{l}: the composer's control");
+        assert!(html.contains("Up to 10 files"), "{l}: MMS takes ten");
+        let csrf = form_value(&html, "_csrf");
+        let url = s.url(&format!("/inbox/c/{id}/attachments"));
+        let up = |csrf: Option<String>, name: &'static str, data: Vec<u8>| {
+            let (c, url) = (c.clone(), url.clone());
+            async move {
+                let (ct, body) = composer_upload(csrf.as_deref(), name, &data);
+                let r = c.post(&url).header("content-type", ct).body(body).send().await.unwrap();
+                (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
+            }
+        };
+        let stored = "SELECT COUNT(*) FROM attachments";
+        assert_eq!(up(None, "menu.pdf", b"%PDF menu".to_vec()).await.0, 403, "{l}: no token");
+        assert_eq!(up(Some("forged".into()), "menu.pdf", b"%PDF menu".to_vec()).await.0, 403, "{l}: a wrong token");
+        let big = vec![b'x'; kith_app::inbox::attachments::MAX_ATTACHMENT_BYTES as usize + 1];
+        let (st, err) = up(Some(csrf.clone()), "big.pdf", big).await;
+        assert_eq!((st, err["ok"].as_bool()), (413, Some(false)), "{l}: {err}");
+        assert_eq!(kith_testkit::raw_i64(&s.raw_url, stored).await, 0, "{l}: nothing stored");
+        let (st, file) = up(Some(csrf.clone()), "menu.pdf", b"%PDF menu".to_vec()).await;
+        assert_eq!((st, file["ok"].as_bool(), file["name"].as_str()), (200, Some(true), Some("menu.pdf")), "{l}");
+        let file_id = file["id"].as_str().unwrap().to_string();
+
+        // The reply form: files alone, no text.
+        let r = post_form(
+            &c,
+            &s.url(&format!("/inbox/c/{id}/messages")),
+            &[("_csrf", &csrf), ("mode", "reply"), ("body", ""), ("attachment_ids", &file_id)],
+        )
+        .await;
+        assert_eq!(r.status(), 303, "{l}");
+        drain(&s).await;
+        let calls = twilio.received_requests().await.unwrap();
+        assert_eq!(calls.len(), 1, "{l}");
+        let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&calls[0].body).unwrap();
+        assert!(!form.iter().any(|(k, _)| k == "Body"), "{l}: no text: {form:?}");
+        let media = form.iter().find(|(k, _)| k == "MediaUrl").map(|(_, v)| v.clone()).expect("a MediaUrl");
+        assert_eq!(client().get(&media).send().await.unwrap().bytes().await.unwrap().as_ref(), b"%PDF menu", "{l}");
+        let html = strict_page(&c, &s.url(&format!("/inbox/c/{id}"))).await;
+        assert!(html.contains(&format!("href=\"/inbox/files/{file_id}\"")) && html.contains("menu.pdf"), "{l}");
+        // The same upload cannot go twice.
+        let r = post_form(
+            &c,
+            &s.url(&format!("/inbox/c/{id}/messages")),
+            &[("_csrf", &csrf), ("mode", "reply"), ("body", "again"), ("attachment_ids", &file_id)],
+        )
+        .await;
+        assert_eq!(r.status(), 303, "{l}");
+        let flash = strict_page(&c, &s.url(&format!("/inbox/c/{id}"))).await;
+        assert!(flash.contains("not an unsent attachment"), "{l}: the error is shown");
+    }
+}
+
 // ---------------------------------------------------------------- Chromium
 
 pub(crate) mod chromium {
@@ -708,6 +815,103 @@ pub(crate) mod chromium {
         b.goto(&s.url("/inbox?status=all")).await.unwrap();
         wait_text(&b, "#conv-list", "Thanks for yesterday", Duration::from_secs(5)).await;
         shot(&b, "05-list-phone").await;
+        b.close().await.unwrap();
+        drop(driver);
+    }
+    /// The composer's "Attach files": two files chosen (one removed again),
+    /// one over 25 MB refused in the page, the reply sent with the other:
+    /// the thread links it and the Twilio stand-in got a link that serves it.
+    #[tokio::test]
+    async fn composer_attaches_files_in_chromium() {
+        let Some((driver, b)) = start().await else { return };
+        let twilio = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/2010-04-01/Accounts/AC1/Messages.json"))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"sid": "SMfiles2", "status": "queued"})))
+            .expect(1)
+            .mount(&twilio)
+            .await;
+        let s = server(TestDb::sqlite().await, Some(twilio.uri())).await;
+        let (_, token) = s.user_with_token("attach@inbox.example").await;
+        let channel = twilio_channel(&s, &token).await;
+        inbound_sms(&s, &channel, "SMmenu", "+15557770009", "Could you send the menu?").await;
+        drain(&s).await;
+        let convs: Value = client()
+            .get(s.url("/api/v1/conversations"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let conv = convs["data"][0]["id"].as_str().unwrap().to_string();
+        let dir = TempDir::new();
+        let menu = dir.path().join("Lunch menu.pdf");
+        std::fs::write(&menu, b"%PDF lunch menu").unwrap();
+        let extra = dir.path().join("extra.txt");
+        std::fs::write(&extra, b"extra").unwrap();
+        let huge = dir.path().join("huge.mov");
+        std::fs::File::create(&huge).unwrap().set_len(26 * 1024 * 1024).unwrap();
+
+        b.goto(&s.url("/signin")).await.unwrap();
+        b.find(Locator::Id("email")).await.unwrap().send_keys("attach@inbox.example").await.unwrap();
+        b.find(Locator::Id("password")).await.unwrap().send_keys(kith_testkit::app::PASSWORD).await.unwrap();
+        b.find(Locator::Css("form[action='/signin'] button[type=submit]")).await.unwrap().click().await.unwrap();
+        wait_path(&b, "/").await;
+        b.goto(&s.url(&format!("/inbox/c/{conv}"))).await.unwrap();
+        b.wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("[data-inbox][data-thread][data-live-ready]"))
+            .await
+            .unwrap();
+
+        // The control shows (the script reveals it) and is a real, focusable button.
+        let attach = b.find(Locator::Css("[data-files]:not([hidden]) button[data-attach]")).await.unwrap();
+        assert_eq!(attach.text().await.unwrap(), "Attach files");
+        b.execute("document.querySelector('[data-attach]').focus()", vec![]).await.unwrap();
+        let focused = b.execute("return document.activeElement.textContent", vec![]).await.unwrap();
+        assert_eq!(focused, json!("Attach files"));
+
+        let input = b.find(Locator::Id("composer-file-input")).await.unwrap();
+        input.send_keys(&menu.display().to_string()).await.unwrap();
+        wait_text(&b, ".composer-file:not(.is-uploading)", "Lunch menu.pdf", Duration::from_secs(10)).await;
+        let input = b.find(Locator::Id("composer-file-input")).await.unwrap();
+        input.send_keys(&extra.display().to_string()).await.unwrap();
+        wait_text(&b, "[data-file-list]", "extra.txt", Duration::from_secs(10)).await;
+        let input = b.find(Locator::Id("composer-file-input")).await.unwrap();
+        input.send_keys(&huge.display().to_string()).await.unwrap();
+        let err = wait_text(&b, ".composer-error", "larger than 25 MB", Duration::from_secs(5)).await;
+        assert!(err.contains("huge.mov"), "{err}");
+        shot(&b, "06-composer-files").await;
+        b.find(Locator::Css("button[aria-label='Remove extra.txt']")).await.unwrap().click().await.unwrap();
+        let list = b.find(Locator::Css("[data-file-list]")).await.unwrap().text().await.unwrap();
+        assert!(list.contains("Lunch menu.pdf") && !list.contains("extra.txt"), "{list}");
+        let ids = b.execute("return document.querySelector('[data-attachment-ids]').value", vec![]).await.unwrap();
+        assert_eq!(ids.as_str().unwrap().split(',').count(), 1, "{ids}");
+
+        b.find(Locator::Id("composer-body")).await.unwrap().send_keys("Here is the menu.").await.unwrap();
+        b.find(Locator::Css("form[data-composer] button[type=submit]")).await.unwrap().click().await.unwrap();
+        let out = wait_text(&b, "#messages .msg-out:last-child", "Lunch menu.pdf", Duration::from_secs(5)).await;
+        assert!(out.contains("Here is the menu."), "{out}");
+        let link = b.find(Locator::Css("#messages .msg-out:last-child .msg-attachment a")).await.unwrap();
+        assert!(link.attr("href").await.unwrap().unwrap().starts_with("/inbox/files/"));
+        let left = b.find(Locator::Css("[data-file-list]")).await.unwrap().text().await.unwrap();
+        assert_eq!(left, "", "the composer's list is cleared");
+
+        drain(&s).await;
+        wait_text(&b, "#messages .msg-out:last-child .msg-state", "Sent", Duration::from_secs(3)).await;
+        let calls = twilio.received_requests().await.unwrap();
+        let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&calls[0].body).unwrap();
+        let media: Vec<&String> = form.iter().filter(|(k, _)| k == "MediaUrl").map(|(_, v)| v).collect();
+        assert_eq!(media.len(), 1, "{form:?}");
+        assert_eq!(client().get(media[0]).send().await.unwrap().bytes().await.unwrap().as_ref(), b"%PDF lunch menu");
+        shot(&b, "07-composer-sent").await;
+        b.set_window_size(390, 844).await.unwrap();
+        let input = b.find(Locator::Id("composer-file-input")).await.unwrap();
+        input.send_keys(&extra.display().to_string()).await.unwrap();
+        wait_text(&b, ".composer-file:not(.is-uploading)", "extra.txt", Duration::from_secs(10)).await;
+        shot(&b, "08-composer-files-phone").await;
         b.close().await.unwrap();
         drop(driver);
     }
