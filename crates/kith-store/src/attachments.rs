@@ -167,3 +167,22 @@ pub async fn delete_unsent(tx: &mut Tx, before_ms: i64, limit: i64) -> Result<Ve
     }
     Ok(gone)
 }
+
+/// The message one of whose files went as the provider message
+/// `provider_message_id` on a channel (a status callback names it).
+pub async fn message_of_sent_file(
+    tx: &mut Tx,
+    org_id: Uuid,
+    channel_id: Uuid,
+    provider_message_id: &str,
+) -> Result<Option<Uuid>> {
+    const SQL: &str = "SELECT a.message_id FROM attachments a JOIN messages m ON m.id = a.message_id
+                       WHERE a.org_id = $1 AND a.provider_message_id = $3 AND m.org_id = $1 AND m.channel_id = $2";
+    let id = on_tx!(tx, |c| sqlx::query_scalar::<_, Option<Uuid>>(SQL)
+        .bind(org_id)
+        .bind(channel_id)
+        .bind(provider_message_id)
+        .fetch_optional(c)
+        .await?);
+    Ok(id.flatten())
+}

@@ -254,12 +254,20 @@ pub fn one_file_per_message(channel_kind: &str) -> bool {
     matches!(channel_kind, "messenger" | "instagram" | "viber")
 }
 
-/// Why a channel cannot carry a file, if it cannot: Instagram takes images,
-/// videos and audio only; Viber no executables and nothing over 50 MB.
+/// The largest image Instagram messaging takes (its videos and audio may
+/// reach the 25 MB every upload is held to).
+pub const INSTAGRAM_MAX_IMAGE_BYTES: i64 = 8 * 1024 * 1024;
+
+/// Why a channel cannot carry a file, if it cannot: Instagram takes images
+/// (up to 8 MB), videos and audio only; Viber no executables and nothing
+/// over 50 MB.
 pub fn refusal(channel_kind: &str, name: &str, content_type: &str, size: i64) -> Option<String> {
     match channel_kind {
         "instagram" if !kith_providers::meta::instagram_accepts(content_type) => {
             Some(format!("Instagram takes images, videos and audio only, not {content_type}"))
+        }
+        "instagram" if content_type.starts_with("image/") && size > INSTAGRAM_MAX_IMAGE_BYTES => {
+            Some("Instagram takes images of at most 8 MB".to_string())
         }
         "viber" => kith_providers::viber::check_file(name, size.max(0) as u64).err().map(str::to_string),
         _ => None,
@@ -355,6 +363,18 @@ pub(crate) async fn outbound_files(app: &App, org_id: Uuid, message_id: Uuid) ->
         out.push(OutboundFile { id: a.id, url, content_type: a.content_type, name: a.name, size, sent_as });
     }
     Ok(out)
+}
+
+/// The message one of whose files went as the provider message
+/// `provider_id` on a channel (for its status callbacks).
+pub(crate) async fn message_of_sent_file(
+    tx: &mut Tx,
+    org_id: Uuid,
+    channel_id: Uuid,
+    provider_id: &str,
+) -> Result<Option<kith_store::inbox::MessageRow>> {
+    let Some(id) = rows::message_of_sent_file(tx, org_id, channel_id, provider_id).await? else { return Ok(None) };
+    Ok(kith_store::inbox::get_message_tx(tx, org_id, id).await?)
 }
 
 /// Record that a file went as the provider message `provider_message_id`
@@ -566,6 +586,8 @@ mod tests {
     fn what_channels_refuse() {
         assert!(refusal("instagram", "a.pdf", "application/pdf", 10).is_some());
         assert!(refusal("instagram", "a.png", "image/png", 10).is_none());
+        assert!(refusal("instagram", "a.png", "image/png", INSTAGRAM_MAX_IMAGE_BYTES + 1).is_some());
+        assert!(refusal("instagram", "a.mp4", "video/mp4", INSTAGRAM_MAX_IMAGE_BYTES + 1).is_none());
         assert!(refusal("messenger", "a.pdf", "application/pdf", 10).is_none());
         assert!(refusal("viber", "setup.exe", "application/octet-stream", 10).is_some());
         assert!(refusal("viber", "a.pdf", "application/pdf", 10).is_none());

@@ -421,8 +421,8 @@ pub(crate) async fn queue_automated(
 /// failure skips it; then the text, as its own message — except on Viber
 /// when the first file is a picture and the text fits its 120-character
 /// `text`. The result is the text's provider id, or the last file's when no
-/// text went apart: the message's own id, which status callbacks match.
-#[allow(clippy::too_many_arguments)]
+/// text went apart: the message's own id, which status callbacks match
+/// (a file's own `failed` callback fails the message too).
 pub(crate) async fn send_file_by_file(
     app: &App,
     org_id: Uuid,

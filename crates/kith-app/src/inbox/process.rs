@@ -399,7 +399,20 @@ async fn status(app: &App, ev: &InboundEventRow, channel: &ChannelRow, s: Status
                 .then_some(m)
         }
         Some(_) => None,
-        None => {
+        None => 'unmatched: {
+            // A file sent as a provider message of its own (Messenger,
+            // Instagram, Viber): its failure is its message's; its other
+            // states follow the message's own provider id.
+            let pid = &s.provider_message_id;
+            if let Some(m) = super::attachments::message_of_sent_file(&mut tx, ev.org_id, channel.id, pid).await? {
+                let (code, text) = (s.error_code.as_deref(), s.error_message.as_deref());
+                let failed = s.state.as_str() == "failed";
+                break 'unmatched if failed {
+                    advance(&mut tx, &m, "failed", code, text, now).await?.then_some(m)
+                } else {
+                    None
+                };
+            }
             let earlier = rows::get_pending(&mut tx, channel.id, &s.provider_message_id).await?;
             if earlier.is_none_or(|p| state_rank(s.state.as_str()) > state_rank(&p.state)) {
                 let p = PendingStatusRow {

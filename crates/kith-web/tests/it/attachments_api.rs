@@ -698,7 +698,8 @@ async fn messenger_instagram_and_viber_media_out() {
                 list["data"][0]["id"].as_str().unwrap().to_string()
             }
         };
-        let (fb_conv, ig_conv, vb_conv) = (conv_of(fb.clone()).await, conv_of(ig.clone()).await, conv_of(vb).await);
+        let (fb_conv, ig_conv, vb_conv) =
+            (conv_of(fb.clone()).await, conv_of(ig.clone()).await, conv_of(vb.clone()).await);
 
         // Messenger: two files, each a message of its own, then the text; the
         // text fails once (transient) and the retry sends only the text.
@@ -827,5 +828,37 @@ async fn messenger_instagram_and_viber_media_out() {
         for m in msgs["data"].as_array().unwrap().iter().filter(|m| m["direction"] == "out") {
             assert_eq!(m["state"], "sent", "{l}: {m}");
         }
+
+        // Status callbacks naming a file sent on its own (the manual's token:
+        // the stand-in's third Viber call): `delivered` is known, not kept
+        // waiting for a message; `failed` fails the file's message.
+        let manual_token = 5_741_311_803_571_721_002_i64;
+        for (event, extra) in [("delivered", json!({})), ("failed", json!({"desc": "file refused"}))] {
+            let mut cb = json!({"event": event, "timestamp": now, "message_token": manual_token,
+                                "user_id": "01234567890A="});
+            cb.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            let cb = cb.to_string();
+            let resp = client()
+                .post(s.url(&format!("/hooks/viber/{vb}")))
+                .header("x-viber-content-signature", kith_providers::viber::sign("viber-token", cb.as_bytes()))
+                .body(cb)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200, "{l}");
+            drain(&s).await;
+            let pending = "SELECT COUNT(*) FROM pending_statuses";
+            assert_eq!(kith_testkit::raw_i64(&s.raw_url, pending).await, 0, "{l}: {event} of a file kept waiting");
+        }
+        let (_, msgs) = send(&s, Method::GET, &vb_path, &token, None).await;
+        let states: Vec<(&str, &str)> = msgs["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["direction"] == "out")
+            .map(|m| (m["body"].as_str().unwrap(), m["state"].as_str().unwrap()))
+            .collect();
+        assert_eq!(states[1], ("The manual", "failed"), "{l}: {states:?}");
+        assert_eq!((states[0].1, states[2].1), ("sent", "sent"), "{l}: {states:?}");
     }
 }
