@@ -179,3 +179,65 @@ async fn unsent_uploads_older_than_a_day_are_swept() {
         assert_eq!(kith_testkit::raw_i64(&t.db.raw_url, left).await, 1, "{l}");
     }
 }
+
+/// A backlog larger than one batch (450 old unsent uploads; 200 a
+/// transaction) goes in one run, objects too; sent uploads of the same age
+/// stay.
+#[tokio::test]
+async fn the_sweep_works_through_a_backlog_in_batches() {
+    for db in kith_testkit::TestDb::all().await {
+        let (base, _) = crate::inbox::twilio_stand_in().await;
+        let settings = kith_app::AppSettings {
+            provider_bases: kith_app::ProviderBases { twilio: base, ..Default::default() },
+            ..kith_testkit::app::test_settings()
+        };
+        let t = TestApp::new(db, settings);
+        let (app, l) = (&t.app, t.label);
+        let owner = t.user("backlog@inbox.test").await;
+        let o = owner_ctx(app, &owner).await;
+        let ch = crate::inbox::twilio_channel(app, &o).await;
+        crate::inbox::deliver(app, ch, &crate::inbox::sms("SMbacklog", "+15557770002", "hi")).await.unwrap();
+        crate::inbox::drain(app).await;
+        let q = ConversationQuery { channel_id: Some(ch), ..Default::default() };
+        let conv = conversations::list(app, &o, &q, &PageRequest::default()).await.unwrap().items[0].id;
+        let thread = messages::list(app, &o, conv, true, &PageRequest::default()).await.unwrap().items;
+        let two_days_ago = kith_domain::time::now_ms() - 2 * attachments::UNSENT_TTL_MS;
+        let row = |message_id: Option<uuid::Uuid>, part: i64| {
+            let id = kith_domain::new_id();
+            kith_store::attachments::AttachmentRow {
+                id,
+                org_id: o.org_id,
+                conversation_id: conv,
+                message_id,
+                part,
+                direction: if message_id.is_some() { "in" } else { "out" }.into(),
+                name: vec![],
+                content_type: "text/plain".into(),
+                byte_size: 1,
+                sha256: String::new(),
+                object_key: attachments::object_key(o.org_id, id),
+                uploaded_by: None,
+                created_ms: two_days_ago,
+                provider_message_id: None,
+            }
+        };
+        let unsent: Vec<_> = (0..450).map(|_| row(None, 0)).collect();
+        let sent = row(Some(thread[0].id), 0);
+        let mut tx = app.db().begin().await.unwrap();
+        for r in unsent.iter().chain([&sent]) {
+            assert!(kith_store::attachments::insert(&mut tx, r).await.unwrap(), "{l}");
+        }
+        tx.commit().await.unwrap();
+        for r in [&unsent[0], &unsent[449], &sent] {
+            app.objects().put(&r.object_key, b"x".to_vec()).await.unwrap();
+        }
+
+        let n = attachments::sweep_unsent(app, kith_domain::time::now_ms()).await.unwrap();
+        assert_eq!(n, 450, "{l}");
+        let left = "SELECT COUNT(*) FROM attachments";
+        assert_eq!(kith_testkit::raw_i64(&t.db.raw_url, left).await, 1, "{l}: the sent one stays");
+        assert_eq!(app.objects().get_bytes(&unsent[0].object_key).await.unwrap(), None, "{l}");
+        assert_eq!(app.objects().get_bytes(&unsent[449].object_key).await.unwrap(), None, "{l}");
+        assert!(app.objects().get_bytes(&sent.object_key).await.unwrap().is_some(), "{l}");
+    }
+}

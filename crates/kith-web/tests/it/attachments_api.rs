@@ -6,7 +6,11 @@
 //! hands Twilio a signed link that serves the file and nothing else; and
 //! deleting the contact removes the objects. Telegram: a photo fetched
 //! through getFile and the bot's file URL; a reply's file sent with
-//! sendPhoto (caption = text), one file per message.
+//! sendPhoto (caption = text), one file per message. Messenger, Instagram
+//! and Viber: each file a provider message of its own (exact bodies, links
+//! that serve the file), then the text; refusals before queueing; a retry
+//! after a failed text does not send the files again; a file's status
+//! callbacks reach its message.
 
 use crate::helpers::{client, code, json};
 use kith_app::worker::{Registry, Worker};

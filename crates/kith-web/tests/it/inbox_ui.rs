@@ -4,6 +4,8 @@
 //! flow in Chromium: an inbound SMS appears without reload → the agent
 //! replies through the composer → the send job calls a wiremock Twilio →
 //! a signed `delivered` callback turns the thread's state to "Delivered".
+//! The composer's files: its upload route (session token first, 25 MB) on
+//! each backend, and "Attach files" in Chromium.
 //! Set KITH_TEST_SCREENSHOTS=<dir> to keep the screenshots (default /tmp).
 
 use crate::helpers::{browser, client, form_value};
