@@ -914,6 +914,10 @@ pub(crate) mod chromium {
         input.send_keys(&extra.display().to_string()).await.unwrap();
         wait_text(&b, ".composer-file:not(.is-uploading)", "extra.txt", Duration::from_secs(10)).await;
         shot(&b, "08-composer-files-phone").await;
+        // Files alone: no text needed.
+        b.find(Locator::Css("form[data-composer] button[type=submit]")).await.unwrap().click().await.unwrap();
+        wait_text(&b, "#messages .msg-out:last-child", "extra.txt", Duration::from_secs(5)).await;
+        shot(&b, "09-files-alone-phone").await;
         b.close().await.unwrap();
         drop(driver);
     }
