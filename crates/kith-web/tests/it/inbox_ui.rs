@@ -567,6 +567,15 @@ async fn composer_uploads_check_the_session_token_and_go_with_the_reply() {
         assert_eq!(r.status(), 303, "{l}");
         let flash = strict_page(&c, &s.url(&format!("/inbox/c/{id}"))).await;
         assert!(flash.contains("not an unsent attachment"), "{l}: the error is shown");
+
+        // Another workspace cannot upload to this conversation.
+        let _ = s.user_with_token("ui-files-stranger@web.test").await;
+        let other = signin(&s, "ui-files-stranger@web.test").await;
+        let (_, home) = page(&other, &s.url("/inbox")).await;
+        let (ct, body) = composer_upload(Some(&form_value(&home, "_csrf")), "x.pdf", b"%PDF x");
+        let r = other.post(&url).header("content-type", ct).body(body).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{l}");
+        assert_eq!(kith_testkit::raw_i64(&s.raw_url, stored).await, 1, "{l}: only the sent file");
     }
 }
 
