@@ -274,6 +274,14 @@ pub fn refusal(channel_kind: &str, name: &str, content_type: &str, size: i64) ->
     }
 }
 
+/// The file types a channel takes, as an HTML `accept` list (empty: any).
+pub fn accepted_types(channel_kind: &str) -> &'static str {
+    match channel_kind {
+        "instagram" => "image/jpeg,image/png,image/gif,video/*,audio/*",
+        _ => "",
+    }
+}
+
 /// Refuse, before a reply is queued, uploads that the conversation's channel
 /// cannot carry (`attachment_ids.N`, 422). Ids that are not this
 /// workspace's uploads are left to [`link`], which names them.
@@ -591,6 +599,10 @@ mod tests {
         assert!(refusal("messenger", "a.pdf", "application/pdf", 10).is_none());
         assert!(refusal("viber", "setup.exe", "application/octet-stream", 10).is_some());
         assert!(refusal("viber", "a.pdf", "application/pdf", 10).is_none());
+        for t in accepted_types("instagram").split(',').filter(|t| !t.ends_with("/*")) {
+            assert!(refusal("instagram", "f", t, 10).is_none(), "{t}");
+        }
+        assert_eq!(accepted_types("messenger"), "");
     }
 
     #[test]

@@ -515,6 +515,10 @@ pub struct ThreadView {
     pub max_files: usize,
     /// The largest file the composer takes.
     pub max_file_bytes: u64,
+    /// The file chooser's `accept` list (empty: any type).
+    pub file_accept: &'static str,
+    /// What the channel takes, beside the count and size.
+    pub file_hint: &'static str,
     pub ai: Option<AiPanelView>,
 }
 
@@ -550,6 +554,12 @@ fn thread_head(c: &Conversation, people: &People, back: &str) -> ThreadView {
         whatsapp: c.channel.kind == "whatsapp",
         max_files: kith_app::inbox::attachments::max_files(&c.channel.kind),
         max_file_bytes: kith_app::inbox::attachments::MAX_ATTACHMENT_BYTES,
+        file_accept: kith_app::inbox::attachments::accepted_types(&c.channel.kind),
+        file_hint: match c.channel.kind.as_str() {
+            "instagram" => "Images (8 MB at most), videos and audio. ",
+            "viber" => "No executable files. ",
+            _ => "",
+        },
         ai: None,
     }
 }
