@@ -437,45 +437,53 @@ fn any_of(backend: Backend, words: &[String]) -> String {
 }
 
 /// The best `limit` chunks of the workspace matching any of `words`, best
-/// first. Work: the postings of those words within the workspace.
-pub async fn search(db: &Db, org_id: Uuid, words: &[String], limit: i64) -> Result<Vec<ChunkHit>> {
+/// first, ranking at most `max_scored` matches: the first the engine finds
+/// (in storage order), when the words match more. Work: the postings of
+/// those words within the workspace, and at most `max_scored` scores.
+pub async fn search(db: &Db, org_id: Uuid, words: &[String], limit: i64, max_scored: i64) -> Result<Vec<ChunkHit>> {
     let words: Vec<String> = words.iter().filter(|w| is_plain(w)).cloned().collect();
     if words.is_empty() {
         return Ok(vec![]);
     }
-    search_sql(db.backend(), org_id, &words, limit).fetch_all(db).await
+    search_sql(db.backend(), org_id, &words, limit, max_scored).fetch_all(db).await
 }
 
 /// [`search`]'s statement (public so the benchmark can time the raw query).
-pub fn search_sql(backend: Backend, org_id: Uuid, words: &[String], limit: i64) -> Sql {
+pub fn search_sql(backend: Backend, org_id: Uuid, words: &[String], limit: i64, max_scored: i64) -> Sql {
     let mut sql = Sql::new("");
     match backend {
         Backend::Sqlite => {
             let query = format!("org : \"{}\" AND ({})", org_token(org_id), any_of(backend, words));
             // bm25 is lower-is-better: negated so both engines sort DESC. The
-            // org column weighs nothing; a title word counts twice.
+            // org column weighs nothing; a title word counts twice. The
+            // innermost LIMIT stops the scoring (SQLite runs that subquery
+            // as a coroutine, row by row).
             sql.push_bound(
                 "SELECT c.id, c.entry_id, e.kind, c.title, c.text, c.url, h.score FROM (
-                   SELECT rowid, -bm25(fts_knowledge, 0.0, 2.0, 1.0) AS score FROM fts_knowledge
-                   WHERE fts_knowledge MATCH $1 ORDER BY score DESC LIMIT $2) h
+                   SELECT rowid, score FROM (
+                     SELECT rowid, -bm25(fts_knowledge, 0.0, 2.0, 1.0) AS score FROM fts_knowledge
+                     WHERE fts_knowledge MATCH $1 LIMIT $4)
+                   ORDER BY score DESC LIMIT $2) h
                  JOIN knowledge_chunks c ON c.doc_id = h.rowid
                  JOIN knowledge_entries e ON e.id = c.entry_id
                  WHERE c.org_id = $3 AND e.org_id = $3 ORDER BY h.score DESC",
-                [query.into(), limit.into(), org_id.into()],
+                [query.into(), limit.into(), org_id.into(), max_scored.into()],
             );
         }
         Backend::Postgres => {
             // ts_rank's normalization 1 divides by 1 + log(length): a long
-            // page does not win by repeating a word.
+            // page does not win by repeating a word. ts_rank runs only on the
+            // rows the inner LIMIT lets through.
             sql.push_bound(
                 "SELECT c.id, c.entry_id, e.kind, c.title, c.text, c.url, h.score FROM (
-                   SELECT doc_id, ts_rank(fts_vector, to_tsquery('english', $1), 1)::float8 AS score
-                   FROM knowledge_chunks WHERE org_id = $2 AND fts_vector @@ to_tsquery('english', $1)
+                   SELECT doc_id, ts_rank(fts_vector, to_tsquery('english', $1), 1)::float8 AS score FROM (
+                     SELECT doc_id, fts_vector FROM knowledge_chunks
+                     WHERE org_id = $2 AND fts_vector @@ to_tsquery('english', $1) LIMIT $4) m
                    ORDER BY score DESC LIMIT $3) h
                  JOIN knowledge_chunks c ON c.doc_id = h.doc_id
                  JOIN knowledge_entries e ON e.id = c.entry_id
                  WHERE c.org_id = $2 AND e.org_id = $2 ORDER BY h.score DESC",
-                [any_of(backend, words).into(), org_id.into(), limit.into()],
+                [any_of(backend, words).into(), org_id.into(), limit.into(), max_scored.into()],
             );
         }
     }

@@ -35,11 +35,15 @@
 //!   every matching row, up to the cap, per word.
 //!
 //! The full-text query then searches the rarest words whose matches
-//! together stay within the budget, within the workspace, so the engine
-//! scores at most about budget chunks however large the knowledge base and
-//! however common the words: [`POSTINGS_BUDGET_SQLITE`] for bm25,
-//! the smaller [`POSTINGS_BUDGET_POSTGRES`] for `ts_rank`, which costs more
-//! per match. The embedding path scores at most [`MAX_EMBEDDINGS`]
+//! together stay within the budget, within the workspace, and scores at
+//! most budget matches, so the engine's work is bounded however large the
+//! knowledge base and however common the words: [`POSTINGS_BUDGET_SQLITE`]
+//! for bm25, the smaller [`POSTINGS_BUDGET_POSTGRES`] for `ts_rank`, which
+//! costs more per match. When even the rarest word is in more chunks than
+//! the budget (a question made only of very common words), the engine ranks
+//! the first budget of its matches it finds rather than all of them: no
+//! word of such a question tells passages apart, and the coverage ranking
+//! below still orders the candidates. The embedding path scores at most [`MAX_EMBEDDINGS`]
 //! stored vectors: proportional to the workspace's knowledge base (a few
 //! thousand chunks), never to other workspaces'.
 //!
@@ -116,7 +120,7 @@ pub async fn retrieve(app: &App, org_id: Uuid, query: &str, k: usize) -> Result<
         tokio::try_join!(rows::word_counts(db, org_id, &q.search_words, budget + 1), rows::chunk_total(db, org_id))?;
     let searched = words_within_budget(&q.search_words, &counts, budget);
     let (hits, vector_ranked) = tokio::try_join!(
-        async { Ok(rows::search(db, org_id, &searched, CANDIDATES.max(k as i64)).await?) },
+        async { Ok(rows::search(db, org_id, &searched, CANDIDATES.max(k as i64), budget).await?) },
         similar_chunks(app, org_id, query)
     )?;
     if hits.is_empty() && vector_ranked.is_empty() {

@@ -6,7 +6,8 @@
 //! never count. On PostgreSQL the counts come from `knowledge_terms`
 //! (migration 0018), so the whole table is also compared with the chunks'
 //! lexemes, and its backfill is checked; on SQLite, where FTS5 counts and
-//! the table stays empty by design, that it stays empty.
+//! the table stays empty by design, that it stays empty. And the full-text
+//! search scores no more matches than it is allowed (the postings budget).
 
 use crate::support::*;
 use kith_app::ai::knowledge::{self, KnowledgePatch, NewKnowledge};
@@ -317,5 +318,25 @@ async fn the_migration_backfills_existing_chunks() {
         )
         .await;
         assert_eq!(orphan, 0, "a deleted workspace's chunks are not counted");
+    }
+}
+
+#[tokio::test]
+async fn the_search_scores_at_most_the_budget() {
+    for t in TestApp::all().await {
+        let app = &t.app;
+        let acct = t.user(&format!("kt-budget-{}@example.com", t.label)).await;
+        let ctx = owner_ctx(app, &acct).await;
+        for i in 0..6 {
+            let answer = format!("Answer {i}: beans are roasted weekly.");
+            knowledge::create(app, &ctx, &faq(&format!("Beans question {i}?"), &answer)).await.unwrap();
+        }
+        drain(app).await;
+        let beans = vec!["beans".to_string()];
+        let all = rows::search(app.db(), acct.org_id, &beans, 40, 1_000).await.unwrap();
+        assert_eq!(all.len(), 6, "{}", t.label);
+        let some = rows::search(app.db(), acct.org_id, &beans, 40, 2).await.unwrap();
+        assert_eq!(some.len(), 2, "{}: two matches scored, so two candidates", t.label);
+        assert!(some.iter().all(|h| all.iter().any(|a| a.id == h.id)), "{}", t.label);
     }
 }
