@@ -199,6 +199,9 @@ struct RetrievalFigures {
     raw: Vec<Duration>,
     /// The raw statement at other budgets.
     sweep: Vec<SweepRow>,
+    /// Each read of `retrieve` alone through the store: the per-word counts,
+    /// the chunk total, the full-text search, the AI settings.
+    parts: [Vec<Duration>; 4],
     mean_hits: f64,
 }
 
@@ -341,10 +344,33 @@ async fn retrieval_figure(backend: Backend, opts: &Options) -> Result<RetrievalF
         t.sort();
         sweep.push(SweepRow { budget: b, raw: t, scored_p50: scored.get(scored.len() / 2).copied().unwrap_or(0) });
     }
+    // Where Kith's time goes: each read `retrieve` makes, timed alone
+    // through the store on the same questions (Kith runs the first two
+    // side by side, then the last two).
+    let mut parts: [Vec<Duration>; 4] = Default::default();
+    let searched = within(budget);
+    for (w, s) in words.iter().zip(&searched) {
+        let t = Instant::now();
+        rows::word_counts(app.db(), ctx.org_id, w, budget + 1).await?;
+        parts[0].push(t.elapsed());
+        let t = Instant::now();
+        rows::chunk_total(app.db(), ctx.org_id).await?;
+        parts[1].push(t.elapsed());
+        let t = Instant::now();
+        rows::search(app.db(), ctx.org_id, s, 40, budget).await?;
+        parts[2].push(t.elapsed());
+        let t = Instant::now();
+        kith_app::ai::settings::load(&app, ctx.org_id).await.map_err(|e| anyhow!("settings: {e}"))?;
+        parts[3].push(t.elapsed());
+    }
+    for p in parts.iter_mut() {
+        p.sort();
+    }
     kith.sort();
     raw_all.sort();
     raw.sort();
     Ok(RetrievalFigures {
+        parts,
         backend: if backend == Backend::Sqlite { "SQLite" } else { "PostgreSQL" },
         budget,
         kith,
@@ -489,9 +515,22 @@ pub fn run(opts: &Options) -> Result<String> {
              the questions of the searched words' counts summed, an upper bound of the chunks scored):\n\n\
              | backend | budget | raw p50 ms | raw p95 ms | matches p50 |\n|---|---|---|---|---|\n",
         );
+        let mut parts = String::from(
+            "\nEach read `retrieve` makes, timed alone through the store on the same questions (p50 / p95 ms):\n\n\
+             | backend | word counts | chunk total | full-text search | AI settings |\n|---|---|---|---|---|\n",
+        );
         for b in &opts.backends {
             eprintln!("retrieval, {b:?}");
             let f = retrieval_figure(*b, opts).await?;
+            let cell = |d: &[Duration]| format!("{:.2} / {:.2}", percentile(d, 0.5), percentile(d, 0.95));
+            parts += &format!(
+                "| {} | {} | {} | {} | {} |\n",
+                f.backend,
+                cell(&f.parts[0]),
+                cell(&f.parts[1]),
+                cell(&f.parts[2]),
+                cell(&f.parts[3])
+            );
             for r in &f.sweep {
                 sweep += &format!(
                     "| {} | {}{} | {:.2} | {:.2} | {} |\n",
@@ -517,6 +556,7 @@ pub fn run(opts: &Options) -> Result<String> {
             );
         }
         out += &sweep;
+        out += &parts;
         out += &format!(
             "\nWebsite import: a {}-page site on 127.0.0.1 (≈3 kB of prose per page, five links each), page limit {}, \
              through the crawl job (guarded client, robots.txt, HTML to text, chunking, storing), one page at a time. \
