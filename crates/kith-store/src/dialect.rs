@@ -1,6 +1,7 @@
 //! The only place where SQLite and PostgreSQL need different SQL text.
 
 use crate::db::Backend;
+use crate::search::SearchWords;
 
 /// Claim ready jobs. PostgreSQL skips rows other workers hold
 /// (`FOR UPDATE SKIP LOCKED`); SQLite has one writer, so the plain
@@ -40,11 +41,11 @@ pub fn lock_users_sql(backend: Backend) -> Option<&'static str> {
 
 /// A full-text query over `search_docs` in the engine's own syntax.
 ///
-/// `prefix_words` must match as prefixes and all be present; `exact_words`
-/// (blind tokens) must all be present. Either group matching is a hit. The
-/// words are already normalised to letters and digits by the caller, so no
-/// user text reaches the query syntax.
-pub fn fulltext_query(backend: Backend, prefix_words: &[String], exact_words: &[String]) -> String {
+/// The plain words must all be present, as prefixes unless `words.whole`;
+/// the blind tokens must all be present. Either group matching is a hit.
+/// The words are already normalised to letters and digits by the caller,
+/// so no user text reaches the query syntax.
+pub fn fulltext_query(backend: Backend, words: &SearchWords) -> String {
     let group = |words: &[String], prefix: bool| -> Option<String> {
         if words.is_empty() {
             return None;
@@ -62,7 +63,7 @@ pub fn fulltext_query(backend: Backend, prefix_words: &[String], exact_words: &[
         Some(format!("({})", parts.join(and)))
     };
     let or = if backend == Backend::Sqlite { " OR " } else { " | " };
-    [group(prefix_words, true), group(exact_words, false)].into_iter().flatten().collect::<Vec<_>>().join(or)
+    [group(&words.plain, !words.whole), group(&words.tokens, false)].into_iter().flatten().collect::<Vec<_>>().join(or)
 }
 
 /// Serialise a critical section keyed by one `i64` (`$1`) until the

@@ -28,31 +28,32 @@ pub struct HitRow {
 /// found).
 pub const RANKED_CANDIDATES: i64 = 1_000;
 
+/// The words of one search, as the index stores them.
+#[derive(Debug, Clone, Default)]
+pub struct SearchWords {
+    /// Plain words (names, e-mail parts, phone digits): all present.
+    pub plain: Vec<String>,
+    /// Match `plain` as whole words (a complete e-mail address) instead of
+    /// as prefixes. A prefix of a word as common as "com" costs the engine
+    /// every posting of every word it begins.
+    pub whole: bool,
+    /// Blind tokens of the words (sealed note text): all present.
+    pub tokens: Vec<String>,
+}
+
 /// The best `limit` documents the viewer may see, best first.
-pub async fn search(
-    db: &Db,
-    viewer: &Viewer,
-    prefix_words: &[String],
-    exact_words: &[String],
-    limit: i64,
-) -> Result<Vec<HitRow>> {
-    if prefix_words.is_empty() && exact_words.is_empty() {
+pub async fn search(db: &Db, viewer: &Viewer, words: &SearchWords, limit: i64) -> Result<Vec<HitRow>> {
+    if words.plain.is_empty() && words.tokens.is_empty() {
         return Ok(vec![]);
     }
-    search_sql(db.backend(), viewer, prefix_words, exact_words, limit).fetch_all(db).await
+    search_sql(db.backend(), viewer, words, limit).fetch_all(db).await
 }
 
 /// [`search`]'s statement (public so benchmarks can show its plan): at most
 /// [`RANKED_CANDIDATES`] visible matches straight off the full-text index
 /// (SQLite: the newest; PostgreSQL: see there), then ranked.
-pub fn search_sql(
-    backend: Backend,
-    viewer: &Viewer,
-    prefix_words: &[String],
-    exact_words: &[String],
-    limit: i64,
-) -> Sql {
-    let query = fulltext_query(backend, prefix_words, exact_words);
+pub fn search_sql(backend: Backend, viewer: &Viewer, words: &SearchWords, limit: i64) -> Sql {
+    let query = fulltext_query(backend, words);
     let mut sql = Sql::new("");
     match backend {
         Backend::Sqlite => {
@@ -87,21 +88,23 @@ pub fn search_sql(
                         ts_rank(d.fts_vector, to_tsquery('simple', $1))::float8 AS rank FROM (",
                 [query.into()],
             );
-            if !prefix_words.is_empty() {
+            let plain_only = SearchWords { tokens: vec![], ..words.clone() };
+            let tokens_only = SearchWords { plain: vec![], ..words.clone() };
+            if !words.plain.is_empty() {
                 sql.push("(SELECT * FROM search_docs d WHERE d.fts_vector @@ to_tsquery('simple', ")
-                    .bind(fulltext_query(backend, prefix_words, &[]))
+                    .bind(fulltext_query(backend, &plain_only))
                     .push(") AND d.record_type <> 'note' AND d.org_id = ")
                     .bind(viewer.org_id)
                     .push(" AND ");
                 push_filter(&mut sql, "d", viewer);
                 sql.push(" LIMIT ").bind(RANKED_CANDIDATES).push(")");
             }
-            if !exact_words.is_empty() {
-                if !prefix_words.is_empty() {
+            if !words.tokens.is_empty() {
+                if !words.plain.is_empty() {
                     sql.push(" UNION ALL ");
                 }
                 sql.push("(SELECT * FROM search_docs d WHERE d.fts_vector @@ to_tsquery('simple', ")
-                    .bind(fulltext_query(backend, &[], exact_words))
+                    .bind(fulltext_query(backend, &tokens_only))
                     .push(") AND d.org_id = ")
                     .bind(viewer.org_id)
                     .push(" AND ");

@@ -218,8 +218,7 @@ const SEARCH_KINDS: [&str; 4] = ["name prefixes", "e-mails", "phones", "note wor
 /// A search query and the words the app derives from it.
 struct SearchQuery {
     text: String,
-    prefix: Vec<String>,
-    exact: Vec<String>,
+    words: kith_store::search::SearchWords,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -421,13 +420,8 @@ fn measure_all(
     let search_key =
         server_rt.block_on(app.keyring().search_key(&db, ws.org_id)).map_err(|e| anyhow::anyhow!("search key: {e}"))?;
     let derive = |text: String| {
-        let words = kith_app::crm::search::query_words(&text);
-        let prefix = match kith_domain::phone::query_digits(text.trim()) {
-            Some(d) => vec![d],
-            None => words.clone(),
-        };
-        let exact = words.iter().map(|w| kith_crypto::blind_token(&search_key, w)).collect();
-        SearchQuery { text, prefix, exact }
+        let words = kith_app::crm::search::search_words(&text, &search_key);
+        SearchQuery { text, words }
     };
     let mut ranked: Vec<usize> = (0..data::VOCABULARY).collect();
     ranked.sort_by_key(|&w| std::cmp::Reverse(seeded.word_counts[w]));
@@ -485,18 +479,16 @@ fn measure_all(
         ("search: the 100 most frequent note words", FREQUENT_GOAL_MS, &frequent, false),
     ] {
         let paths: Vec<String> = queries.iter().map(|q| format!("{search_path}?q={}", encode(&q.text))).collect();
-        let store_queries: Vec<(Vec<String>, Vec<String>)> =
-            queries.iter().map(|q| (q.prefix.clone(), q.exact.clone())).collect();
+        let store_queries: Vec<kith_store::search::SearchWords> = queries.iter().map(|q| q.words.clone()).collect();
         let fts_queries: Vec<String> =
-            queries.iter().map(|q| kith_store::dialect::fulltext_query(backend, &q.prefix, &q.exact)).collect();
+            queries.iter().map(|q| kith_store::dialect::fulltext_query(backend, &q.words)).collect();
         let store = {
             let db = db.clone();
             let store_queries = std::sync::Arc::new(store_queries);
             move |i: usize| {
                 let (db, store_queries) = (db.clone(), store_queries.clone());
                 async move {
-                    let (p, e) = &store_queries[i];
-                    kith_store::search::search(&db, &owner_viewer, p, e, 20).await?;
+                    kith_store::search::search(&db, &owner_viewer, &store_queries[i], 20).await?;
                     Ok::<(), anyhow::Error>(())
                 }
             }
@@ -641,15 +633,15 @@ fn measure_all(
             ),
             ("search: a name prefix", {
                 let q = derive(sample.last.chars().take(4).collect());
-                plans::search(backend, &owner_viewer, &q.prefix, &q.exact, 20)
+                plans::search(backend, &owner_viewer, &q.words, 20)
             }),
             ("search: an e-mail", {
                 let q = derive(sample.email.clone());
-                plans::search(backend, &owner_viewer, &q.prefix, &q.exact, 20)
+                plans::search(backend, &owner_viewer, &q.words, 20)
             }),
             ("search: the most frequent note word", {
                 let q = derive(vocabulary[top[0]].to_string());
-                plans::search(backend, &owner_viewer, &q.prefix, &q.exact, 20)
+                plans::search(backend, &owner_viewer, &q.words, 20)
             }),
             (
                 "board: one column (`deals::board_column`)",

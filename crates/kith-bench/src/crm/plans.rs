@@ -170,8 +170,8 @@ pub fn contact_list(viewer: &Viewer, filter: &ListFilter, page: &PageRequest) ->
 }
 
 /// `kith_store::search::search`'s statement.
-pub fn search(backend: Backend, viewer: &Viewer, prefix: &[String], exact: &[String], limit: i64) -> Sql {
-    kith_store::search::search_sql(backend, viewer, prefix, exact, limit)
+pub fn search(backend: Backend, viewer: &Viewer, words: &kith_store::search::SearchWords, limit: i64) -> Sql {
+    kith_store::search::search_sql(backend, viewer, words, limit)
 }
 
 /// `kith_store::deals::board_totals`'s statement (copied).
