@@ -473,13 +473,20 @@ pub fn search_sql(backend: Backend, org_id: Uuid, words: &[String], limit: i64, 
         Backend::Postgres => {
             // ts_rank's normalization 1 divides by 1 + log(length): a long
             // page does not win by repeating a word. ts_rank runs only on the
-            // rows the inner LIMIT lets through.
+            // first `max_scored` matches (the filter on `n` comes before it),
+            // and row_number()'s run condition also stops the scan there
+            // (PostgreSQL 15 and later). Not a LIMIT in a subquery:
+            // under a generic plan (sqlx prepares statements) the planner
+            // then prefers a "fast-start" walk of the workspace's rows,
+            // testing `@@` on each (47 ms instead of 3 ms for 450 matches in
+            // 10,000 chunks); the window keeps the index plan chosen for the
+            // whole match set.
             sql.push_bound(
                 "SELECT c.id, c.entry_id, e.kind, c.title, c.text, c.url, h.score FROM (
                    SELECT doc_id, ts_rank(fts_vector, to_tsquery('english', $1), 1)::float8 AS score FROM (
-                     SELECT doc_id, fts_vector FROM knowledge_chunks
-                     WHERE org_id = $2 AND fts_vector @@ to_tsquery('english', $1) LIMIT $4) m
-                   ORDER BY score DESC LIMIT $3) h
+                     SELECT doc_id, fts_vector, row_number() OVER () AS n FROM knowledge_chunks
+                     WHERE org_id = $2 AND fts_vector @@ to_tsquery('english', $1)) m
+                   WHERE n <= $4 ORDER BY score DESC LIMIT $3) h
                  JOIN knowledge_chunks c ON c.doc_id = h.doc_id
                  JOIN knowledge_entries e ON e.id = c.entry_id
                  WHERE c.org_id = $2 AND e.org_id = $2 ORDER BY h.score DESC",

@@ -259,9 +259,9 @@ async fn raw_query(
                 let t = Instant::now();
                 let _: Vec<(i64, f64)> = sqlx::query_as(
                     "SELECT doc_id, ts_rank(fts_vector, to_tsquery('english', $2), 1)::float8 AS s FROM (
-                       SELECT doc_id, fts_vector FROM knowledge_chunks
-                       WHERE org_id = $1 AND fts_vector @@ to_tsquery('english', $2) LIMIT $3) m
-                     ORDER BY s DESC LIMIT 40",
+                       SELECT doc_id, fts_vector, row_number() OVER () AS n FROM knowledge_chunks
+                       WHERE org_id = $1 AND fts_vector @@ to_tsquery('english', $2)) m
+                     WHERE n <= $3 ORDER BY s DESC LIMIT 40",
                 )
                 .bind(org_id)
                 .bind(w.join(" | "))
