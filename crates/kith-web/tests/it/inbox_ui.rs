@@ -83,6 +83,13 @@ async fn drain(s: &TestServer) {
     while w.run_once().await.unwrap() > 0 {}
 }
 
+/// The id of the workspace's newest conversation, through the API.
+async fn newest_conversation(s: &TestServer, token: &str) -> String {
+    let convs: Value =
+        client().get(s.url("/api/v1/conversations")).bearer_auth(token).send().await.unwrap().json().await.unwrap();
+    convs["data"][0]["id"].as_str().unwrap().to_string()
+}
+
 async fn page(c: &Client, url: &str) -> (u16, String) {
     let r = c.get(url).send().await.unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
@@ -506,16 +513,7 @@ async fn composer_uploads_check_the_session_token_and_go_with_the_reply() {
         inbound_sms(&s, &channel, "SMfiles", "+15557770005", "Send me the menu?").await;
         drain(&s).await;
         let c = signin(&s, "ui-files@web.test").await;
-        let convs: Value = client()
-            .get(s.url("/api/v1/conversations"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let id = convs["data"][0]["id"].as_str().unwrap().to_string();
+        let id = newest_conversation(&s, &token).await;
         let html = strict_page(&c, &s.url(&format!("/inbox/c/{id}"))).await;
         assert!(html.contains("data-files") && html.contains("Attach files"), "{l}: the composer's control");
         assert!(html.contains("Up to 10 files"), "{l}: MMS takes ten");
@@ -847,16 +845,7 @@ pub(crate) mod chromium {
         let channel = twilio_channel(&s, &token).await;
         inbound_sms(&s, &channel, "SMmenu", "+15557770009", "Could you send the menu?").await;
         drain(&s).await;
-        let convs: Value = client()
-            .get(s.url("/api/v1/conversations"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let conv = convs["data"][0]["id"].as_str().unwrap().to_string();
+        let conv = newest_conversation(&s, &token).await;
         let dir = TempDir::new();
         let menu = dir.path().join("Lunch menu.pdf");
         std::fs::write(&menu, b"%PDF lunch menu").unwrap();
