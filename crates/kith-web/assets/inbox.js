@@ -35,9 +35,8 @@ if (inbox) {
     return fragment(await resp.text());
   }
 
-  async function post(url, fields) {
-    const body = new URLSearchParams(fields);
-    if (!body.has('_csrf')) body.set('_csrf', csrf);
+  // POST a form body and read the JSON answer ({} when it is not JSON).
+  async function postForJson(url, body) {
     const resp = await fetch(url, {
       method: 'POST',
       body,
@@ -46,6 +45,13 @@ if (inbox) {
     });
     let data = {};
     try { data = await resp.json(); } catch { data = {}; }
+    return { resp, data };
+  }
+
+  async function post(url, fields) {
+    const body = new URLSearchParams(fields);
+    if (!body.has('_csrf')) body.set('_csrf', csrf);
+    const { resp, data } = await postForJson(url, body);
     if (!resp.ok || data.ok === false) {
       throw new Error(data.error || 'That did not work. Reload the page and try again.');
     }
@@ -388,14 +394,7 @@ if (inbox) {
     body.append('file', file, file.name);
     uploading += 1;
     try {
-      const resp = await fetch(files.getAttribute('data-upload-url'), {
-        method: 'POST',
-        body,
-        headers: { Accept: 'application/json' },
-        credentials: 'same-origin',
-      });
-      let data = {};
-      try { data = await resp.json(); } catch { data = {}; }
+      const { resp, data } = await postForJson(files.getAttribute('data-upload-url'), body);
       if (!resp.ok || !data.ok) throw new Error(data.error || 'It could not be uploaded.');
       if (!li.isConnected) return; // removed while it uploaded
       li.setAttribute('data-id', data.id);
