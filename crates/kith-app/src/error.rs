@@ -36,6 +36,7 @@ pub enum ErrorCode {
     AiNotConfigured,
     AiLimitReached,
     AiProviderFailed,
+    AttachmentSent,
     Internal,
 }
 
@@ -71,12 +72,13 @@ impl ErrorCode {
             ErrorCode::AiNotConfigured => "ai_not_configured",
             ErrorCode::AiLimitReached => "ai_limit_reached",
             ErrorCode::AiProviderFailed => "ai_provider_failed",
+            ErrorCode::AttachmentSent => "attachment_sent",
             ErrorCode::Internal => "internal",
         }
     }
 
     /// Every code, for the documentation table and its test.
-    pub const ALL: [ErrorCode; 30] = [
+    pub const ALL: [ErrorCode; 31] = [
         ErrorCode::ValidationFailed,
         ErrorCode::NotFound,
         ErrorCode::Forbidden,
@@ -106,6 +108,7 @@ impl ErrorCode {
         ErrorCode::AiNotConfigured,
         ErrorCode::AiLimitReached,
         ErrorCode::AiProviderFailed,
+        ErrorCode::AttachmentSent,
         ErrorCode::Internal,
     ];
 }

@@ -114,6 +114,19 @@ pub async fn delete(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<bool> {
     Ok(n == 1)
 }
 
+/// Delete one upload of a conversation if it is still unsent; false when
+/// there is no such row, or it was linked to a message meanwhile (on
+/// PostgreSQL the `message_id IS NULL` test is made again after a
+/// concurrent reply that linked it commits, so a sent file is never
+/// deleted). The caller removes the object once this commits.
+pub async fn delete_unsent_one(tx: &mut Tx, org_id: Uuid, conversation_id: Uuid, id: Uuid) -> Result<bool> {
+    const SQL: &str = "DELETE FROM attachments
+                       WHERE org_id = $1 AND conversation_id = $2 AND id = $3 AND message_id IS NULL";
+    let n =
+        on_tx!(tx, |c| sqlx::query(SQL).bind(org_id).bind(conversation_id).bind(id).execute(c).await?.rows_affected());
+    Ok(n == 1)
+}
+
 /// The object keys of every attachment in a contact's conversations (their
 /// rows cascade when the contact goes; the objects must be removed too).
 pub async fn keys_of_contact(tx: &mut Tx, org_id: Uuid, contact_id: Uuid) -> Result<Vec<String>> {

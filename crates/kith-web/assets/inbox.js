@@ -48,6 +48,19 @@ if (inbox) {
     return { resp, data };
   }
 
+  // DELETE with the session's token in a header (a form cannot send a
+  // DELETE, so the server wants the token there); the JSON answer as above.
+  async function deleteForJson(url) {
+    const resp = await fetch(url, {
+      method: 'DELETE',
+      headers: { Accept: 'application/json', 'X-CSRF-Token': csrf },
+      credentials: 'same-origin',
+    });
+    let data = {};
+    try { data = await resp.json(); } catch { data = {}; }
+    return { resp, data };
+  }
+
   async function post(url, fields) {
     const body = new URLSearchParams(fields);
     if (!body.has('_csrf')) body.set('_csrf', csrf);
@@ -354,9 +367,11 @@ if (inbox) {
   // ---------- files in the composer ----------
   // "Attach files" opens the file chooser; each chosen file is uploaded at
   // once (multipart, `_csrf` first, then `file`) and its id kept in the
-  // form's `attachment_ids`, which the reply then sends. Remove takes a file
-  // off the reply (an upload never sent is deleted after a day). The server
-  // checks the per-channel count and the 25 MB cap again.
+  // form's `attachment_ids`, which the reply then sends. Remove deletes the
+  // upload on the server (row and file) and takes it off the reply; if that
+  // fails the file stays listed and the error says why. A file removed while
+  // it still uploads is deleted once its upload answers. The server checks
+  // the per-channel count and the 25 MB cap again.
 
   const files = composer && composer.querySelector('[data-files]');
   const fileInput = files && files.querySelector('[data-file-input]');
@@ -379,13 +394,62 @@ if (inbox) {
 
   function syncIds() {
     if (!idsInput) return;
-    idsInput.value = attachedFiles().map((li) => li.getAttribute('data-id')).filter(Boolean).join(',');
+    idsInput.value = attachedFiles()
+      .filter((li) => !li.classList.contains('is-removing'))
+      .map((li) => li.getAttribute('data-id'))
+      .filter(Boolean)
+      .join(',');
   }
 
   function clearFiles() {
     if (!fileList) return;
     fileList.replaceChildren();
     syncIds();
+  }
+
+  function deleteUrl(id) {
+    return `${files.getAttribute('data-upload-url')}/${encodeURIComponent(id)}`;
+  }
+
+  // Delete an upload: { gone, why }. Gone when deleted, already gone (404)
+  // or sent already (409: it cannot go twice, so it leaves the list too);
+  // why says what went wrong, if anything did.
+  async function deleteUpload(id) {
+    try {
+      const { resp, data } = await deleteForJson(deleteUrl(id));
+      if ((resp.ok && data.ok) || resp.status === 404) return { gone: true, why: '' };
+      const why = data.error || `It could not be removed (error ${resp.status}).`;
+      return { gone: resp.status === 409, why };
+    } catch {
+      return { gone: false, why: 'It could not be removed: the server did not answer. Try again.' };
+    }
+  }
+
+  async function removeFile(li, button, name, meta) {
+    composerError('');
+    const id = li.getAttribute('data-id');
+    if (id) {
+      const before = meta.textContent;
+      button.disabled = true;
+      li.classList.add('is-removing');
+      meta.textContent = 'removing…';
+      syncIds(); // a reply sent meanwhile goes without it
+      const { gone, why } = await deleteUpload(id);
+      if (why) composerError(`${name}: ${why}`);
+      if (!gone) {
+        button.disabled = false;
+        li.classList.remove('is-removing');
+        meta.textContent = before;
+        syncIds();
+        button.focus();
+        return;
+      }
+    }
+    // Without an id it is still uploading: uploadFile deletes it once it has one.
+    const next = li.nextElementSibling || li.previousElementSibling;
+    li.remove();
+    syncIds();
+    (next ? next.querySelector('button') : attachButton).focus();
   }
 
   async function uploadFile(file, li, meta) {
@@ -396,7 +460,12 @@ if (inbox) {
     try {
       const { resp, data } = await postForJson(files.getAttribute('data-upload-url'), body);
       if (!resp.ok || !data.ok) throw new Error(data.error || 'It could not be uploaded.');
-      if (!li.isConnected) return; // removed while it uploaded
+      if (!li.isConnected) {
+        // Removed while it uploaded: delete what arrived.
+        const { why } = await deleteUpload(data.id);
+        if (why) composerError(`${file.name}: ${why}`);
+        return;
+      }
       li.setAttribute('data-id', data.id);
       li.classList.remove('is-uploading');
       meta.textContent = fileSize(file.size);
@@ -442,12 +511,7 @@ if (inbox) {
       remove.className = 'btn btn-ghost btn-sm';
       remove.textContent = 'Remove';
       remove.setAttribute('aria-label', `Remove ${file.name}`);
-      remove.addEventListener('click', () => {
-        const next = li.nextElementSibling || li.previousElementSibling;
-        li.remove();
-        syncIds();
-        (next ? next.querySelector('button') : attachButton).focus();
-      });
+      remove.addEventListener('click', () => removeFile(li, remove, file.name, meta));
       li.append(name, meta, remove);
       fileList.append(li);
       uploadFile(file, li, meta);

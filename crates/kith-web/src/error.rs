@@ -54,7 +54,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-        AiFeatureDisabled | AiNotConfigured => StatusCode::CONFLICT,
+        AiFeatureDisabled | AiNotConfigured | AttachmentSent => StatusCode::CONFLICT,
         AiLimitReached => StatusCode::TOO_MANY_REQUESTS,
         AiProviderFailed => StatusCode::BAD_GATEWAY,
         Internal => StatusCode::INTERNAL_SERVER_ERROR,

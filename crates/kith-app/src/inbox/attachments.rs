@@ -18,6 +18,12 @@
 //!   [`UNSENT_TTL_MS`] by the hourly [`SWEEP_JOB`] ([`sweep_unsent`]).
 //! * **Reading** goes through the conversation's visibility: an attachment
 //!   of a conversation the member may not see is "not found".
+//! * **Removing an upload** before it is sent ([`delete_unsent`]: the
+//!   composer's Remove, `DELETE /api/v1/attachments/{id}`): the uploader
+//!   or an admin (owner included) of a workspace may; nobody else, since an
+//!   unsent upload is its uploader's draft (a teammate's removal would
+//!   silently take the file off that person's reply). A sent or received
+//!   file is `attachment_sent` (409) and stays: it belongs to the thread.
 //! * **Deleting**: the `objects.delete` job removes objects by key list or
 //!   workspace prefix, queued in the transaction that deletes the rows.
 //!
@@ -29,7 +35,7 @@
 use super::conversations;
 use crate::worker::JobError;
 use crate::{App, AppError, ErrorCode, Result};
-use kith_domain::role::Action;
+use kith_domain::role::{Action, Role};
 use kith_domain::time::now_ms;
 use kith_domain::{new_id, Context};
 use kith_infra::objects::{ByteStream, Object, ObjectError, PutInfo};
@@ -469,12 +475,74 @@ pub async fn open_signed(
 
 /// Queue the removal of objects (in the transaction that removes their rows).
 pub(crate) async fn delete_objects_later(tx: &mut Tx, org_id: Uuid, keys: Vec<String>) -> Result<()> {
+    delete_objects_at(tx, org_id, keys, now_ms()).await
+}
+
+async fn delete_objects_at(tx: &mut Tx, org_id: Uuid, keys: Vec<String>, run_at_ms: i64) -> Result<()> {
     if keys.is_empty() {
         return Ok(());
     }
     for chunk in keys.chunks(500) {
         let payload = serde_json::json!({"keys": chunk});
-        crate::worker::enqueue(tx, DELETE_JOB, Some(org_id), &payload, now_ms()).await?;
+        crate::worker::enqueue(tx, DELETE_JOB, Some(org_id), &payload, run_at_ms).await?;
+    }
+    Ok(())
+}
+
+/// How long the `objects.delete` job queued with a removed upload waits
+/// before it runs. [`delete_unsent`] removes the object itself right after
+/// the row's transaction commits; the job is the backstop for when that
+/// removal fails or the process stops between the two (the hourly sweep
+/// cannot help then: it finds objects through their rows, and the row is
+/// gone). Removing an object that is already gone is not an error.
+pub const DELETE_BACKSTOP_MS: i64 = 5 * 60 * 1000;
+
+fn already_sent() -> AppError {
+    AppError::Conflict(ErrorCode::AttachmentSent, "the attachment was sent with a message and cannot be deleted")
+}
+
+/// Delete an upload not sent yet, row and object (`WriteRecords`, and the
+/// uploader or an admin). `conversation_id`, when given (the composer's
+/// route names it), must be the upload's. Not found: another workspace's
+/// id, another conversation's, one the member may not see, or one already
+/// deleted. A file that went (or came) with a message is `attachment_sent`
+/// and nothing is deleted.
+///
+/// Order: the row goes in a transaction that also queues an
+/// `objects.delete` job for its object, due in [`DELETE_BACKSTOP_MS`];
+/// after the commit the object is removed at once. A reply that names the
+/// upload afterwards is refused ("not an unsent attachment"); a reply that
+/// linked it first makes the delete `attachment_sent`. The object is never
+/// removed while its row can still be sent, and never outlives the row for
+/// more than the backstop's delay (and the job's retries).
+pub async fn delete_unsent(app: &App, ctx: &Context, id: Uuid, conversation_id: Option<Uuid>) -> Result<()> {
+    if !ctx.can(Action::WriteRecords) {
+        return Err(AppError::Forbidden);
+    }
+    let r = rows::get(app.db(), ctx.org_id, id).await?.ok_or(AppError::NotFound)?;
+    if conversation_id.is_some_and(|c| c != r.conversation_id) {
+        return Err(AppError::NotFound);
+    }
+    conversations::visible(app, ctx, r.conversation_id).await?;
+    if r.message_id.is_some() {
+        return Err(already_sent());
+    }
+    if r.uploaded_by != Some(ctx.user_id()) && ctx.effective_role() < Role::Admin {
+        return Err(AppError::Forbidden);
+    }
+    let mut tx = app.db().begin().await?;
+    if !rows::delete_unsent_one(&mut tx, ctx.org_id, r.conversation_id, id).await? {
+        // Sent (or deleted) between the read and the delete.
+        tx.rollback().await?;
+        return match rows::get(app.db(), ctx.org_id, id).await? {
+            Some(now) if now.message_id.is_some() => Err(already_sent()),
+            _ => Err(AppError::NotFound),
+        };
+    }
+    delete_objects_at(&mut tx, ctx.org_id, vec![r.object_key.clone()], now_ms() + DELETE_BACKSTOP_MS).await?;
+    tx.commit().await?;
+    if let Err(e) = app.objects().delete(&r.object_key).await {
+        tracing::warn!(attachment_id = %id, error = %e, "removed upload: object removal left to the queued job");
     }
     Ok(())
 }

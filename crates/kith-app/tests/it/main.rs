@@ -16,6 +16,7 @@ mod identity;
 mod imports;
 mod inbox;
 mod inbox_attachments;
+mod inbox_attachments_delete;
 mod inbox_email;
 mod inbox_group_commit;
 mod inbox_outbound;

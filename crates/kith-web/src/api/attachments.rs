@@ -1,7 +1,8 @@
 //! `/api/v1/attachments`: files of inbox messages. Upload one to a
 //! conversation (multipart `file` + `conversation_id`, at most 25 MB) and
-//! name its id in `attachment_ids` of a reply; download any attachment of a
-//! conversation the member may see. Downloads are streamed from the object
+//! name its id in `attachment_ids` of a reply; delete it again while it is
+//! unsent (the uploader or an admin; a sent file is `attachment_sent`);
+//! download any attachment of a conversation the member may see. Downloads are streamed from the object
 //! store, always with `X-Content-Type-Options: nosniff`, and served as
 //! `attachment` unless they are png, jpeg, gif or webp images (never svg).
 //! [`capability`] serves the short-lived signed links that providers fetch
@@ -100,6 +101,24 @@ pub async fn download(
 ) -> Result<Response, ApiError> {
     let (a, object) = app::download(&state.app, &ctx, parse_id(&id)?).await?;
     Ok(file_response(&a, object))
+}
+
+/// Delete an upload that was not sent with a message: its row at once, its
+/// file in the object store right after. The uploader or an admin may;
+/// another member is `forbidden`. A file sent (or received) with a message
+/// is `attachment_sent` (409) and stays; another workspace's id is
+/// `not_found`.
+#[utoipa::path(delete, path = "/api/v1/attachments/{id}", tag = "inbox", params(("id" = String, Path)),
+    responses((status = 204, description = "Deleted"), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn delete(
+    State(state): State<WebState>,
+    Extension(ctx): Extension<Context>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    app::delete_unsent(&state.app, &ctx, parse_id(&id)?, None).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// RFC 5987 `filename*` plus an ASCII `filename` fallback.

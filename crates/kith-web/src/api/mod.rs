@@ -106,7 +106,7 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/canned-responses", get(canned::list).post(canned::create))
         .route("/canned-responses/{id}", get(canned::get).patch(canned::update).delete(canned::delete))
         .route("/attachments", post(attachments::upload).layer(DefaultBodyLimit::max(attachments::MAX_UPLOAD_BODY)))
-        .route("/attachments/{id}", get(attachments::download))
+        .route("/attachments/{id}", get(attachments::download).delete(attachments::delete))
         .route("/conversations", get(conversations::list))
         .route("/conversations/{id}", get(conversations::get).patch(conversations::update))
         .route("/conversations/{id}/messages", get(conversations::messages).post(conversations::send))

@@ -32,7 +32,7 @@ use utoipa::{Modify, OpenApi};
         super::conversations::messages, super::conversations::send, super::conversations::add_note,
         super::conversations::mark_read, super::conversations::ai_status, super::conversations::ai_resume,
         super::conversations::suggestion,
-        super::attachments::upload, super::attachments::download,
+        super::attachments::upload, super::attachments::download, super::attachments::delete,
         super::webhooks::list, super::webhooks::create, super::webhooks::get, super::webhooks::update,
         super::webhooks::delete, super::webhooks::deliveries, super::webhooks::replay,
         super::companies::list, super::companies::create, super::companies::get, super::companies::update, super::companies::delete,

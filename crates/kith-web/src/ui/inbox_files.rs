@@ -1,7 +1,7 @@
 //! Attachments in the inbox thread: the links a message shows, the
 //! download route behind them (the member's session; the same visibility
 //! and headers as `GET /api/v1/attachments/{id}`), and the composer's
-//! upload ([`upload`]).
+//! upload ([`upload`]) and removal ([`remove`]).
 //!
 //! The composer's "Attach files" control (`assets/inbox.js`) uploads each
 //! file as soon as it is chosen to `POST /inbox/c/{id}/attachments`, a
@@ -9,7 +9,11 @@
 //! this path through unread, as it does the contacts import; the handler
 //! checks the token itself before reading the file), and gets the
 //! upload's id back as JSON; the reply form then names the ids in
-//! `attachment_ids`. An upload never sent is swept after a day.
+//! `attachment_ids`. The file list's "Remove" deletes the upload (row and
+//! object) with `DELETE /inbox/c/{id}/attachments/{attachment_id}`, its
+//! token in the `X-CSRF-Token` header (checked by the session layer for
+//! every DELETE, PUT and PATCH). An upload never sent nor removed (the
+//! page was closed) is swept after a day.
 
 use super::crm::parse_id;
 use super::UiCtx;
@@ -139,6 +143,40 @@ pub async fn upload(
                 _ => StatusCode::UNPROCESSABLE_ENTITY,
             };
             refused(status, &super::crm::message_of(e))
+        }
+    }
+}
+
+/// `DELETE /inbox/c/{id}/attachments/{attachment_id}`: remove an upload
+/// from the composer before it is sent, answered in JSON: `{ok: true}` or
+/// `{ok: false, error, code}` (404 not found in this conversation, 403 not
+/// the uploader nor an admin, 409 `attachment_sent`). The session layer
+/// has checked the token.
+pub async fn remove(
+    State(state): State<WebState>,
+    Extension(ui): Extension<UiCtx>,
+    Path((id, attachment_id)): Path<(String, String)>,
+) -> Response {
+    let (_, ctx) = signed_in!(state, ui);
+    let (Some(conversation), Some(attachment)) = (parse_id(&id), parse_id(&attachment_id)) else {
+        return refused(StatusCode::NOT_FOUND, "Not found.");
+    };
+    match app::delete_unsent(&state.app, &ctx, attachment, Some(conversation)).await {
+        Ok(()) => Json(serde_json::json!({"ok": true})).into_response(),
+        Err(e) => {
+            let code = e.code();
+            let status = crate::error::status_of(code);
+            let error = match code {
+                kith_app::ErrorCode::NotFound => "This file is no longer there.".to_string(),
+                kith_app::ErrorCode::Forbidden => {
+                    "Only the person who attached this file, or an admin, may remove it.".to_string()
+                }
+                kith_app::ErrorCode::AttachmentSent => {
+                    "This file was sent already; it stays in the thread.".to_string()
+                }
+                _ => super::crm::message_of(e),
+            };
+            (status, Json(serde_json::json!({"ok": false, "error": error, "code": code.as_str()}))).into_response()
         }
     }
 }

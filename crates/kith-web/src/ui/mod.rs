@@ -195,6 +195,7 @@ pub fn routes(state: WebState) -> Router<WebState> {
             "/inbox/c/{id}/attachments",
             post(inbox_files::upload).layer(DefaultBodyLimit::max(crate::api::attachments::MAX_UPLOAD_BODY)),
         )
+        .route("/inbox/c/{id}/attachments/{attachment_id}", axum::routing::delete(inbox_files::remove))
         .route("/inbox/c/{id}/row", get(inbox::row))
         .route("/inbox/c/{id}/head", get(inbox::head))
         .route("/inbox/c/{id}/messages", get(inbox::messages_after).post(inbox::compose))
@@ -230,6 +231,10 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state, session_layer))
 }
+
+/// The header that carries the session's CSRF token on the UI's DELETE,
+/// PUT and PATCH requests (sent by `assets/inbox.js`).
+pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// Largest form body the UI accepts.
 const MAX_FORM_BYTES: usize = 64 * 1024;
@@ -291,6 +296,16 @@ async fn session_layer(State(state): State<WebState>, req: Request, next: Next) 
             return forbidden("Your form expired or came from another site. Go back, reload the page and try again.");
         }
         Request::from_parts(parts, axum::body::Body::from(bytes))
+    } else if matches!(parts.method, Method::DELETE | Method::PUT | Method::PATCH) {
+        // Only the page's script sends these (a form cannot): the token
+        // travels in a header, and the refusal is JSON for the script.
+        let sent = parts.headers.get(CSRF_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
+        if !same_origin(&parts) || !kith_crypto::constant_time_eq(sent, csrf.as_bytes()) {
+            let error = "Your page expired. Reload it and try again.";
+            return (StatusCode::FORBIDDEN, axum::Json(serde_json::json!({"ok": false, "error": error})))
+                .into_response();
+        }
+        Request::from_parts(parts, body)
     } else {
         Request::from_parts(parts, body)
     };

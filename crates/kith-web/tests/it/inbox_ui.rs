@@ -5,7 +5,8 @@
 //! replies through the composer → the send job calls a wiremock Twilio →
 //! a signed `delivered` callback turns the thread's state to "Delivered".
 //! The composer's files: its upload route (session token first, 25 MB) on
-//! each backend, and "Attach files" in Chromium.
+//! each backend, and "Attach files" and "Remove" (deleted on the server) in
+//! Chromium.
 //! Set KITH_TEST_SCREENSHOTS=<dir> to keep the screenshots (default /tmp).
 
 use crate::helpers::{browser, client, form_value};
@@ -827,9 +828,41 @@ pub(crate) mod chromium {
         b.close().await.unwrap();
         drop(driver);
     }
-    /// The composer's "Attach files": two files chosen (one removed again),
-    /// one over 25 MB refused in the page, the reply sent with the other:
-    /// the thread links it and the Twilio stand-in got a link that serves it.
+    /// The id the composer's list holds for the file named `name`, once uploaded.
+    async fn uploaded_id(b: &Browser, name: &str) -> String {
+        let started = Instant::now();
+        loop {
+            let id = b
+                .execute(
+                    "return Array.from(document.querySelectorAll('[data-file-list] li'))
+                       .filter((li) => li.textContent.includes(arguments[0]))
+                       .map((li) => li.getAttribute('data-id') || '')[0] || ''",
+                    vec![json!(name)],
+                )
+                .await
+                .unwrap();
+            if let Some(id) = id.as_str().filter(|id| !id.is_empty()) {
+                return id.to_string();
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "{name} never uploaded");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Wait until the composer's list no longer names `name`.
+    async fn wait_gone(b: &Browser, name: &str) {
+        let started = Instant::now();
+        while b.find(Locator::Css("[data-file-list]")).await.unwrap().text().await.unwrap().contains(name) {
+            assert!(started.elapsed() < Duration::from_secs(10), "{name} stayed in the list");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The composer's "Attach files": two files chosen (one removed again:
+    /// deleted on the server, row and object), one over 25 MB refused in the
+    /// page, the reply sent with the other: the thread links it and the
+    /// Twilio stand-in got a link that serves it. Removing a file that was
+    /// sent meanwhile shows why it cannot be removed.
     #[tokio::test]
     async fn composer_attaches_files_in_chromium() {
         let Some((driver, b)) = start().await else { return };
@@ -841,7 +874,7 @@ pub(crate) mod chromium {
             .mount(&twilio)
             .await;
         let s = server(TestDb::sqlite().await, Some(twilio.uri())).await;
-        let (_, token) = s.user_with_token("attach@inbox.example").await;
+        let (account, token) = s.user_with_token("attach@inbox.example").await;
         let channel = twilio_channel(&s, &token).await;
         inbound_sms(&s, &channel, "SMmenu", "+15557770009", "Could you send the menu?").await;
         drain(&s).await;
@@ -878,13 +911,20 @@ pub(crate) mod chromium {
         wait_text(&b, ".composer-file:not(.is-uploading)", "Lunch menu.pdf", Duration::from_secs(10)).await;
         let input = b.find(Locator::Id("composer-file-input")).await.unwrap();
         input.send_keys(&extra.display().to_string()).await.unwrap();
-        wait_text(&b, "[data-file-list]", "extra.txt", Duration::from_secs(10)).await;
+        let extra_id = uploaded_id(&b, "extra.txt").await;
+        let extra_key = kith_app::inbox::attachments::object_key(account.org_id, extra_id.parse().unwrap());
+        assert!(s.app.objects().get_bytes(&extra_key).await.unwrap().is_some(), "uploaded");
         let input = b.find(Locator::Id("composer-file-input")).await.unwrap();
         input.send_keys(&huge.display().to_string()).await.unwrap();
         let err = wait_text(&b, ".composer-error", "larger than 25 MB", Duration::from_secs(5)).await;
         assert!(err.contains("huge.mov"), "{err}");
         shot(&b, "06-composer-files").await;
         b.find(Locator::Css("button[aria-label='Remove extra.txt']")).await.unwrap().click().await.unwrap();
+        wait_gone(&b, "extra.txt").await;
+        // Removed on the server: its row and its object.
+        let rows = kith_testkit::raw_ids(&s.raw_url, "SELECT id FROM attachments").await;
+        assert!(!rows.contains(&extra_id.parse().unwrap()), "the upload's row is deleted");
+        assert_eq!(s.app.objects().get_bytes(&extra_key).await.unwrap(), None, "its object is deleted");
         let list = b.find(Locator::Css("[data-file-list]")).await.unwrap().text().await.unwrap();
         assert!(list.contains("Lunch menu.pdf") && !list.contains("extra.txt"), "{list}");
         let ids = b.execute("return document.querySelector('[data-attachment-ids]').value", vec![]).await.unwrap();
@@ -916,6 +956,27 @@ pub(crate) mod chromium {
         b.find(Locator::Css("form[data-composer] button[type=submit]")).await.unwrap().click().await.unwrap();
         wait_text(&b, "#messages .msg-out:last-child", "extra.txt", Duration::from_secs(5)).await;
         shot(&b, "09-files-alone-phone").await;
+
+        // A file sent meanwhile (here through the API) cannot be removed: the page says why.
+        let input = b.find(Locator::Id("composer-file-input")).await.unwrap();
+        input.send_keys(&menu.display().to_string()).await.unwrap();
+        let late = uploaded_id(&b, "Lunch menu.pdf").await;
+        let sent: Value = client()
+            .post(s.url(&format!("/api/v1/conversations/{conv}/messages")))
+            .bearer_auth(&token)
+            .json(&json!({"body": "Sent from elsewhere", "attachment_ids": [late]}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(sent["attachments"][0]["id"], json!(late), "{sent}");
+        b.find(Locator::Css("button[aria-label='Remove Lunch menu.pdf']")).await.unwrap().click().await.unwrap();
+        let err = wait_text(&b, ".composer-error", "sent already", Duration::from_secs(5)).await;
+        assert!(err.starts_with("Lunch menu.pdf:"), "{err}");
+        wait_gone(&b, "Lunch menu.pdf").await;
+        shot(&b, "10-remove-refused-phone").await;
         b.close().await.unwrap();
         drop(driver);
     }

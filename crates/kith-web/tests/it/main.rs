@@ -8,6 +8,7 @@ mod ai_web;
 mod api;
 mod assistant_web;
 mod attachments_api;
+mod attachments_delete;
 mod browser;
 mod crm_api;
 mod crm_api2;
