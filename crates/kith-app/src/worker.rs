@@ -2,6 +2,13 @@
 //! registered for their kind, retries failures with exponential backoff and
 //! jitter, parks jobs that keep failing as dead, and turns due schedules into
 //! jobs. Several workers (threads or nodes) may run against one database.
+//!
+//! A running worker keeps a pipeline: it claims more jobs whenever one of
+//! its seats (jobs running at once) is free, rather than finishing a batch
+//! before claiming the next. A job that must wait a moment (a send's
+//! rate-limit slot) can wait in memory with [`wait_in_memory`], giving its
+//! seat to another job while it waits, instead of going back to the
+//! database to be claimed again.
 
 use crate::{App, AppError, Result};
 use kith_domain::cron::Schedule;
@@ -14,7 +21,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
 use uuid::Uuid;
 
 pub const DEFAULT_MAX_ATTEMPTS: i64 = 8;
@@ -28,6 +36,15 @@ const BATCH: i64 = 8;
 /// Jobs of a claimed batch that run at once (each may hold a database
 /// connection: the pool must have room for every worker's share).
 const CONCURRENCY: usize = 4;
+/// Jobs one running worker holds at most: running, waiting for a seat, or
+/// waiting in memory for their time.
+const MAX_IN_HAND: usize = 256;
+/// The longest wait a job may spend in memory; a longer one goes back to
+/// the queue (its lease would otherwise be held for long, and shutdown
+/// would wait for it).
+pub const MAX_WAIT_IN_MEMORY_MS: i64 = 2 * SECOND_MS;
+/// How often a running worker turns due schedules into jobs.
+const SCHEDULE_EVERY: Duration = Duration::from_secs(1);
 
 /// Why a job failed, and whether trying again could help.
 #[derive(Debug, Clone)]
@@ -309,42 +326,165 @@ impl Worker {
         Ok(())
     }
 
-    /// Run until `shutdown` turns true; the job in hand is always finished first.
+    /// Run until `shutdown` turns true; the jobs in hand are always finished
+    /// first (a job waiting in memory goes back to the queue at once).
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let lease_ms = self.lease.as_millis() as i64;
+        let heartbeat = {
+            let (db, owner, beat) = (self.app.db().clone(), self.owner.clone(), self.lease / LEASE_BEATS);
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(beat).await;
+                    if let Err(e) = jobs::renew_leases(&db, &owner, now_ms() + lease_ms).await {
+                        tracing::warn!(error = %e, "could not renew job leases");
+                    }
+                }
+            })
+        };
+        let seats = Arc::new(Semaphore::new(CONCURRENCY));
+        let freed = Arc::new(Notify::new());
+        let mut in_hand: JoinSet<Result<()>> = JoinSet::new();
+        let mut schedules_fired: Option<std::time::Instant> = None;
         loop {
             if *shutdown.borrow() {
                 break;
             }
-            // Listen before looking, so a commit between the look and the
-            // sleep still wakes this worker (webhook events: at once).
+            // Listen before looking, so that a commit (webhook events: at
+            // once) or a freed seat between the look and the sleep still
+            // wakes this worker.
             let woken = self.app.inbox().ingest.committed().notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            let ran = match self.run_once().await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::error!(error = %e, "worker loop error");
-                    0
+            let seat_freed = freed.notified();
+            tokio::pin!(seat_freed);
+            seat_freed.as_mut().enable();
+            while let Some(done) = in_hand.try_join_next() {
+                log_job_task(done);
+            }
+            let room = if seats.available_permits() > 0 { MAX_IN_HAND.saturating_sub(in_hand.len()) } else { 0 };
+            let room = room.min(BATCH as usize);
+            let mut claimed = 0;
+            if room > 0 {
+                if schedules_fired.is_none_or(|at| at.elapsed() >= SCHEDULE_EVERY) {
+                    schedules_fired = Some(std::time::Instant::now());
+                    if let Err(e) = self.fire_schedules().await {
+                        tracing::error!(error = %e, "worker loop error");
+                    }
                 }
-            };
-            if ran == 0 {
-                // Sleep until the next job is due (a deferred send's slot),
-                // at most the idle wait.
-                let wait = match jobs::next_run_at(self.app.db()).await {
+                match jobs::claim(self.app.db(), &self.owner, now_ms(), lease_ms, room as i64).await {
+                    Ok(batch) => {
+                        claimed = batch.len();
+                        for job in batch {
+                            let handler = self.registry.handlers.get(&job.kind).cloned();
+                            let seat = Seat::new(seats.clone(), freed.clone(), shutdown.clone());
+                            let (app, owner) = (self.app.clone(), self.owner.clone());
+                            in_hand.spawn(seat.run(run_job(app, handler, owner, job)));
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "worker loop error"),
+                }
+            }
+            if claimed > 0 && claimed == room {
+                continue; // more may be due
+            }
+            // Sleep until the next job is due (a deferred send's slot), at
+            // most the idle wait, unless a job ends or a seat frees first.
+            let wait = match (room > 0).then_some(()) {
+                Some(()) => match jobs::next_run_at(self.app.db()).await {
                     Ok(Some(at)) => {
                         Duration::from_millis((at - now_ms()).clamp(1, i64::MAX) as u64).min(self.idle_wait)
                     }
                     _ => self.idle_wait,
-                };
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = shutdown.changed() => {}
-                    _ = &mut woken => {}
-                }
+                },
+                None => self.idle_wait,
+            };
+            tokio::select! {
+                Some(done) = in_hand.join_next(), if !in_hand.is_empty() => log_job_task(done),
+                _ = &mut seat_freed => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.changed() => {}
+                _ = &mut woken => {}
             }
         }
+        while let Some(done) = in_hand.join_next().await {
+            log_job_task(done);
+        }
+        heartbeat.abort();
         tracing::info!(owner = %self.owner, "worker stopped");
     }
+}
+
+fn log_job_task(done: std::result::Result<Result<()>, tokio::task::JoinError>) {
+    match done {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "could not record a job's outcome"),
+        // A panicking handler ends its own task; its lease runs out and the
+        // job is claimed again later.
+        Err(e) => tracing::error!(error = %e, "a job's task stopped"),
+    }
+}
+
+/// A job's place in a running worker: one of its seats while the job
+/// works, and the worker's stop signal.
+struct Seat {
+    seats: Arc<Semaphore>,
+    permit: std::sync::Mutex<Option<OwnedSemaphorePermit>>,
+    freed: Arc<Notify>,
+    stopping: watch::Receiver<bool>,
+}
+
+tokio::task_local! {
+    static SEAT: Arc<Seat>;
+}
+
+impl Seat {
+    fn new(seats: Arc<Semaphore>, freed: Arc<Notify>, stopping: watch::Receiver<bool>) -> Arc<Seat> {
+        Arc::new(Seat { seats, permit: std::sync::Mutex::new(None), freed, stopping })
+    }
+
+    /// Take a seat, run the job with it, and give the seat back.
+    async fn run<F: Future<Output = Result<()>>>(self: Arc<Self>, job: F) -> Result<()> {
+        self.take().await;
+        let result = SEAT.scope(self.clone(), job).await;
+        self.give_back();
+        result
+    }
+
+    async fn take(&self) {
+        let permit = self.seats.clone().acquire_owned().await.expect("the semaphore is never closed");
+        *self.permit.lock().expect("seat lock") = Some(permit);
+    }
+
+    fn give_back(&self) {
+        if self.permit.lock().expect("seat lock").take().is_some() {
+            self.freed.notify_one();
+        }
+    }
+}
+
+/// Wait in memory until `at_ms`, giving the job's seat to another job
+/// meanwhile; true when the time has come. Returns false without waiting —
+/// the caller then defers its job through the queue — outside a running
+/// worker ([`Worker::run_once`] records every deferral), for a wait longer
+/// than [`MAX_WAIT_IN_MEMORY_MS`], or when the worker is stopping (also
+/// when it starts stopping during the wait).
+pub async fn wait_in_memory(at_ms: i64) -> bool {
+    let Ok(seat) = SEAT.try_with(Arc::clone) else { return false };
+    let wait = at_ms - now_ms();
+    if wait > MAX_WAIT_IN_MEMORY_MS || *seat.stopping.borrow() {
+        return false;
+    }
+    if wait <= 0 {
+        return true;
+    }
+    seat.give_back();
+    let mut stopping = seat.stopping.clone();
+    let came = tokio::select! {
+        _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => true,
+        _ = stopping.wait_for(|stop| *stop) => false,
+    };
+    seat.take().await;
+    came
 }
 
 /// Run one claimed job and record its outcome (done, deferred, failed, dead).

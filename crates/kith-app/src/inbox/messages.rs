@@ -269,15 +269,6 @@ async fn send_now(app: &App, org_id: Uuid, id: Uuid, exempt: bool, last_attempt:
         return Ok(Outcome::Defer(until));
     }
     let config = open_config(app, org_id, channel.id, channel.config.as_deref()).await?;
-    // The sender's rate-limit slot, claimed in a transaction.
-    let limits = ratelimit::for_channel(&channel.kind, &config);
-    let reserved = details
-        .as_ref()
-        .and_then(|d| d.slot_ms.map(|slot_ms| ratelimit::Reservation { slot_ms, shift_ms: d.slot_shift_ms }));
-    match ratelimit::claim(app, org_id, channel.id, m.id, &conv.peer, &limits, reserved, now).await? {
-        ratelimit::Claim::Go => {}
-        ratelimit::Claim::Reserved(at) | ratelimit::Claim::Wait(at) => return Ok(Outcome::Defer(at)),
-    }
     let template = match &details {
         Some(d) => outbound::open_template(app, org_id, d).await?,
         None => None,
@@ -293,6 +284,38 @@ async fn send_now(app: &App, org_id: Uuid, id: Uuid, exempt: bool, last_attempt:
         file_name: &f.name,
         caption: &body,
     });
+    // The sender's rate-limit slot, claimed in a transaction right before
+    // the call, so that the provider sees the calls spaced as the slots are.
+    let limits = ratelimit::for_channel(&channel.kind, &config);
+    let mut reserved = details
+        .as_ref()
+        .and_then(|d| d.slot_ms.map(|slot_ms| ratelimit::Reservation { slot_ms, shift_ms: d.slot_shift_ms }));
+    let mut now = now;
+    loop {
+        match ratelimit::claim(app, org_id, channel.id, m.id, &conv.peer, &limits, reserved, now).await? {
+            ratelimit::Claim::Go => break,
+            ratelimit::Claim::Reserved(at) | ratelimit::Claim::Wait(at) => {
+                // A slot soon: wait for it in memory (the worker seats
+                // another job meanwhile) rather than through the queue.
+                if !crate::worker::wait_in_memory(at).await {
+                    return Ok(Outcome::Defer(at));
+                }
+                if !exempt {
+                    // The contact may have written STOP meanwhile.
+                    let consent = rows::current_consent(app.db(), org_id, conv.contact_id, &channel.kind).await?;
+                    if consent.as_deref() == Some(Consent::OptOut.as_str()) {
+                        fail(app, &m, "contact_opted_out", "the contact opted out before the message was sent").await?;
+                        return Ok(Outcome::Done);
+                    }
+                }
+                // The slot (and how far the line had moved) as recorded.
+                reserved = kith_store::outbound::get_outbound(app.db(), org_id, m.id).await?.and_then(|d| {
+                    d.slot_ms.map(|slot_ms| ratelimit::Reservation { slot_ms, shift_ms: d.slot_shift_ms })
+                });
+                now = now_ms();
+            }
+        }
+    }
     let inbox = app.inbox();
     let to = conv.peer.as_str();
     let result: std::result::Result<Sent, SendError> = match channel.kind.as_str() {

@@ -3,13 +3,20 @@
 //! Each sender (a channel) has a durable slot row in the database; a send
 //! claims it in a transaction before it calls the provider, so several
 //! workers and nodes against one database never exceed the limit together.
-//! The rule is strict spacing: two sends from one sender are at least one
-//! interval apart (interval = 1 s / rate, 2 % wider so that network jitter
-//! never shows a provider one send too many in a window). A send that
-//! cannot go yet takes the next free slot in line (`tail_ms`) and its job
-//! is deferred to it — not a failure, not an attempt. When it wakes and
-//! the sender is still busy (an earlier send ran late), it waits for the
-//! sender's next time again, keeping its place ahead of newcomers.
+//! The rule is spacing on a grid: each send takes the sender's next time,
+//! one interval (1 s / rate, 2 % wider so that network jitter never shows a
+//! provider one send too many in a window) after the time the one before
+//! it had. A send may go a little before its time (the tolerance: half of
+//! what the 2 % leaves in a second, at most half an interval) when the one
+//! before it went late, so one late wake-up does not push every later send
+//! back; a grid with interval T and tolerance τ fits at most
+//! 1 + (1000 + τ) / T sends in 1 s, which the tolerance keeps within the
+//! rate. A send that cannot go yet takes the next free slot in line
+//! (`tail_ms`) and waits for it — in memory when it is near (see
+//! `worker::wait_in_memory`), otherwise its job is deferred to it: not a
+//! failure, not an attempt. When it wakes and the sender is still busy (an
+//! earlier send ran late), it waits for the sender's next time again,
+//! keeping its place ahead of newcomers.
 //!
 //! Where a provider also limits sends to one person (WhatsApp: 1 per 6 s;
 //! Telegram: about 1 per second in a chat), a second slot row per
@@ -62,11 +69,47 @@ pub struct RateLimits {
 impl RateLimits {
     /// Milliseconds between two sends of the sender.
     pub fn sender_interval_ms(&self) -> Option<i64> {
-        self.per_second.map(|r| (1000.0 / r * MARGIN).ceil() as i64)
+        self.sender_spacing().map(|s| s.interval_ms)
+    }
+
+    /// The sender's grid: its interval and how early a send may go.
+    pub fn sender_spacing(&self) -> Option<Spacing> {
+        self.per_second.map(Spacing::for_rate)
     }
 
     pub fn recipient_interval_ms(&self) -> Option<i64> {
         self.recipient_interval_s.filter(|s| *s > 0.0).map(|s| (s * 1000.0 * MARGIN).ceil() as i64)
+    }
+}
+
+/// The grid of one scope: sends `interval_ms` apart, one allowed up to
+/// `tolerance_ms` before its time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spacing {
+    pub interval_ms: i64,
+    pub tolerance_ms: i64,
+}
+
+impl Spacing {
+    /// Strict spacing: never before its time.
+    pub fn strict(interval_ms: i64) -> Spacing {
+        Spacing { interval_ms, tolerance_ms: 0 }
+    }
+
+    /// The grid for `per_second` sends a second: the interval with the
+    /// margin, and a tolerance of half the room the margin leaves in a
+    /// 1-second window (the other half is for the jitter between taking a
+    /// slot and the provider seeing the call), at most half an interval, so
+    /// that every 1-second window holds `floor(per_second)` sends or fewer.
+    pub fn for_rate(per_second: f64) -> Spacing {
+        let interval_ms = (1000.0 / per_second * MARGIN).ceil() as i64;
+        if per_second < 1.0 {
+            return Spacing::strict(interval_ms);
+        }
+        // At most n in 1 s: 1 + ⌊(1000 + τ) / T⌋ <= n  ⇔  τ < n·T - 1000.
+        let most = per_second.floor() as i64;
+        let tolerance_ms = ((most * interval_ms - 1001) / 2).clamp(0, interval_ms / 2);
+        Spacing { interval_ms, tolerance_ms }
     }
 }
 
@@ -190,10 +233,10 @@ pub struct Reservation {
     pub shift_ms: Option<i64>,
 }
 
-/// The pure rule over the locked slot rows (each with its interval; the
+/// The pure rule over the locked slot rows (each with its grid; the
 /// sender's own row, when it has one, first): returns the claim and the rows
 /// to write back.
-pub fn decide(slots: &[(SlotRow, i64)], reserved: Option<Reservation>, now: i64) -> (Claim, Vec<SlotRow>) {
+pub fn decide(slots: &[(SlotRow, Spacing)], reserved: Option<Reservation>, now: i64) -> (Claim, Vec<SlotRow>) {
     let unchanged = || slots.iter().map(|(s, _)| *s).collect::<Vec<_>>();
     if let Some(r) = reserved {
         // The line moved back since this slot was handed out: the slot moved
@@ -205,22 +248,29 @@ pub fn decide(slots: &[(SlotRow, i64)], reserved: Option<Reservation>, now: i64)
         }
     }
     let waited = reserved.is_some();
-    let free = |s: &SlotRow, i: i64| s.next_ms <= now && (waited || s.tail_ms + i <= now);
-    if slots.iter().all(|(s, i)| free(s, *i)) {
-        let rows = slots.iter().map(|(s, i)| SlotRow { next_ms: now + i, tail_ms: s.tail_ms.max(now), ..*s }).collect();
+    // The earliest a send may go on a scope: its time, less the tolerance.
+    let earliest = |s: &SlotRow, g: &Spacing| s.next_ms - g.tolerance_ms;
+    let free = |s: &SlotRow, g: &Spacing| earliest(s, g) <= now && (waited || s.tail_ms + g.interval_ms <= now);
+    if slots.iter().all(|(s, g)| free(s, g)) {
+        // The next time is one interval after this send's own time on the
+        // grid (its scheduled time when it went early, now when late).
+        let rows = slots
+            .iter()
+            .map(|(s, g)| SlotRow { next_ms: s.next_ms.max(now) + g.interval_ms, tail_ms: s.tail_ms.max(now), ..*s })
+            .collect();
         return (Claim::Go, rows);
     }
     if waited {
-        let at = slots.iter().map(|(s, _)| s.next_ms).max().unwrap_or(now).max(now + 1);
+        let at = slots.iter().map(|(s, g)| earliest(s, g)).max().unwrap_or(now).max(now + 1);
         return (Claim::Wait(at), unchanged());
     }
     // Line up behind every slot handed out, on each scope; only the scopes
     // that decide the time record the reservation (a per-recipient wait must
     // not hold up the sender's other recipients).
-    let candidate = |s: &SlotRow, i: i64| (s.tail_ms + i).max(s.next_ms).max(now);
-    let at = slots.iter().map(|(s, i)| candidate(s, *i)).max().unwrap_or(now);
+    let candidate = |s: &SlotRow, g: &Spacing| (s.tail_ms + g.interval_ms).max(s.next_ms).max(now);
+    let at = slots.iter().map(|(s, g)| candidate(s, g)).max().unwrap_or(now);
     let rows =
-        slots.iter().map(|(s, i)| if candidate(s, *i) == at { SlotRow { tail_ms: at, ..*s } } else { *s }).collect();
+        slots.iter().map(|(s, g)| if candidate(s, g) == at { SlotRow { tail_ms: at, ..*s } } else { *s }).collect();
     (Claim::Reserved(at), rows)
 }
 
@@ -238,17 +288,17 @@ pub fn decide_push_back(row: SlotRow, interval: Option<i64>, until_ms: i64, now:
     (retry_at, pushed)
 }
 
-/// Scopes and intervals a send to `peer` is limited by, in lock order (the
+/// Scopes and grids a send to `peer` is limited by, in lock order (the
 /// sender's own scope, `""`, first).
-fn scopes(limits: &RateLimits, peer: &str) -> Vec<(String, i64)> {
+fn scopes(limits: &RateLimits, peer: &str) -> Vec<(String, Spacing)> {
     let mut out = Vec::new();
-    if let Some(i) = limits.sender_interval_ms() {
-        out.push((String::new(), i));
+    if let Some(g) = limits.sender_spacing() {
+        out.push((String::new(), g));
     }
     if let Some(i) = limits.recipient_interval_ms() {
-        out.push((format!("to:{peer}"), i));
+        out.push((format!("to:{peer}"), Spacing::strict(i)));
     }
-    out.sort();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }
 
@@ -272,8 +322,8 @@ pub async fn claim(
     }
     let mut tx = app.db().begin().await?;
     let mut locked = Vec::with_capacity(scopes.len());
-    for (scope, interval) in &scopes {
-        locked.push((rows::lock_slot(&mut tx, org_id, channel_id, scope, now).await?, *interval));
+    for (scope, grid) in &scopes {
+        locked.push((rows::lock_slot(&mut tx, org_id, channel_id, scope, now).await?, *grid));
     }
     let (claim, updated) = decide(&locked, reserved, now);
     for ((scope, _), (row, (old, _))) in scopes.iter().zip(updated.iter().zip(locked.iter())) {
@@ -368,6 +418,10 @@ mod tests {
         assert!(check_setting(&json!(5)).is_err());
     }
 
+    fn g(interval_ms: i64) -> Spacing {
+        Spacing::strict(interval_ms)
+    }
+
     fn slot(next_ms: i64, tail_ms: i64) -> SlotRow {
         SlotRow { next_ms, tail_ms, shift_ms: 0 }
     }
@@ -378,21 +432,21 @@ mod tests {
     #[test]
     fn newcomers_go_when_free_and_line_up_otherwise() {
         // Idle sender: go, next send one interval later.
-        let (c, rows) = decide(&[(slot(0, 0), 200)], None, 1_000);
+        let (c, rows) = decide(&[(slot(0, 0), g(200))], None, 1_000);
         assert_eq!((c, rows), (Claim::Go, vec![slot(1_200, 1_000)]));
         // Busy: the first in line gets the next time, the next one after it.
-        let (c, rows) = decide(&[(slot(1_200, 1_000), 200)], None, 1_010);
+        let (c, rows) = decide(&[(slot(1_200, 1_000), g(200))], None, 1_010);
         assert_eq!((c, rows.clone()), (Claim::Reserved(1_200), vec![slot(1_200, 1_200)]));
-        let (c, _) = decide(&[(rows[0], 200)], None, 1_020);
+        let (c, _) = decide(&[(rows[0], g(200))], None, 1_020);
         assert_eq!(c, Claim::Reserved(1_400));
         // A newcomer may not jump the line even when the sender is free.
-        let (c, _) = decide(&[(slot(1_200, 1_400), 200)], None, 1_250);
+        let (c, _) = decide(&[(slot(1_200, 1_400), g(200))], None, 1_250);
         assert_eq!(c, Claim::Reserved(1_600));
         // The one that waited goes at its time.
-        let (c, rows) = decide(&[(slot(1_200, 1_400), 200)], WAITED, 1_201);
+        let (c, rows) = decide(&[(slot(1_200, 1_400), g(200))], WAITED, 1_201);
         assert_eq!((c, rows), (Claim::Go, vec![slot(1_401, 1_400)]));
         // Woken while an earlier one ran late: wait for the sender, keep the line.
-        let (c, rows) = decide(&[(slot(1_401, 1_400), 200)], WAITED, 1_400);
+        let (c, rows) = decide(&[(slot(1_401, 1_400), g(200))], WAITED, 1_400);
         assert_eq!((c, rows), (Claim::Wait(1_401), vec![slot(1_401, 1_400)]));
     }
 
@@ -406,7 +460,7 @@ mod tests {
         let mut waiting: Vec<(i64, usize, Reservation)> = Vec::new(); // (wake at, send, slot)
         let (mut calls, mut sent, mut wakes) = (Vec::new(), Vec::new(), 0);
         for n in 0..30 {
-            let (c, rows) = decide(&[(row, I)], None, 0);
+            let (c, rows) = decide(&[(row, g(I))], None, 0);
             row = rows[0];
             match c {
                 Claim::Reserved(at) => waiting.push((at, n, Reservation { slot_ms: at, shift_ms: Some(row.shift_ms) })),
@@ -417,7 +471,7 @@ mod tests {
             waiting.sort_by_key(|w| (w.0, w.1));
             let (now, n, r) = waiting.remove(0);
             wakes += 1;
-            let (c, rows) = decide(&[(row, I)], Some(r), now);
+            let (c, rows) = decide(&[(row, g(I))], Some(r), now);
             row = rows[0];
             match c {
                 Claim::Go => {
@@ -457,7 +511,7 @@ mod tests {
         assert_eq!(pushed, SlotRow { next_ms: 6_000, tail_ms: 1_400 + 5_000, shift_ms: 5_000 });
         // The first in line (slot 1,040) wakes, finds its slot moved to 6,040.
         let first = Reservation { slot_ms: 1_040, shift_ms: Some(0) };
-        assert_eq!(decide(&[(pushed, 40)], Some(first), 1_040).0, Claim::Reserved(6_040));
+        assert_eq!(decide(&[(pushed, g(40))], Some(first), 1_040).0, Claim::Reserved(6_040));
         // A sender without a limit just waits for the provider's time.
         let (at, pushed) = decide_push_back(slot(0, 0), None, 6_000, 1_010);
         assert_eq!((at, pushed.next_ms, pushed.shift_ms), (6_000, 6_000, 0));
@@ -465,14 +519,50 @@ mod tests {
 
     #[test]
     fn a_recipient_limit_does_not_hold_up_the_sender() {
-        let sender = (slot(1_000, 900), 13);
-        let pair = (slot(7_000, 1_000), 6_000);
+        let sender = (slot(1_000, 900), g(13));
+        let pair = (slot(7_000, 1_000), g(6_000));
         let (c, rows) = decide(&[sender, pair], None, 1_100);
         assert_eq!(c, Claim::Reserved(7_000));
         assert_eq!(rows, vec![sender.0, slot(7_000, 7_000)], "only the deciding scope records the reservation");
         // A recipient never written to does not hold anything up.
-        let (c, _) = decide(&[sender, (slot(0, 0), 6_000)], None, 1_700_000_000_000);
+        let (c, _) = decide(&[sender, (slot(0, 0), g(6_000))], None, 1_700_000_000_000);
         assert_eq!(c, Claim::Go);
+    }
+
+    #[test]
+    fn the_tolerance_keeps_every_second_within_the_rate() {
+        let cases = [(25.0, 41, 12), (1.0, 1020, 9), (80.0, 13, 6), (30.0, 34, 9), (0.5, 2040, 0), (2.5, 408, 0)];
+        for (rate, interval, tolerance) in cases {
+            assert_eq!(Spacing::for_rate(rate), Spacing { interval_ms: interval, tolerance_ms: tolerance }, "{rate}/s");
+        }
+        // Whatever the wake-ups' lateness, a 1-second window never holds more
+        // than the rate, and late wake-ups do not push the grid back.
+        for rate in [1.0, 3.0, 25.0, 30.0, 80.0] {
+            let grid = Spacing::for_rate(rate);
+            let mut row = slot(0, 0);
+            let mut sends = Vec::new();
+            let mut now = 0i64;
+            let late = |n: i64| (n * 7919 % 13) * grid.tolerance_ms.max(1) / 12; // 0 ..= tolerance
+            for n in 0..600i64 {
+                // Each send wakes at its earliest time plus some lateness.
+                loop {
+                    let (c, rows) = decide(&[(row, grid)], WAITED, now);
+                    row = rows[0];
+                    match c {
+                        Claim::Go => break,
+                        Claim::Wait(at) | Claim::Reserved(at) => now = at + late(n),
+                    }
+                }
+                sends.push(now);
+            }
+            let most = (0..sends.len())
+                .map(|i| sends[i..].iter().take_while(|t| **t - sends[i] <= 1000).count())
+                .max()
+                .unwrap();
+            assert!(most as f64 <= rate.floor(), "{rate}/s: {most} sends within 1 s");
+            let span = sends.last().unwrap() - sends[0];
+            assert!(span <= 599 * grid.interval_ms + grid.tolerance_ms, "{rate}/s: the grid slipped ({span} ms)");
+        }
     }
 
     #[test]
@@ -486,7 +576,7 @@ mod tests {
         for step in 0..400 {
             now += 37;
             if step % 3 == 0 {
-                let (c, rows) = decide(&[(s, 200)], None, now);
+                let (c, rows) = decide(&[(s, g(200))], None, now);
                 s = rows[0];
                 match c {
                     Claim::Go => sends.push(now),
@@ -499,7 +589,7 @@ mod tests {
             for _ in due {
                 // Wake late by up to 50 ms.
                 let t = now + (step % 5) * 10;
-                let (c, rows) = decide(&[(s, 200)], WAITED, t);
+                let (c, rows) = decide(&[(s, g(200))], WAITED, t);
                 s = rows[0];
                 match c {
                     Claim::Go => sends.push(t),

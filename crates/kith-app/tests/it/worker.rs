@@ -363,3 +363,88 @@ async fn a_running_job_keeps_its_lease_and_a_dead_workers_lease_lapses() {
     })
     .await;
 }
+
+/// A handler that waits in memory for `wait_ms`, noting how many wait at
+/// once; it defers through the queue when it may not wait in memory.
+fn pausing_registry(
+    wait_ms: i64,
+    waiting: Arc<AtomicUsize>,
+    most: Arc<AtomicUsize>,
+    done: Arc<AtomicUsize>,
+) -> Registry {
+    let mut registry = Registry::default();
+    registry.register("test.pause", move |_app, _job| {
+        let (waiting, most, done) = (waiting.clone(), most.clone(), done.clone());
+        async move {
+            let at = now_ms() + wait_ms;
+            let now_waiting = waiting.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(now_waiting, Ordering::SeqCst);
+            let came = worker::wait_in_memory(at).await;
+            waiting.fetch_sub(1, Ordering::SeqCst);
+            if !came {
+                return Err(worker::JobError::defer(at));
+            }
+            done.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    });
+    registry
+}
+
+async fn statuses(app: &App, ids: &[Uuid]) -> Vec<Option<(String, i64)>> {
+    let mut out = Vec::new();
+    for id in ids {
+        out.push(job(app, *id).await.map(|j| (j.status, j.attempts)));
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_job_waiting_in_memory_gives_its_seat_to_another_and_goes_back_to_the_queue_on_stop() {
+    each_backend_concurrently(|t: TestApp| async move {
+        let t = t;
+        let (app, l) = (&t.app, t.label);
+        let (waiting, most, done) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)), Arc::default());
+        let registry = pausing_registry(1_500, waiting.clone(), most.clone(), Arc::clone(&done));
+        let mut ids = Vec::new();
+        for _ in 0..16 {
+            ids.push(enqueue(app, "test.pause", b"{}", 3).await);
+        }
+
+        // One batch outside a running worker: nothing waits in memory, each
+        // job goes back to the queue without spending an attempt.
+        let w = Worker::new(app.clone(), registry.clone());
+        let ran = w.run_once().await.unwrap();
+        assert_eq!(ran, 8, "{l}");
+        assert_eq!(done.load(Ordering::SeqCst), 0, "{l}: run_once never waits in memory");
+        let queued_again = statuses(app, &ids)
+            .await
+            .into_iter()
+            .filter(|s| s.as_ref().is_some_and(|(st, a)| st == "queued" && *a == 0))
+            .count();
+        assert_eq!(queued_again, 16, "{l}: deferred, not failed");
+
+        // A running worker: all jobs wait at once though only a few seats
+        // exist, and stopping sends the waiting ones back to the queue at once.
+        most.store(0, Ordering::SeqCst);
+        for id in &ids {
+            wait_until_due(app, *id).await;
+        }
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let running =
+            tokio::spawn(Worker::new(app.clone(), registry).with_idle_wait(Duration::from_millis(20)).run(stopped));
+        let started = std::time::Instant::now();
+        while waiting.load(Ordering::SeqCst) < 16 {
+            assert!(started.elapsed() < Duration::from_secs(20), "{l}: {} waiting", waiting.load(Ordering::SeqCst));
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        stop.send(true).unwrap();
+        running.await.unwrap();
+        assert_eq!(most.load(Ordering::SeqCst), 16, "{l}: every job waited at once, not four at a time");
+        let after = statuses(app, &ids).await;
+        let back = after.iter().filter(|s| s.as_ref().is_some_and(|(st, a)| st == "queued" && *a == 0)).count();
+        assert_eq!(back + done.load(Ordering::SeqCst), 16, "{l}: {after:?}");
+        assert!(back > 0, "{l}: the waits were cut short by the stop");
+    })
+    .await;
+}
