@@ -362,6 +362,9 @@ if (inbox) {
       composer.querySelector('.composer-foot').before(p);
     }
     p.textContent = text;
+    // On a phone the composer's foot is often below the fold: bring the
+    // error into view (no jump when it is already visible).
+    p.scrollIntoView({ block: 'nearest' });
   }
 
   // ---------- files in the composer ----------

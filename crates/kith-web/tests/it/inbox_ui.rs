@@ -975,6 +975,9 @@ pub(crate) mod chromium {
         b.find(Locator::Css("button[aria-label='Remove Lunch menu.pdf']")).await.unwrap().click().await.unwrap();
         let err = wait_text(&b, ".composer-error", "sent already", Duration::from_secs(5)).await;
         assert!(err.starts_with("Lunch menu.pdf:"), "{err}");
+        let seen = "const r = document.querySelector('.composer-error').getBoundingClientRect();
+                    return r.top >= 0 && r.bottom <= window.innerHeight;";
+        assert_eq!(b.execute(seen, vec![]).await.unwrap(), json!(true), "the error is scrolled into view");
         wait_gone(&b, "Lunch menu.pdf").await;
         shot(&b, "10-remove-refused-phone").await;
         b.close().await.unwrap();
