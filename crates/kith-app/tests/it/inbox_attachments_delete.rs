@@ -172,3 +172,48 @@ async fn a_failed_object_removal_is_finished_by_the_queued_job() {
         assert_eq!(kith_testkit::raw_i64(&t.db.raw_url, left).await, 0, "{l}: the job is done");
     }
 }
+
+/// A removal and a reply naming the same upload, at the same time, twelve
+/// times over: exactly one of them wins each time, and afterwards a file's
+/// object is in the store exactly when its row is (a sent file keeps its
+/// object; a removed one loses both).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removal_racing_a_reply_leaves_row_and_object_together() {
+    for db in TestDb::all().await {
+        let (base, _) = crate::inbox::twilio_stand_in().await;
+        let t = TestApp::new(db, settings(base, None));
+        let (app, l) = (&t.app, t.label);
+        let owner = t.user("remove-race@inbox.test").await;
+        let o = owner_ctx(app, &owner).await;
+        let ch = crate::inbox::twilio_channel(app, &o).await;
+        let conv = conversation(app, &o, ch, "SMrm4", "+15557771004").await;
+        let mut ups = Vec::new();
+        for i in 0..12 {
+            ups.push(upload(app, &o, conv, &format!("race-{i}.txt")).await);
+        }
+        let mut races = Vec::new();
+        for up in &ups {
+            let (app, o, id) = (app.clone(), o.clone(), up.id);
+            races.push(tokio::spawn(async move {
+                let reply = OutboundMessage { attachment_ids: vec![id], ..OutboundMessage::text("racing") };
+                let (removed, sent) = tokio::join!(
+                    attachments::delete_unsent(&app, &o, id, Some(conv)),
+                    outbound::send(&app, &o, conv, &reply)
+                );
+                (id, removed, sent.map(drop))
+            }));
+        }
+        for race in races {
+            let (id, removed, sent) = race.await.unwrap();
+            match (&removed, &sent) {
+                (Ok(()), Err(AppError::Validation(f))) if f[0].field == "attachment_ids.0" => {}
+                (r, Ok(())) if is_sent(r) => {}
+                other => panic!("{l}: {id}: exactly one should win: {other:?}"),
+            }
+            let row = kith_store::attachments::get(app.db(), o.org_id, id).await.unwrap();
+            let object = app.objects().get_bytes(&attachments::object_key(o.org_id, id)).await.unwrap();
+            assert_eq!(row.is_some(), sent.is_ok(), "{l}: {id}: the row stays only when sent");
+            assert_eq!(object.is_some(), row.is_some(), "{l}: {id}: object and row together");
+        }
+    }
+}
