@@ -5,7 +5,8 @@
 //! found; the uploader or an admin may, another member or a viewer may
 //! not; a reply naming a removed upload is refused. When the object store
 //! fails to remove the file, the `objects.delete` job queued in the row's
-//! transaction removes it later.
+//! transaction removes it later. A removal racing a reply for the same
+//! upload: one wins, and row and object stay or go together.
 
 use crate::support::*;
 use kith_app::inbox::attachments::{self, Attachment};
