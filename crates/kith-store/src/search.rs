@@ -1,10 +1,12 @@
 //! Global search over `search_docs` with the engine's full-text index,
-//! through the one visibility filter.
+//! through the one visibility filter; and the bulk replacement of documents
+//! that imports use.
 
 use crate::dialect::fulltext_query;
+use crate::records::SearchDoc;
 use crate::sql::Sql;
 use crate::visibility::push_filter;
-use crate::{Backend, Db, Result};
+use crate::{Backend, Db, Result, Tx};
 use kith_domain::visibility::Viewer;
 use uuid::Uuid;
 
@@ -115,4 +117,23 @@ pub fn search_sql(backend: Backend, viewer: &Viewer, words: &SearchWords, limit:
         }
     }
     sql
+}
+
+/// Replace the search documents of existing records in bulk (an import
+/// updating the contacts it matched): the old documents go in one statement
+/// per few hundred records and the new ones in multi-row inserts, instead of
+/// an upsert per record — a write per statement is what a batch of updates
+/// spent its time on. Records without a document simply get one.
+pub async fn replace_docs(tx: &mut Tx, org_id: Uuid, docs: &[SearchDoc]) -> Result<()> {
+    for chunk in docs.chunks(500) {
+        // Padded by repeating the last id: a few statement texts, prepared once.
+        let padded = crate::sql::padded_len(chunk.len(), 500);
+        let ids = chunk.iter().map(|d| d.record_id);
+        let pad = chunk.last().map(|d| d.record_id).into_iter().cycle().take(padded - chunk.len());
+        let mut sql = Sql::new("DELETE FROM search_docs WHERE org_id = ");
+        sql.bind(org_id).push(" AND record_id IN (").bind_list(ids.chain(pad)).push(")");
+        sql.execute(tx).await?;
+    }
+    crate::records::insert_search_docs(tx, docs).await?;
+    Ok(())
 }

@@ -290,3 +290,58 @@ async fn rows_matching_what_the_previous_batch_wrote_update_it() {
         assert_eq!((skipped.created, skipped.updated), (0, 0), "{l}");
     }
 }
+
+/// Rows matching existing contacts are written as one set of updates per
+/// batch: each contact keeps the e-mails and phones it had and gains the
+/// row's (dedupe and search find it by either), its search document carries
+/// its new name, and the documents of its notes follow the new name.
+#[tokio::test]
+async fn updated_contacts_keep_their_handles_gain_the_rows_and_search_follows() {
+    for t in TestApp::all().await {
+        let (app, l) = (&t.app, t.label);
+        let owner = t.user("updates@crm.test").await;
+        let o = owner_ctx(app, &owner).await;
+        let one = |first: &str, email: &str, phone: Option<&str>| contacts::ContactInput {
+            first_name: Some(first.into()),
+            emails: Some(vec![contacts::LabeledValue { value: email.into(), label: None }]),
+            phones: Some(phone.map(|p| contacts::LabeledValue { value: p.into(), label: None }).into_iter().collect()),
+            ..Default::default()
+        };
+        let ann = contacts::create(app, &o, &one("Ann", "ann@old.test", Some("+1 415 555 0142"))).await.unwrap();
+        let bob = contacts::create(app, &o, &one("Bob", "bob@same.test", None)).await.unwrap();
+        let note = kith_app::crm::notes::NoteInput {
+            record_type: Some(kith_domain::crm::RecordType::Contact),
+            record_id: Some(ann.id),
+            body: Some("quarterly ledger review".into()),
+            is_private: None,
+        };
+        kith_app::crm::notes::create(app, &o, &note).await.unwrap();
+        let csv = "first_name,last_name,email,phone\n\
+                   Annie,Newname,ann@old.test,+1 212 555 0199\n\
+                   Bob,,bob@same.test,\n";
+        let id = upload(app, &o, "updates.csv", csv.as_bytes(), Dedupe::Update, false).await;
+        drain(app).await;
+        let done = imports::get(app, &o, id).await.unwrap();
+        assert_eq!((done.status.as_str(), done.created, done.updated), ("done", 0, 2), "{l}: {:?}", done.error);
+        let after = contacts::get(app, &o, ann.id).await.unwrap();
+        let phones: Vec<&str> = after.phones.iter().map(|p| p.value.as_str()).collect();
+        assert_eq!((after.first_name.as_str(), phones), ("Annie", vec!["+14155550142", "+12125550199"]), "{l}");
+        assert_eq!(contacts::get(app, &o, bob.id).await.unwrap().version, bob.version, "{l}: nothing new for Bob");
+        for q in ["Newname", "2125550199", "4155550142", "ann@old.test"] {
+            let hits = kith_app::crm::search::search(app, &o, q, 5).await.unwrap();
+            let ids: Vec<Uuid> = hits.iter().filter(|h| h.kind == "contact").map(|h| h.id).collect();
+            assert_eq!(ids, [ann.id], "{l}: {q} finds Ann");
+        }
+        let hits = kith_app::crm::search::search(app, &o, "ledger", 5).await.unwrap();
+        let titles: Vec<&str> = hits.iter().filter(|h| h.kind == "note").map(|h| h.title.as_str()).collect();
+        assert_eq!(titles, ["Annie Newname"], "{l}: the note's document follows the new name");
+        // Both phones are handles now: a row with only the old or only the
+        // new one finds Ann.
+        let csv = "email,phone,title\n,+1 415 555 0142,Chief\n,+1 212 555 0199,Chief\n";
+        let again = upload(app, &o, "phones.csv", csv.as_bytes(), Dedupe::Update, false).await;
+        drain(app).await;
+        let second = imports::get(app, &o, again).await.unwrap();
+        assert_eq!((second.created, second.updated), (0, 2), "{l}: {:?}", second.error);
+        assert_eq!(contacts::get(app, &o, ann.id).await.unwrap().title.as_deref(), Some("Chief"), "{l}");
+    }
+}
