@@ -292,7 +292,9 @@ async fn send_now(app: &App, org_id: Uuid, id: Uuid, exempt: bool, last_attempt:
         .and_then(|d| d.slot_ms.map(|slot_ms| ratelimit::Reservation { slot_ms, shift_ms: d.slot_shift_ms }));
     let mut now = now;
     loop {
-        match ratelimit::claim(app, org_id, channel.id, m.id, &conv.peer, &limits, reserved, now).await? {
+        let (claim, holding) =
+            ratelimit::claim(app, org_id, channel.id, m.id, &conv.peer, &limits, reserved, now).await?;
+        match claim {
             ratelimit::Claim::Go => break,
             ratelimit::Claim::Reserved(at) | ratelimit::Claim::Wait(at) => {
                 // A slot soon: wait for it in memory (the worker seats
@@ -308,11 +310,7 @@ async fn send_now(app: &App, org_id: Uuid, id: Uuid, exempt: bool, last_attempt:
                         return Ok(Outcome::Done);
                     }
                 }
-                // The slot (and how far the line had moved) as recorded.
-                reserved = kith_store::outbound::get_outbound(app.db(), org_id, m.id).await?.and_then(|d| {
-                    d.slot_ms.map(|slot_ms| ratelimit::Reservation { slot_ms, shift_ms: d.slot_shift_ms })
-                });
-                now = now_ms();
+                (reserved, now) = (holding, now_ms());
             }
         }
     }
