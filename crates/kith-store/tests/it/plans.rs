@@ -49,3 +49,32 @@ async fn contacts_by_a_list_of_ids_are_looked_up_by_primary_key() {
         assert_eq!(found.len(), wanted.len());
     }
 }
+
+/// A list filtered by owner walks the owner index and checks each candidate
+/// against the viewer's visibility before the tag and custom-field probes;
+/// the index holds the visibility columns so that the check does not read
+/// the table row (at a million contacts a 4 % selective filter read ~1,300
+/// rows for 51 results). SQLite only (see migration 0021).
+#[tokio::test]
+async fn the_owner_index_holds_every_visibility_column() {
+    let t = TestDb::sqlite().await;
+    let rows: Vec<(String,)> =
+        Sql::new("SELECT name FROM pragma_index_info('contacts_owner') ORDER BY seqno").fetch_all(&t.db).await.unwrap();
+    let columns: Vec<String> = rows.into_iter().map(|(c,)| c).collect();
+    assert_eq!(columns, ["org_id", "owner_id", "updated_ms", "id", "visibility", "created_by", "team_id"]);
+    // The columns the visibility filter reads, for every kind of viewer.
+    let org = Uuid::now_v7();
+    for sees_all_shared in [true, false] {
+        let mut sql = Sql::new("SELECT 1 FROM contacts r WHERE ");
+        kith_store::visibility::push_filter(&mut sql, "r", &Viewer { org_id: org, user_id: org, sees_all_shared });
+        let text = sql.text().to_string();
+        for used in
+            ["visibility", "created_by", "owner_id", "team_id"].iter().filter(|c| text.contains(&format!("r.{c}")))
+        {
+            assert!(columns.iter().any(|c| c == used), "r.{used} is read by the filter but not in the index");
+        }
+        for other in ["first_name", "last_name", "emails", "phones", "company_id", "title"] {
+            assert!(!text.contains(&format!("r.{other}")), "the filter reads r.{other}, which the index lacks");
+        }
+    }
+}
