@@ -1388,6 +1388,16 @@ async fn write_batch(app: &App, import: &ImportRow, state: &mut Run, staged: Sta
         let old_title = contacts::search_doc(&existing, None).title;
         updates.push(Update { row: merged, old_title, new_tags, custom: p.custom, company: p.company });
     }
+    // A row without a company keeps the contact's; its search document must
+    // still carry that company's name, or searching it stops finding them.
+    let kept: Vec<Uuid> = updates.iter().filter(|u| u.company.is_none()).filter_map(|u| u.row.company_id).collect();
+    if !kept.is_empty() {
+        let names: HashMap<Uuid, String> =
+            kith_store::exports::company_names(app.db(), &state.viewer, &kept).await?.into_iter().collect();
+        for u in updates.iter_mut().filter(|u| u.company.is_none()) {
+            u.company = u.row.company_id.and_then(|id| names.get(&id).cloned());
+        }
+    }
     update_many(&mut tx, state, updates).await?;
     state.timings.update += Timings::lap(&mut at);
     insert_fresh(&mut tx, state, &fresh).await?;

@@ -345,3 +345,35 @@ async fn updated_contacts_keep_their_handles_gain_the_rows_and_search_follows() 
         assert_eq!(contacts::get(app, &o, ann.id).await.unwrap().title.as_deref(), Some("Chief"), "{l}");
     }
 }
+
+/// A row without a company updates a contact that has one: the contact
+/// keeps its company, and searching the company's name still finds it.
+#[tokio::test]
+async fn an_update_from_a_row_without_a_company_keeps_the_company_searchable() {
+    for t in TestApp::all().await {
+        let (app, l) = (&t.app, t.label);
+        let owner = t.user("keepco@crm.test").await;
+        let o = owner_ctx(app, &owner).await;
+        let company =
+            kith_app::crm::companies::CompanyInput { name: Some("Zephyrine Labs".into()), ..Default::default() };
+        let company = kith_app::crm::companies::create(app, &o, &company).await.unwrap();
+        let carl = contacts::ContactInput {
+            first_name: Some("Carl".into()),
+            emails: Some(vec![contacts::LabeledValue { value: "carl@zephyrine.test".into(), label: None }]),
+            company_id: Some(Some(company.id)),
+            ..Default::default()
+        };
+        let carl = contacts::create(app, &o, &carl).await.unwrap();
+        let csv = "first_name,email,title\nCarl,carl@zephyrine.test,Head of Research\n";
+        let id = upload(app, &o, "no-company.csv", csv.as_bytes(), Dedupe::Update, false).await;
+        drain(app).await;
+        let done = imports::get(app, &o, id).await.unwrap();
+        assert_eq!((done.status.as_str(), done.updated), ("done", 1), "{l}: {:?}", done.error);
+        let after = contacts::get(app, &o, carl.id).await.unwrap();
+        assert_eq!(after.title.as_deref(), Some("Head of Research"), "{l}");
+        assert_eq!(after.company_id, Some(company.id), "{l}: the contact keeps its company");
+        let hits = kith_app::crm::search::search(app, &o, "Zephyrine", 10).await.unwrap();
+        let contacts_found: Vec<Uuid> = hits.iter().filter(|h| h.kind == "contact").map(|h| h.id).collect();
+        assert_eq!(contacts_found, [carl.id], "{l}: the company's name still finds the contact");
+    }
+}
