@@ -19,6 +19,7 @@ use rand::Rng;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
@@ -341,8 +342,7 @@ impl Worker {
                 }
             })
         };
-        let seats = Arc::new(Semaphore::new(CONCURRENCY));
-        let freed = Arc::new(Notify::new());
+        let seats = Seats::new(CONCURRENCY);
         let mut in_hand: JoinSet<Result<()>> = JoinSet::new();
         let mut schedules_fired: Option<std::time::Instant> = None;
         loop {
@@ -355,13 +355,16 @@ impl Worker {
             let woken = self.app.inbox().ingest.committed().notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            let seat_freed = freed.notified();
+            let seat_freed = seats.freed.notified();
             tokio::pin!(seat_freed);
             seat_freed.as_mut().enable();
             while let Some(done) = in_hand.try_join_next() {
                 log_job_task(done);
             }
-            let room = if seats.available_permits() > 0 { MAX_IN_HAND.saturating_sub(in_hand.len()) } else { 0 };
+            // Claim a batch only when a seat is free that no job in hand is
+            // waiting for, so that jobs this worker cannot start soon stay in
+            // the queue for other workers.
+            let room = if seats.unclaimed() > 0 { MAX_IN_HAND.saturating_sub(in_hand.len()) } else { 0 };
             let room = room.min(BATCH as usize);
             let mut claimed = 0;
             if room > 0 {
@@ -376,7 +379,7 @@ impl Worker {
                         claimed = batch.len();
                         for job in batch {
                             let handler = self.registry.handlers.get(&job.kind).cloned();
-                            let seat = Seat::new(seats.clone(), freed.clone(), shutdown.clone());
+                            let seat = Seat::new(seats.clone(), shutdown.clone());
                             let (app, owner) = (self.app.clone(), self.owner.clone());
                             in_hand.spawn(seat.run(run_job(app, handler, owner, job)));
                         }
@@ -424,12 +427,31 @@ fn log_job_task(done: std::result::Result<Result<()>, tokio::task::JoinError>) {
     }
 }
 
+/// The seats of a running worker: how many jobs work at once.
+struct Seats {
+    permits: Arc<Semaphore>,
+    /// Jobs in hand waiting for a seat (claimed, or back from a wait).
+    waiting: AtomicUsize,
+    /// Told whenever a seat is given back.
+    freed: Notify,
+}
+
+impl Seats {
+    fn new(n: usize) -> Arc<Seats> {
+        Arc::new(Seats { permits: Arc::new(Semaphore::new(n)), waiting: AtomicUsize::new(0), freed: Notify::new() })
+    }
+
+    /// Free seats no job in hand is already waiting for.
+    fn unclaimed(&self) -> usize {
+        self.permits.available_permits().saturating_sub(self.waiting.load(Ordering::SeqCst))
+    }
+}
+
 /// A job's place in a running worker: one of its seats while the job
 /// works, and the worker's stop signal.
 struct Seat {
-    seats: Arc<Semaphore>,
+    seats: Arc<Seats>,
     permit: std::sync::Mutex<Option<OwnedSemaphorePermit>>,
-    freed: Arc<Notify>,
     stopping: watch::Receiver<bool>,
 }
 
@@ -438,8 +460,10 @@ tokio::task_local! {
 }
 
 impl Seat {
-    fn new(seats: Arc<Semaphore>, freed: Arc<Notify>, stopping: watch::Receiver<bool>) -> Arc<Seat> {
-        Arc::new(Seat { seats, permit: std::sync::Mutex::new(None), freed, stopping })
+    /// A claimed job's place: it waits for a seat from now on.
+    fn new(seats: Arc<Seats>, stopping: watch::Receiver<bool>) -> Arc<Seat> {
+        seats.waiting.fetch_add(1, Ordering::SeqCst);
+        Arc::new(Seat { seats, permit: std::sync::Mutex::new(None), stopping })
     }
 
     /// Take a seat, run the job with it, and give the seat back.
@@ -450,14 +474,16 @@ impl Seat {
         result
     }
 
+    /// Take a seat (the job was counted as waiting for one).
     async fn take(&self) {
-        let permit = self.seats.clone().acquire_owned().await.expect("the semaphore is never closed");
+        let permit = self.seats.permits.clone().acquire_owned().await.expect("the semaphore is never closed");
+        self.seats.waiting.fetch_sub(1, Ordering::SeqCst);
         *self.permit.lock().expect("seat lock") = Some(permit);
     }
 
     fn give_back(&self) {
         if self.permit.lock().expect("seat lock").take().is_some() {
-            self.freed.notify_one();
+            self.seats.freed.notify_one();
         }
     }
 }
@@ -483,6 +509,7 @@ pub async fn wait_in_memory(at_ms: i64) -> bool {
         _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => true,
         _ = stopping.wait_for(|stop| *stop) => false,
     };
+    seat.seats.waiting.fetch_add(1, Ordering::SeqCst);
     seat.take().await;
     came
 }

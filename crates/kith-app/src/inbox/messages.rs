@@ -290,7 +290,9 @@ async fn send_now(app: &App, org_id: Uuid, id: Uuid, exempt: bool, last_attempt:
     let mut reserved = details
         .as_ref()
         .and_then(|d| d.slot_ms.map(|slot_ms| ratelimit::Reservation { slot_ms, shift_ms: d.slot_shift_ms }));
-    let mut now = now;
+    // The time of the claim itself: a time read before the reads above
+    // would let the sender's next slot start that much early.
+    let mut now = now_ms();
     loop {
         let (claim, holding) =
             ratelimit::claim(app, org_id, channel.id, m.id, &conv.peer, &limits, reserved, now).await?;
