@@ -392,13 +392,9 @@ impl Worker {
             }
             // Sleep until the next job is due (a deferred send's slot), at
             // most the idle wait, unless a job ends or a seat frees first.
-            let wait = match (room > 0).then_some(()) {
-                Some(()) => match jobs::next_run_at(self.app.db()).await {
-                    Ok(Some(at)) => {
-                        Duration::from_millis((at - now_ms()).clamp(1, i64::MAX) as u64).min(self.idle_wait)
-                    }
-                    _ => self.idle_wait,
-                },
+            let next_due = if room > 0 { jobs::next_run_at(self.app.db()).await.ok().flatten() } else { None };
+            let wait = match next_due {
+                Some(at) => Duration::from_millis((at - now_ms()).clamp(1, i64::MAX) as u64).min(self.idle_wait),
                 None => self.idle_wait,
             };
             tokio::select! {
