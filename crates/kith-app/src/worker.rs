@@ -19,7 +19,6 @@ use rand::Rng;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
@@ -361,10 +360,12 @@ impl Worker {
             while let Some(done) = in_hand.try_join_next() {
                 log_job_task(done);
             }
-            // Claim a batch only when a seat is free that no job in hand is
-            // waiting for, so that jobs this worker cannot start soon stay in
-            // the queue for other workers.
-            let room = if seats.unclaimed() > 0 { MAX_IN_HAND.saturating_sub(in_hand.len()) } else { 0 };
+            // Claim a batch whenever a seat is free. (Claiming only for seats
+            // no claimed job waits for kept fewer sends in hand, and on
+            // PostgreSQL, where a send's reads hold its seat longer, the
+            // 10,000-send benchmark took 56 s instead of 34.)
+            let room =
+                if seats.permits.available_permits() > 0 { MAX_IN_HAND.saturating_sub(in_hand.len()) } else { 0 };
             let room = room.min(BATCH as usize);
             let mut claimed = 0;
             if room > 0 {
@@ -426,20 +427,13 @@ fn log_job_task(done: std::result::Result<Result<()>, tokio::task::JoinError>) {
 /// The seats of a running worker: how many jobs work at once.
 struct Seats {
     permits: Arc<Semaphore>,
-    /// Jobs in hand waiting for a seat (claimed, or back from a wait).
-    waiting: AtomicUsize,
     /// Told whenever a seat is given back.
     freed: Notify,
 }
 
 impl Seats {
     fn new(n: usize) -> Arc<Seats> {
-        Arc::new(Seats { permits: Arc::new(Semaphore::new(n)), waiting: AtomicUsize::new(0), freed: Notify::new() })
-    }
-
-    /// Free seats no job in hand is already waiting for.
-    fn unclaimed(&self) -> usize {
-        self.permits.available_permits().saturating_sub(self.waiting.load(Ordering::SeqCst))
+        Arc::new(Seats { permits: Arc::new(Semaphore::new(n)), freed: Notify::new() })
     }
 }
 
@@ -456,9 +450,7 @@ tokio::task_local! {
 }
 
 impl Seat {
-    /// A claimed job's place: it waits for a seat from now on.
     fn new(seats: Arc<Seats>, stopping: watch::Receiver<bool>) -> Arc<Seat> {
-        seats.waiting.fetch_add(1, Ordering::SeqCst);
         Arc::new(Seat { seats, permit: std::sync::Mutex::new(None), stopping })
     }
 
@@ -470,10 +462,8 @@ impl Seat {
         result
     }
 
-    /// Take a seat (the job was counted as waiting for one).
     async fn take(&self) {
         let permit = self.seats.permits.clone().acquire_owned().await.expect("the semaphore is never closed");
-        self.seats.waiting.fetch_sub(1, Ordering::SeqCst);
         *self.permit.lock().expect("seat lock") = Some(permit);
     }
 
@@ -505,7 +495,6 @@ pub async fn wait_in_memory(at_ms: i64) -> bool {
         _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => true,
         _ = stopping.wait_for(|stop| *stop) => false,
     };
-    seat.seats.waiting.fetch_add(1, Ordering::SeqCst);
     seat.take().await;
     came
 }
