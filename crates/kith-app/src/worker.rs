@@ -254,6 +254,21 @@ impl Worker {
         self
     }
 
+    /// Keep the leases of the jobs this worker holds (three beats per lease)
+    /// until the returned task is aborted.
+    fn spawn_heartbeat(&self) -> tokio::task::JoinHandle<()> {
+        let (db, owner, beat) = (self.app.db().clone(), self.owner.clone(), self.lease / LEASE_BEATS);
+        let lease_ms = self.lease.as_millis() as i64;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(beat).await;
+                if let Err(e) = jobs::renew_leases(&db, &owner, now_ms() + lease_ms).await {
+                    tracing::warn!(error = %e, "could not renew job leases");
+                }
+            }
+        })
+    }
+
     /// Claim and run one batch; returns how many jobs ran.
     pub async fn run_once(&self) -> Result<usize> {
         self.fire_schedules().await?;
@@ -263,17 +278,7 @@ impl Worker {
         if n == 0 {
             return Ok(0);
         }
-        let heartbeat = {
-            let (db, owner, beat) = (self.app.db().clone(), self.owner.clone(), self.lease / LEASE_BEATS);
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(beat).await;
-                    if let Err(e) = jobs::renew_leases(&db, &owner, now_ms() + lease_ms).await {
-                        tracing::warn!(error = %e, "could not renew job leases");
-                    }
-                }
-            })
-        };
+        let heartbeat = self.spawn_heartbeat();
         // The batch runs concurrently: a job waiting on a provider or the
         // network does not hold up the others (a send's call, a crawl's fetch).
         let mut running = tokio::task::JoinSet::new();
@@ -330,17 +335,7 @@ impl Worker {
     /// first (a job waiting in memory goes back to the queue at once).
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let lease_ms = self.lease.as_millis() as i64;
-        let heartbeat = {
-            let (db, owner, beat) = (self.app.db().clone(), self.owner.clone(), self.lease / LEASE_BEATS);
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(beat).await;
-                    if let Err(e) = jobs::renew_leases(&db, &owner, now_ms() + lease_ms).await {
-                        tracing::warn!(error = %e, "could not renew job leases");
-                    }
-                }
-            })
-        };
+        let heartbeat = self.spawn_heartbeat();
         let seats = Seats::new(CONCURRENCY);
         let mut in_hand: JoinSet<Result<()>> = JoinSet::new();
         let mut schedules_fired: Option<std::time::Instant> = None;
