@@ -345,7 +345,18 @@ async fn send_now(app: &App, org_id: Uuid, id: Uuid, exempt: bool, last_attempt:
             }
         }
         kind if !files.is_empty() && super::attachments::one_file_per_message(kind) => {
-            outbound::send_file_by_file(app, org_id, &channel, &config, to, &body, &files).await
+            // Several calls: each after the first claims a slot of its own.
+            let pacing =
+                outbound::Pacing { message_id: m.id, contact_id: conv.contact_id, peer: to, exempt, limits: &limits };
+            match outbound::send_file_by_file(app, org_id, &channel, &config, &pacing, &body, &files).await? {
+                outbound::FileByFile::Done(result) => result,
+                outbound::FileByFile::Defer(at) => return Ok(Outcome::Defer(at)),
+                outbound::FileByFile::OptedOut => {
+                    fail(app, &m, "contact_opted_out", "the contact opted out before the whole message was sent")
+                        .await?;
+                    return Ok(Outcome::Done);
+                }
+            }
         }
         "messenger" => inbox.meta().send_messenger_text(&text("page_id"), &text("page_access_token"), to, &body).await,
         "instagram" => {

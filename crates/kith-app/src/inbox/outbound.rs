@@ -413,6 +413,30 @@ pub(crate) async fn queue_automated(
 
 // ------------------------------------------------- one file per message
 
+/// The send a file-by-file message belongs to: what the slots of its calls
+/// after the first are claimed for, and the consent they check again.
+pub(crate) struct Pacing<'a> {
+    pub message_id: Uuid,
+    pub contact_id: Uuid,
+    /// The recipient (the conversation's peer).
+    pub peer: &'a str,
+    /// Sent whatever the contact's consent (the job's `consent_exempt`).
+    pub exempt: bool,
+    pub limits: &'a super::ratelimit::RateLimits,
+}
+
+/// What the calls of a file-by-file send came to.
+pub(crate) enum FileByFile {
+    /// Every call made (the message's provider id), or a call's failure.
+    Done(std::result::Result<kith_providers::Sent, kith_providers::SendError>),
+    /// A call's slot is not near: run the job again then. The slot is
+    /// recorded on the message, and the files sent so far are marked, so the
+    /// job resumes with the next call in its place in line.
+    Defer(i64),
+    /// The contact opted out while a call waited for its slot.
+    OptedOut,
+}
+
 /// Send a message with files on a channel whose messages carry one file
 /// each (Messenger, Instagram, Viber; the send job calls this when the
 /// message has attachments): each file not sent yet goes as a provider
@@ -423,18 +447,24 @@ pub(crate) async fn queue_automated(
 /// `text`. The result is the text's provider id, or the last file's when no
 /// text went apart: the message's own id, which status callbacks match
 /// (a file's own `failed` callback fails the message too).
+///
+/// Every call takes a rate-limit slot of its own, as a message of one call
+/// does: the first uses the slot the send job claimed before calling this,
+/// each later one claims its own right before it ([`call_slot`]).
 pub(crate) async fn send_file_by_file(
     app: &App,
     org_id: Uuid,
     channel: &ChannelRow,
     config: &serde_json::Map<String, serde_json::Value>,
-    to: &str,
+    pacing: &Pacing<'_>,
     body: &str,
     files: &[super::attachments::OutboundFile],
-) -> std::result::Result<kith_providers::Sent, kith_providers::SendError> {
+) -> Result<FileByFile> {
     use kith_providers::{meta, viber, SendError};
+    use std::ops::ControlFlow;
     let text = |k: &str| config.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
     let inbox = app.inbox();
+    let to = pacing.peer;
     let stored = |e: AppError| SendError::Transient(format!("recording a sent file: {e}"));
     let viber_name = config.get("sender_name").and_then(|v| v.as_str()).unwrap_or(&channel.name).to_string();
     // Whether the text rides on the first file (a Viber picture caption).
@@ -446,11 +476,18 @@ pub(crate) async fn send_file_by_file(
         "messenger" => text("page_id"),
         _ => config.get("page_id").and_then(|v| v.as_str()).map(str::to_string).unwrap_or(text("instagram_account_id")),
     };
+    // The first call of this run goes in the slot the job claimed.
+    let mut slot_claimed = true;
     let mut last: Option<kith_providers::Sent> = None;
     for (i, f) in files.iter().enumerate() {
         if let Some(id) = &f.sent_as {
             last = Some(kith_providers::Sent { provider_message_id: id.clone() });
             continue;
+        }
+        if !std::mem::take(&mut slot_claimed) {
+            if let ControlFlow::Break(stop) = call_slot(app, org_id, channel, pacing).await? {
+                return Ok(stop);
+            }
         }
         let media =
             meta::OutboundMedia { link: &f.url, content_type: &f.content_type, file_name: &f.name, caption: "" };
@@ -465,21 +502,82 @@ pub(crate) async fn send_file_by_file(
                 code: "unsupported_channel".into(),
                 message: format!("no file sending on {other}"),
             }),
-        }?;
-        super::attachments::mark_sent(app, org_id, f.id, &sent.provider_message_id).await.map_err(stored)?;
+        };
+        let sent = match sent {
+            Ok(sent) => sent,
+            Err(e) => return Ok(FileByFile::Done(Err(e))),
+        };
+        if let Err(e) = super::attachments::mark_sent(app, org_id, f.id, &sent.provider_message_id).await {
+            return Ok(FileByFile::Done(Err(stored(e))));
+        }
         last = Some(sent);
     }
     if text_apart && !body.is_empty() {
-        return match channel.kind.as_str() {
+        if !slot_claimed {
+            if let ControlFlow::Break(stop) = call_slot(app, org_id, channel, pacing).await? {
+                return Ok(stop);
+            }
+        }
+        let sent = match channel.kind.as_str() {
             "messenger" => inbox.meta().send_messenger_text(&node, &text("page_access_token"), to, body).await,
             "instagram" => inbox.meta().send_instagram_text(&node, &text("page_access_token"), to, body).await,
             _ => inbox.viber().send_message(&text("auth_token"), to, &viber_name, body).await,
         };
+        return Ok(FileByFile::Done(sent));
     }
-    last.ok_or_else(|| SendError::Permanent {
+    Ok(FileByFile::Done(last.ok_or_else(|| SendError::Permanent {
         code: "invalid_request".into(),
         message: "a message with neither text nor files".into(),
-    })
+    })))
+}
+
+/// Take the rate-limit slot of one call of a file-by-file send after its
+/// first, with the claim the send job makes ([`super::ratelimit::claim`]):
+/// go now, wait in memory for a near slot (then check consent again, as the
+/// job does), or defer the job to it.
+///
+/// One claim per call rather than k slots at once for a k-call message:
+/// the calls are then spaced on the sender's grid as the provider sees
+/// them, each claim's time being right before its call, and a 429, the
+/// line shift and the per-recipient scope need nothing new. The call lines
+/// up as a newcomer behind the sends already waiting: the slot the message
+/// held for its previous call is spent (its row still names it), and
+/// claiming with it would count as having waited and let the call jump the
+/// line, pushing every waiting send past its slot once per file (each then
+/// wakes, finds the sender busy and waits again). A message's calls thus
+/// keep their order but may interleave with other messages' sends, as two
+/// messages running at once already could.
+async fn call_slot(
+    app: &App,
+    org_id: Uuid,
+    channel: &ChannelRow,
+    pacing: &Pacing<'_>,
+) -> Result<std::ops::ControlFlow<FileByFile>> {
+    use super::ratelimit::{claim, Claim};
+    use std::ops::ControlFlow;
+    let mut reserved = None;
+    loop {
+        let now = now_ms();
+        let (c, holding) =
+            claim(app, org_id, channel.id, pacing.message_id, pacing.peer, pacing.limits, reserved, now).await?;
+        match c {
+            Claim::Go => return Ok(ControlFlow::Continue(())),
+            Claim::Reserved(at) | Claim::Wait(at) => {
+                if !crate::worker::wait_in_memory(at).await {
+                    return Ok(ControlFlow::Break(FileByFile::Defer(at)));
+                }
+                if !pacing.exempt {
+                    // The contact may have written STOP meanwhile.
+                    let consent =
+                        inbox_rows::current_consent(app.db(), org_id, pacing.contact_id, &channel.kind).await?;
+                    if consent.as_deref() == Some(Consent::OptOut.as_str()) {
+                        return Ok(ControlFlow::Break(FileByFile::OptedOut));
+                    }
+                }
+                reserved = holding;
+            }
+        }
+    }
 }
 
 fn viber_file<'a>(

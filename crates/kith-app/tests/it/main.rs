@@ -20,6 +20,7 @@ mod inbox_attachments_delete;
 mod inbox_email;
 mod inbox_group_commit;
 mod inbox_outbound;
+mod inbox_outbound_files;
 mod invitations;
 mod isolation;
 mod keyring;
