@@ -54,10 +54,18 @@ impl Db {
     /// only when the url asks for it (`?mode=rwc`) — [`Db::open_default`]
     /// does so for the data folder. A missing PostgreSQL database is an error.
     pub async fn connect(url: &str, opts: &DbOptions) -> Result<Db> {
+        // Every pool below skips sqlx's ping before handing out a
+        // connection: the pool already pings each connection when it comes
+        // back (and drops a broken one there), so the ping on the way out
+        // only found connections that broke while idle, at the price of a
+        // round trip (to the server, or to SQLite's worker thread) before
+        // every statement run on the pool. Such a connection now fails its
+        // first statement instead, and is dropped; jobs retry.
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let connect = PgConnectOptions::from_str(url).map_err(StoreError::Connect)?;
             let pool = PgPoolOptions::new()
                 .max_connections(opts.max_connections.max(2))
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(connect)
                 .await
@@ -96,12 +104,14 @@ impl Db {
         // every few transactions (an import spent a third of its time there).
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(connect.clone().pragma("cache_size", "-65536").pragma("wal_autocheckpoint", "10000"))
             .await
             .map_err(StoreError::Connect)?;
         let read = SqlitePoolOptions::new()
             .max_connections(opts.max_connections.max(2))
+            .test_before_acquire(false)
             .connect_with(connect.read_only(true))
             .await
             .map_err(StoreError::Connect)?;
