@@ -229,6 +229,7 @@ pub fn run(backend: Backend, opts: &Options) -> Result<Figure> {
             total,
             window(true)
         );
+        eprintln!("  {}", pace_report(&calls, t0, opts.outbound_per_second));
         Ok(Figure::Measured(Box::new(Measured {
             backend,
             queued: bodies.len(),
@@ -253,6 +254,39 @@ pub fn run(backend: Backend, opts: &Options) -> Result<Figure> {
     server_rt.block_on(server.stop())?;
     server_rt.shutdown_timeout(Duration::from_secs(5));
     result
+}
+
+/// Where the senders' time went, for the run's log: per sender, the first
+/// and last call after the workers' start, and the time lost between calls
+/// (each gap's excess over the nominal interval 1/rate), as the mean over
+/// senders, with the gaps longer than twice the interval.
+fn pace_report(calls: &[Call], t0: Instant, rate: f64) -> String {
+    let nominal = Duration::from_secs_f64(1.0 / rate);
+    let mut by_sender: HashMap<&str, Vec<Instant>> = HashMap::new();
+    for c in calls {
+        by_sender.entry(c.from.as_str()).or_default().push(c.at);
+    }
+    let n = by_sender.len().max(1) as f64;
+    let (mut first, mut last, mut lost, mut long_gaps) = (0.0, 0.0, 0.0, 0usize);
+    for times in by_sender.values_mut() {
+        times.sort_unstable();
+        first += times[0].duration_since(t0).as_secs_f64();
+        last += times[times.len() - 1].duration_since(t0).as_secs_f64();
+        for pair in times.windows(2) {
+            let gap = pair[1].duration_since(pair[0]);
+            lost += gap.saturating_sub(nominal).as_secs_f64();
+            long_gaps += usize::from(gap > nominal * 2);
+        }
+    }
+    format!(
+        "per sender (mean of {}): first call {:.2} s, last call {:.2} s, time lost in gaps over {:.0} ms {:.2} s; gaps over twice that: {} in all",
+        by_sender.len(),
+        first / n,
+        last / n,
+        nominal.as_secs_f64() * 1000.0,
+        lost / n,
+        long_gaps
+    )
 }
 
 /// The most instants in any window of length `w` (sorts `v`).
