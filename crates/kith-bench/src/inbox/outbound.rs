@@ -267,11 +267,12 @@ fn pace_report(calls: &[Call], t0: Instant, rate: f64) -> String {
         by_sender.entry(c.from.as_str()).or_default().push(c.at);
     }
     let n = by_sender.len().max(1) as f64;
-    let (mut first, mut last, mut lost, mut long_gaps) = (0.0, 0.0, 0.0, 0usize);
+    let (mut first, mut last, mut latest, mut lost, mut long_gaps) = (0.0, 0.0, 0.0f64, 0.0, 0usize);
     for times in by_sender.values_mut() {
         times.sort_unstable();
         first += times[0].duration_since(t0).as_secs_f64();
-        last += times[times.len() - 1].duration_since(t0).as_secs_f64();
+        let end = times[times.len() - 1].duration_since(t0).as_secs_f64();
+        (last, latest) = (last + end, latest.max(end));
         for pair in times.windows(2) {
             let gap = pair[1].duration_since(pair[0]);
             lost += gap.saturating_sub(nominal).as_secs_f64();
@@ -279,10 +280,11 @@ fn pace_report(calls: &[Call], t0: Instant, rate: f64) -> String {
         }
     }
     format!(
-        "per sender (mean of {}): first call {:.2} s, last call {:.2} s, time lost in gaps over {:.0} ms {:.2} s; gaps over twice that: {} in all",
+        "per sender (mean of {}): first call {:.2} s, last call {:.2} s (the latest {:.2} s), time lost in gaps over {:.0} ms {:.2} s; gaps over twice that: {} in all",
         by_sender.len(),
         first / n,
         last / n,
+        latest,
         nominal.as_secs_f64() * 1000.0,
         lost / n,
         long_gaps
