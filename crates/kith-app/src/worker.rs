@@ -494,6 +494,25 @@ pub async fn wait_in_memory(at_ms: i64) -> bool {
     came
 }
 
+/// How long before its time a job deferred by a running worker comes back
+/// from the queue: it then waits the rest in memory ([`wait_in_memory`]) and
+/// is ready at its time, where a job claimed at its time starts a little
+/// after it (the claim, its reads) — for a rate-limited send, every such
+/// delay pushed the sends behind it back.
+pub const COME_BACK_EARLY_MS: i64 = 500;
+
+/// When a job that must wait until `at_ms` should be run again: a little
+/// early inside a running worker (see [`COME_BACK_EARLY_MS`]), at `at_ms`
+/// elsewhere ([`Worker::run_once`] never waits in memory).
+pub fn come_back_at(at_ms: i64) -> i64 {
+    let running = SEAT.try_with(|seat| !*seat.stopping.borrow()).unwrap_or(false);
+    if running {
+        at_ms - COME_BACK_EARLY_MS
+    } else {
+        at_ms
+    }
+}
+
 /// Run one claimed job and record its outcome (done, deferred, failed, dead).
 async fn run_job(app: App, handler: Option<Handler>, owner: String, job: ClaimedJob) -> Result<()> {
     let id = job.id;

@@ -579,6 +579,17 @@ pub async fn set_message_state(
 }
 
 /// Record the provider's id of a message once the provider accepted it.
+/// A queued message was taken by its provider: record the provider's id and
+/// move it to `sent`, in one statement. False (nothing written) when it is no
+/// longer `queued`; the caller then records the id alone.
+pub async fn set_sent(tx: &mut Tx, id: Uuid, provider_id: &str, now: i64) -> Result<bool> {
+    const SQL: &str = "UPDATE messages SET provider_message_id = $2, state = 'sent', sent_ms = COALESCE(sent_ms, $3),
+                         updated_ms = $3
+                       WHERE id = $1 AND state = 'queued'";
+    let n = on_tx!(tx, |c| sqlx::query(SQL).bind(id).bind(provider_id).bind(now).execute(c).await?.rows_affected());
+    Ok(n == 1)
+}
+
 pub async fn set_provider_message_id(tx: &mut Tx, id: Uuid, provider_id: &str) -> Result<()> {
     const SQL: &str = "UPDATE messages SET provider_message_id = $2 WHERE id = $1";
     on_tx!(tx, |c| sqlx::query(SQL).bind(id).bind(provider_id).execute(c).await?.rows_affected());

@@ -113,15 +113,8 @@ pub async fn release_running(db: &Db, now: i64) -> Result<u64> {
 /// Finish a job, if `owner` still holds its lease. Done jobs are deleted: the
 /// change they made is the record.
 pub async fn complete(db: &Db, id: Uuid, owner: &str) -> Result<bool> {
-    let mut tx = db.begin().await?;
-    let n =
-        on_tx!(&mut tx, |c| sqlx::query("DELETE FROM jobs WHERE id = $1 AND lease_owner = $2 AND status = 'running'")
-            .bind(id)
-            .bind(owner)
-            .execute(c)
-            .await?
-            .rows_affected());
-    tx.commit().await?;
+    const SQL: &str = "DELETE FROM jobs WHERE id = $1 AND lease_owner = $2 AND status = 'running'";
+    let n = on_write!(db, |p| sqlx::query(SQL).bind(id).bind(owner).execute(p).await?.rows_affected());
     Ok(n == 1)
 }
 
@@ -131,18 +124,16 @@ pub async fn fail(db: &Db, id: Uuid, owner: &str, error: &str, run_at_ms: i64, d
     const SQL: &str = "UPDATE jobs SET status = $3, run_at_ms = $4, last_error = $5, lease_owner = NULL, lease_until_ms = NULL, updated_ms = $6
                        WHERE id = $1 AND lease_owner = $2 AND status = 'running'";
     let status = if dead { "dead" } else { "queued" };
-    let mut tx = db.begin().await?;
-    let n = on_tx!(&mut tx, |c| sqlx::query(SQL)
+    let n = on_write!(db, |p| sqlx::query(SQL)
         .bind(id)
         .bind(owner)
         .bind(status)
         .bind(run_at_ms)
         .bind(error)
         .bind(now)
-        .execute(c)
+        .execute(p)
         .await?
         .rows_affected());
-    tx.commit().await?;
     Ok(n == 1)
 }
 
@@ -154,16 +145,14 @@ pub async fn defer(db: &Db, id: Uuid, owner: &str, run_at_ms: i64, now: i64) -> 
                          attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
                          lease_owner = NULL, lease_until_ms = NULL, updated_ms = $4
                        WHERE id = $1 AND lease_owner = $2 AND status = 'running'";
-    let mut tx = db.begin().await?;
-    let n = on_tx!(&mut tx, |c| sqlx::query(SQL)
+    let n = on_write!(db, |p| sqlx::query(SQL)
         .bind(id)
         .bind(owner)
         .bind(run_at_ms)
         .bind(now)
-        .execute(c)
+        .execute(p)
         .await?
         .rows_affected());
-    tx.commit().await?;
     Ok(n == 1)
 }
 

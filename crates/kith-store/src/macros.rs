@@ -14,6 +14,21 @@ macro_rules! on_read {
     };
 }
 
+/// One write statement on its own (autocommit) through the writer pool
+/// (SQLite) or the pool (PostgreSQL): a statement that needs no other in its
+/// transaction saves the two round trips of `BEGIN` and `COMMIT`.
+macro_rules! on_write {
+    ($db:expr, |$p:ident| $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite(s) => {
+                let $p = &s.write;
+                $body
+            }
+            $crate::db::Db::Postgres($p) => $body,
+        }
+    };
+}
+
 /// Run inside a transaction; `$c` is the backend's `&mut Connection`.
 macro_rules! on_tx {
     ($tx:expr, |$c:ident| $body:expr) => {

@@ -102,6 +102,119 @@ pub async fn get_outbound(db: &Db, org_id: Uuid, message_id: Uuid) -> Result<Opt
     Ok(on_read!(db, |p| sqlx::query_as::<_, OutboundRow>(&sql).bind(message_id).bind(org_id).fetch_optional(p).await?))
 }
 
+/// Everything a send job reads before its provider call, read in one
+/// statement: a send used to make six reads, each a round trip to the
+/// database (on SQLite, to its worker thread), and at hundreds of sends a
+/// second those round trips were most of what a send cost.
+#[derive(Debug, Clone)]
+pub struct SendContext {
+    pub message: MessageRow,
+    /// None when the conversation is gone.
+    pub conversation: Option<crate::inbox::ConversationRow>,
+    /// None when the channel's row is gone (a disconnected one is kept, with `deleted_ms`).
+    pub channel: Option<crate::channels::ChannelRow>,
+    pub outbound: Option<OutboundRow>,
+    /// The contact's current consent on the channel's kind (the newest
+    /// ledger entry), if any.
+    pub consent: Option<String>,
+    /// Whether files are attached to the message.
+    pub has_files: bool,
+}
+
+const SEND_CONTEXT: &str = "SELECT m.id, m.org_id, m.conversation_id, m.channel_id, m.direction, m.kind, m.body,
+        m.media, m.mentions, m.author_user_id, m.provider_message_id, m.state, m.error_code, m.error_message,
+        m.created_ms, m.updated_ms, m.sent_ms,
+        c.id AS c_id, c.contact_id AS c_contact_id, c.peer AS c_peer, c.status AS c_status,
+        c.snoozed_until_ms AS c_snoozed_until_ms, c.assignee_user_id AS c_assignee_user_id,
+        c.assignee_team_id AS c_assignee_team_id, c.last_message_ms AS c_last_message_ms,
+        c.last_inbound_ms AS c_last_inbound_ms, c.version AS c_version, c.created_ms AS c_created_ms,
+        c.updated_ms AS c_updated_ms,
+        ch.id AS ch_id, ch.kind AS ch_kind, ch.name AS ch_name, ch.config AS ch_config,
+        ch.public_config AS ch_public_config, ch.secrets_set AS ch_secrets_set, ch.route_key AS ch_route_key,
+        ch.ai_mode AS ch_ai_mode, ch.status AS ch_status, ch.created_by AS ch_created_by, ch.version AS ch_version,
+        ch.created_ms AS ch_created_ms, ch.updated_ms AS ch_updated_ms, ch.deleted_ms AS ch_deleted_ms,
+        o.message_id AS o_message_id, o.origin AS o_origin, o.template AS o_template,
+        o.canned_response_id AS o_canned_response_id, o.slot_ms AS o_slot_ms, o.slot_shift_ms AS o_slot_shift_ms,
+        o.hold_until_ms AS o_hold_until_ms, o.throttled AS o_throttled,
+        (SELECT e.kind FROM consent_events e
+         WHERE e.org_id = m.org_id AND e.contact_id = c.contact_id AND e.channel_kind = ch.kind
+         ORDER BY e.at_ms DESC, e.id DESC LIMIT 1) AS consent,
+        CAST(CASE WHEN EXISTS (SELECT 1 FROM attachments a WHERE a.message_id = m.id) THEN 1 ELSE 0 END AS BIGINT)
+          AS has_files
+     FROM messages m
+     LEFT JOIN conversations c ON c.id = m.conversation_id AND c.org_id = m.org_id
+     LEFT JOIN channels ch ON ch.id = m.channel_id AND ch.org_id = m.org_id
+     LEFT JOIN outbound_messages o ON o.message_id = m.id AND o.org_id = m.org_id
+     WHERE m.org_id = $1 AND m.id = $2";
+
+/// What a send of message `message_id` needs ([`SendContext`]); None when
+/// the message is not in the workspace.
+pub async fn send_context(db: &Db, org_id: Uuid, message_id: Uuid) -> Result<Option<SendContext>> {
+    use sqlx::{FromRow, Row};
+    Ok(on_read!(db, |p| {
+        let Some(row) = sqlx::query(SEND_CONTEXT).bind(org_id).bind(message_id).fetch_optional(p).await? else {
+            return Ok(None);
+        };
+        let message = MessageRow::from_row(&row)?;
+        let conversation = match row.try_get::<Option<Uuid>, _>("c_id")? {
+            None => None,
+            Some(id) => Some(crate::inbox::ConversationRow {
+                id,
+                org_id: message.org_id,
+                channel_id: message.channel_id,
+                contact_id: row.try_get("c_contact_id")?,
+                peer: row.try_get("c_peer")?,
+                status: row.try_get("c_status")?,
+                snoozed_until_ms: row.try_get("c_snoozed_until_ms")?,
+                assignee_user_id: row.try_get("c_assignee_user_id")?,
+                assignee_team_id: row.try_get("c_assignee_team_id")?,
+                last_message_ms: row.try_get("c_last_message_ms")?,
+                last_inbound_ms: row.try_get("c_last_inbound_ms")?,
+                version: row.try_get("c_version")?,
+                created_ms: row.try_get("c_created_ms")?,
+                updated_ms: row.try_get("c_updated_ms")?,
+            }),
+        };
+        let channel = match row.try_get::<Option<Uuid>, _>("ch_id")? {
+            None => None,
+            Some(id) => Some(crate::channels::ChannelRow {
+                id,
+                org_id: message.org_id,
+                kind: row.try_get("ch_kind")?,
+                name: row.try_get("ch_name")?,
+                config: row.try_get("ch_config")?,
+                public_config: row.try_get("ch_public_config")?,
+                secrets_set: row.try_get("ch_secrets_set")?,
+                route_key: row.try_get("ch_route_key")?,
+                ai_mode: row.try_get("ch_ai_mode")?,
+                status: row.try_get("ch_status")?,
+                created_by: row.try_get("ch_created_by")?,
+                version: row.try_get("ch_version")?,
+                created_ms: row.try_get("ch_created_ms")?,
+                updated_ms: row.try_get("ch_updated_ms")?,
+                deleted_ms: row.try_get("ch_deleted_ms")?,
+            }),
+        };
+        let outbound = match row.try_get::<Option<Uuid>, _>("o_message_id")? {
+            None => None,
+            Some(message_id) => Some(OutboundRow {
+                message_id,
+                org_id: message.org_id,
+                origin: row.try_get("o_origin")?,
+                template: row.try_get("o_template")?,
+                canned_response_id: row.try_get("o_canned_response_id")?,
+                slot_ms: row.try_get("o_slot_ms")?,
+                slot_shift_ms: row.try_get("o_slot_shift_ms")?,
+                hold_until_ms: row.try_get("o_hold_until_ms")?,
+                throttled: row.try_get("o_throttled")?,
+            }),
+        };
+        let consent = row.try_get("consent")?;
+        let has_files = row.try_get::<i64, _>("has_files")? != 0;
+        Some(SendContext { message, conversation, channel, outbound, consent, has_files })
+    }))
+}
+
 /// The send details of several messages (for showing held messages).
 pub async fn get_outbound_many(db: &Db, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<OutboundRow>> {
     if ids.is_empty() {

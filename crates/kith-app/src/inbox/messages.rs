@@ -238,26 +238,24 @@ async fn fail_with(app: &App, m: &MessageRow, code: &str, message: &str, opt_out
 }
 
 async fn send_now(app: &App, org_id: Uuid, id: Uuid, exempt: bool, last_attempt: bool) -> Result<Outcome> {
-    let Some(m) = rows::get_message(app.db(), org_id, id).await? else { return Ok(Outcome::Done) };
+    // One read for all of it: see `SendContext`.
+    let Some(sending) = kith_store::outbound::send_context(app.db(), org_id, id).await? else {
+        return Ok(Outcome::Done);
+    };
+    let m = sending.message;
     if m.state != "queued" || m.provider_message_id.is_some() {
         return Ok(Outcome::Done); // already handed over (a replayed job)
     }
-    let Some(conv) = rows::get_conversation(app.db(), org_id, m.conversation_id).await? else {
-        return Ok(Outcome::Done);
-    };
-    let channel = kith_store::channels::get_any(app.db(), org_id, m.channel_id).await?;
-    let Some(channel) = channel.filter(|c| c.deleted_ms.is_none()) else {
+    let Some(conv) = sending.conversation else { return Ok(Outcome::Done) };
+    let Some(channel) = sending.channel.filter(|c| c.deleted_ms.is_none()) else {
         fail(app, &m, "channel_disconnected", "the channel was disconnected before the message was sent").await?;
         return Ok(Outcome::Done);
     };
-    if !exempt {
-        let consent = rows::current_consent(app.db(), org_id, conv.contact_id, &channel.kind).await?;
-        if consent.as_deref() == Some(Consent::OptOut.as_str()) {
-            fail(app, &m, "contact_opted_out", "the contact opted out before the message was sent").await?;
-            return Ok(Outcome::Done);
-        }
+    if !exempt && sending.consent.as_deref() == Some(Consent::OptOut.as_str()) {
+        fail(app, &m, "contact_opted_out", "the contact opted out before the message was sent").await?;
+        return Ok(Outcome::Done);
     }
-    let details = kith_store::outbound::get_outbound(app.db(), org_id, m.id).await?;
+    let details = sending.outbound;
     let origin = details.as_ref().map(|d| outbound::Origin::parse(&d.origin)).unwrap_or_default();
     let now = now_ms();
     // Quiet hours: checked again now (the contact may have written meanwhile).
@@ -276,7 +274,10 @@ async fn send_now(app: &App, org_id: Uuid, id: Uuid, exempt: bool, last_attempt:
     let body = app.keyring().open(app.db(), org_id, "messages", "body", m.id, &m.body).await?;
     let body = String::from_utf8_lossy(&body).into_owned();
     let text = |k: &str| config.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
-    let files = super::attachments::outbound_files(app, org_id, m.id).await?;
+    let files = match sending.has_files {
+        true => super::attachments::outbound_files(app, org_id, m.id).await?,
+        false => vec![],
+    };
     let media_urls: Vec<String> = files.iter().map(|f| f.url.clone()).collect();
     let first_file = files.first().map(|f| kith_providers::meta::OutboundMedia {
         link: &f.url,
@@ -290,104 +291,174 @@ async fn send_now(app: &App, org_id: Uuid, id: Uuid, exempt: bool, last_attempt:
     let mut reserved = details
         .as_ref()
         .and_then(|d| d.slot_ms.map(|slot_ms| ratelimit::Reservation { slot_ms, shift_ms: d.slot_shift_ms }));
-    // The time of the claim itself: a time read before the reads above
-    // would let the sender's next slot start that much early.
-    let mut now = now_ms();
-    loop {
-        let (claim, holding) =
-            ratelimit::claim(app, org_id, channel.id, m.id, &conv.peer, &limits, reserved, now).await?;
-        match claim {
-            ratelimit::Claim::Go => break,
-            ratelimit::Claim::Reserved(at) | ratelimit::Claim::Wait(at) => {
-                // A slot soon: wait for it in memory (the worker seats
-                // another job meanwhile) rather than through the queue.
-                if !crate::worker::wait_in_memory(at).await {
-                    return Ok(Outcome::Defer(at));
-                }
-                if !exempt {
-                    // The contact may have written STOP meanwhile.
-                    let consent = rows::current_consent(app.db(), org_id, conv.contact_id, &channel.kind).await?;
-                    if consent.as_deref() == Some(Consent::OptOut.as_str()) {
-                        fail(app, &m, "contact_opted_out", "the contact opted out before the message was sent").await?;
-                        return Ok(Outcome::Done);
-                    }
-                }
-                (reserved, now) = (holding, now_ms());
+    let (inbox, to) = (app.inbox(), conv.peer.as_str());
+    // The contact may have written STOP while this send waited.
+    let opted_out_meanwhile = || async {
+        let consent = rows::current_consent(app.db(), org_id, conv.contact_id, &channel.kind).await?;
+        Ok::<_, AppError>(!exempt && consent.as_deref() == Some(Consent::OptOut.as_str()))
+    };
+    // Back from the queue ahead of its slot (`worker::come_back_at`): wait
+    // for the slot here first, as early as the sender's grid allows.
+    if let Some(r) = reserved {
+        let early = match limits.recipient_interval_ms() {
+            None => limits.sender_spacing().map_or(0, |g| g.tolerance_ms),
+            Some(_) => 0,
+        };
+        let at = r.slot_ms - early;
+        if at > now_ms() {
+            if !crate::worker::wait_in_memory(at).await {
+                return Ok(Outcome::Defer(crate::worker::come_back_at(at)));
+            }
+            if opted_out_meanwhile().await? {
+                fail(app, &m, "contact_opted_out", "the contact opted out before the message was sent").await?;
+                return Ok(Outcome::Done);
             }
         }
     }
-    let inbox = app.inbox();
-    let to = conv.peer.as_str();
-    let result: std::result::Result<Sent, SendError> = match channel.kind.as_str() {
-        "twilio_sms" => {
-            let sender = match config.get("from").and_then(|v| v.as_str()) {
-                Some(from) => kith_providers::twilio::TwilioSender::From(from.into()),
-                None => kith_providers::twilio::TwilioSender::MessagingServiceSid(text("messaging_service_sid")),
-            };
-            let callback =
-                format!("{}{}", app.settings().public_url, super::channels::hook_path("twilio_sms", channel.id));
-            inbox
-                .twilio()
-                .send_sms(&text("account_sid"), &text("auth_token"), &sender, to, &body, &media_urls, Some(&callback))
-                .await
-        }
-        "whatsapp" => {
-            let to = to.trim_start_matches('+');
-            let (number, token) = (text("phone_number_id"), text("access_token"));
-            match &template {
-                Some(t) => {
-                    inbox.meta().send_whatsapp_template(&number, &token, to, &t.name, &t.language, &t.variables).await
+    // The time of the claim itself: a time read before the reads above
+    // would let the sender's next slot start that much early.
+    let mut now = now_ms();
+    let result = loop {
+        loop {
+            let (claim, holding) =
+                ratelimit::claim(app, org_id, channel.id, m.id, &conv.peer, &limits, reserved, now).await?;
+            match claim {
+                ratelimit::Claim::Go => {
+                    ratelimit::space_call(channel.id, &limits).await;
+                    break;
                 }
-                None => match &first_file {
-                    Some(f) => inbox.meta().send_whatsapp_media(&number, &token, to, f).await,
-                    None => inbox.meta().send_whatsapp_text(&number, &token, to, &body).await,
-                },
-            }
-        }
-        kind if !files.is_empty() && super::attachments::one_file_per_message(kind) => {
-            // Several calls: each after the first claims a slot of its own.
-            let pacing =
-                outbound::Pacing { message_id: m.id, contact_id: conv.contact_id, peer: to, exempt, limits: &limits };
-            match outbound::send_file_by_file(app, org_id, &channel, &config, &pacing, &body, &files).await? {
-                outbound::FileByFile::Done(result) => result,
-                outbound::FileByFile::Defer(at) => return Ok(Outcome::Defer(at)),
-                outbound::FileByFile::OptedOut => {
-                    fail(app, &m, "contact_opted_out", "the contact opted out before the whole message was sent")
-                        .await?;
-                    return Ok(Outcome::Done);
+                ratelimit::Claim::Reserved(at) | ratelimit::Claim::Wait(at) => {
+                    // A slot soon: wait for it in memory (the worker seats
+                    // another job meanwhile) rather than through the queue.
+                    if !crate::worker::wait_in_memory(at).await {
+                        return Ok(Outcome::Defer(crate::worker::come_back_at(at)));
+                    }
+                    if opted_out_meanwhile().await? {
+                        fail(app, &m, "contact_opted_out", "the contact opted out before the message was sent").await?;
+                        return Ok(Outcome::Done);
+                    }
+                    (reserved, now) = (holding, now_ms());
                 }
             }
         }
-        "messenger" => inbox.meta().send_messenger_text(&text("page_id"), &text("page_access_token"), to, &body).await,
-        "instagram" => {
-            let node = config
-                .get("page_id")
-                .and_then(|v| v.as_str())
-                .map(str::to_string)
-                .unwrap_or(text("instagram_account_id"));
-            inbox.meta().send_instagram_text(&node, &text("page_access_token"), to, &body).await
+        let result: std::result::Result<Sent, SendError> = match channel.kind.as_str() {
+            "twilio_sms" => {
+                let sender = match config.get("from").and_then(|v| v.as_str()) {
+                    Some(from) => kith_providers::twilio::TwilioSender::From(from.into()),
+                    None => kith_providers::twilio::TwilioSender::MessagingServiceSid(text("messaging_service_sid")),
+                };
+                let callback =
+                    format!("{}{}", app.settings().public_url, super::channels::hook_path("twilio_sms", channel.id));
+                inbox
+                    .twilio()
+                    .send_sms(
+                        &text("account_sid"),
+                        &text("auth_token"),
+                        &sender,
+                        to,
+                        &body,
+                        &media_urls,
+                        Some(&callback),
+                    )
+                    .await
+            }
+            "whatsapp" => {
+                let to = to.trim_start_matches('+');
+                let (number, token) = (text("phone_number_id"), text("access_token"));
+                match &template {
+                    Some(t) => {
+                        inbox
+                            .meta()
+                            .send_whatsapp_template(&number, &token, to, &t.name, &t.language, &t.variables)
+                            .await
+                    }
+                    None => match &first_file {
+                        Some(f) => inbox.meta().send_whatsapp_media(&number, &token, to, f).await,
+                        None => inbox.meta().send_whatsapp_text(&number, &token, to, &body).await,
+                    },
+                }
+            }
+            kind if !files.is_empty() && super::attachments::one_file_per_message(kind) => {
+                // Several calls: each after the first claims a slot of its own.
+                let pacing = outbound::Pacing {
+                    message_id: m.id,
+                    contact_id: conv.contact_id,
+                    peer: to,
+                    exempt,
+                    limits: &limits,
+                };
+                match outbound::send_file_by_file(app, org_id, &channel, &config, &pacing, &body, &files).await? {
+                    outbound::FileByFile::Done(result) => result,
+                    outbound::FileByFile::Defer(at) => return Ok(Outcome::Defer(at)),
+                    outbound::FileByFile::OptedOut => {
+                        fail(app, &m, "contact_opted_out", "the contact opted out before the whole message was sent")
+                            .await?;
+                        return Ok(Outcome::Done);
+                    }
+                }
+            }
+            "messenger" => {
+                inbox.meta().send_messenger_text(&text("page_id"), &text("page_access_token"), to, &body).await
+            }
+            "instagram" => {
+                let node = config
+                    .get("page_id")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+                    .unwrap_or(text("instagram_account_id"));
+                inbox.meta().send_instagram_text(&node, &text("page_access_token"), to, &body).await
+            }
+            "telegram" => match &first_file {
+                Some(f) => inbox.telegram().send_media(&text("bot_token"), to, f).await,
+                None => inbox.telegram().send_message(&text("bot_token"), to, &body).await,
+            },
+            "viber" => {
+                let name = config.get("sender_name").and_then(|v| v.as_str()).unwrap_or(&channel.name).to_string();
+                inbox.viber().send_message(&text("auth_token"), to, &name, &body).await
+            }
+            "email" => super::email::send(app, &channel, &config, &conv, &m, &body).await,
+            other => Err(SendError::Permanent {
+                code: "unsupported_channel".into(),
+                message: format!("sending on {other} channels is not available yet"),
+            }),
+        };
+        // The provider's word wins over our slots: a send it refused for too
+        // many requests goes again at the sender's next slot (or at the time
+        // the provider names), with the waiting line moved back behind it;
+        // waiting spends no attempt (up to a bound). That slot is one
+        // interval away as a rule: the send waits for it here, keeping its
+        // seat free, instead of going back through the queue, where it came
+        // back late and every send behind it slipped with it.
+        let Err(SendError::RateLimited { retry_after_ms }) = result else { break result };
+        let refused_at = now_ms();
+        let until = refused_at + retry_after_ms.map_or(0, |ms| ms.clamp(100, 3_600_000));
+        let (slot, throttled) = ratelimit::push_back(app, org_id, channel.id, m.id, &limits, until, refused_at).await?;
+        if throttled > MAX_DEFERRALS {
+            if last_attempt {
+                fail(app, &m, "retries_exhausted", "the provider kept refusing for too many requests").await?;
+                return Ok(Outcome::Done);
+            }
+            return Ok(Outcome::Retry("rate limited by the provider".into()));
         }
-        "telegram" => match &first_file {
-            Some(f) => inbox.telegram().send_media(&text("bot_token"), to, f).await,
-            None => inbox.telegram().send_message(&text("bot_token"), to, &body).await,
-        },
-        "viber" => {
-            let name = config.get("sender_name").and_then(|v| v.as_str()).unwrap_or(&channel.name).to_string();
-            inbox.viber().send_message(&text("auth_token"), to, &name, &body).await
+        if !crate::worker::wait_in_memory(slot.slot_ms).await {
+            return Ok(Outcome::Defer(crate::worker::come_back_at(slot.slot_ms)));
         }
-        "email" => super::email::send(app, &channel, &config, &conv, &m, &body).await,
-        other => Err(SendError::Permanent {
-            code: "unsupported_channel".into(),
-            message: format!("sending on {other} channels is not available yet"),
-        }),
+        if opted_out_meanwhile().await? {
+            fail(app, &m, "contact_opted_out", "the contact opted out before the message was sent").await?;
+            return Ok(Outcome::Done);
+        }
+        (reserved, now) = (Some(slot), now_ms());
     };
     match result {
         Ok(sent) => {
             let now = now_ms();
             let mut tx = app.db().begin().await?;
             lock_message(&mut tx, org_id, channel.id, &sent.provider_message_id).await?;
-            rows::set_provider_message_id(&mut tx, m.id, &sent.provider_message_id).await?;
-            advance(&mut tx, &m, "sent", None, None, now).await?;
+            // A message whose state moved on meanwhile still records the
+            // provider's id (its status callbacks find it by that).
+            if !rows::set_sent(&mut tx, m.id, &sent.provider_message_id, now).await? {
+                rows::set_provider_message_id(&mut tx, m.id, &sent.provider_message_id).await?;
+            }
             let sent_row = MessageRow { state: "sent".into(), ..m.clone() };
             apply_pending(&mut tx, &sent_row, &sent.provider_message_id, now).await?;
             tx.commit().await?;
@@ -403,30 +474,17 @@ async fn send_now(app: &App, org_id: Uuid, id: Uuid, exempt: bool, last_attempt:
             fail_with(app, &m, &code, &message, opt_out).await?;
             Ok(Outcome::Done)
         }
-        Err(SendError::RateLimited { retry_after_ms }) => {
-            // The provider's word wins over our slots: this send goes again
-            // at the sender's next slot, or at the time the provider names,
-            // with the waiting line moved back behind it; waiting spends no
-            // attempt (up to a bound).
-            let now = now_ms();
-            let until = now + retry_after_ms.map_or(0, |ms| ms.clamp(100, 3_600_000));
-            let until = ratelimit::push_back(app, org_id, channel.id, m.id, &limits, until, now).await?;
-            let mut tx = app.db().begin().await?;
-            let throttled = kith_store::outbound::bump_throttled(&mut tx, org_id, m.id).await?;
-            tx.commit().await?;
-            if throttled <= MAX_DEFERRALS {
-                return Ok(Outcome::Defer(until));
-            }
-            if last_attempt {
-                fail(app, &m, "retries_exhausted", "the provider kept refusing for too many requests").await?;
-                return Ok(Outcome::Done);
-            }
-            Ok(Outcome::Retry("rate limited by the provider".into()))
-        }
         Err(e) => {
             if last_attempt {
                 fail(app, &m, "retries_exhausted", &e.to_string()).await?;
                 return Ok(Outcome::Done);
+            }
+            if reserved.is_some() {
+                // The slot was spent on this call: the retry lines up anew
+                // rather than claiming it again ahead of the sends waiting.
+                let mut tx = app.db().begin().await?;
+                kith_store::outbound::set_schedule(&mut tx, org_id, m.id, None, None).await?;
+                tx.commit().await?;
             }
             Ok(Outcome::Retry(e.to_string()))
         }

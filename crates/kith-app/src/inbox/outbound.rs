@@ -561,7 +561,10 @@ async fn call_slot(
         let (c, holding) =
             claim(app, org_id, channel.id, pacing.message_id, pacing.peer, pacing.limits, reserved, now).await?;
         match c {
-            Claim::Go => return Ok(ControlFlow::Continue(())),
+            Claim::Go => {
+                super::ratelimit::space_call(channel.id, pacing.limits).await;
+                return Ok(ControlFlow::Continue(()));
+            }
             Claim::Reserved(at) | Claim::Wait(at) => {
                 if !crate::worker::wait_in_memory(at).await {
                     return Ok(ControlFlow::Break(FileByFile::Defer(at)));

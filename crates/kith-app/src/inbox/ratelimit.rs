@@ -47,6 +47,9 @@
 use crate::{App, Result};
 use kith_store::outbound::{self as rows, SlotRow};
 use serde_json::{Map, Value};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 /// The channel setting holding overrides.
@@ -307,7 +310,8 @@ fn scopes(limits: &RateLimits, peer: &str) -> Vec<(String, Spacing)> {
 /// Take the slots a send needs, in one transaction. A send that must wait
 /// records its slot (and the sender's line shift) on the message in that
 /// transaction; the slot it holds afterwards is returned beside the claim
-/// (what the message's row now says, for the next claim after a wait).
+/// (what the message's row now says, for the next claim after a wait). A
+/// `Reserved` claim names when to come back: the slot less the tolerance.
 #[allow(clippy::too_many_arguments)]
 pub async fn claim(
     app: &App,
@@ -335,20 +339,75 @@ pub async fn claim(
         }
     }
     let mut holding = reserved;
+    let mut claim = claim;
     if let Claim::Reserved(at) = claim {
         let line_shift = updated.first().filter(|_| scopes[0].0.is_empty()).map_or(0, |s| s.shift_ms);
         rows::reserve_slot(&mut tx, org_id, message_id, at, line_shift).await?;
         holding = Some(Reservation { slot_ms: at, shift_ms: Some(line_shift) });
+        // Come back for the slot as early as the scopes that set it allow:
+        // a send that comes back right at its slot goes a little after it
+        // (the wake-up, the claim), and the grid then starts again from
+        // there, so every such delay pushed every later send back.
+        let early = scopes
+            .iter()
+            .zip(&updated)
+            .filter(|(_, row)| row.tail_ms == at)
+            .map(|((_, grid), _)| grid.tolerance_ms)
+            .min()
+            .unwrap_or(0);
+        claim = Claim::Reserved(at - early);
     }
     tx.commit().await?;
     Ok((claim, holding))
+}
+
+/// The moments this process's last calls to each sender left (see
+/// [`space_call`]), at most ⌊rate⌋ per sender.
+static RECENT_CALLS: LazyLock<Mutex<HashMap<Uuid, VecDeque<Instant>>>> = LazyLock::new(Default::default);
+
+/// Hold a call its claim let go, if need be, until this process has sent at
+/// most ⌊rate⌋ calls of the sender in the last ⌊rate⌋ intervals (25 calls
+/// in 1,025 ms at 25/s), as the calls leave. The slots space the claims;
+/// each call leaves its claim a little later, by a delay that varies (the
+/// claim's commit waits for the database), and two such delays can bring
+/// calls closer than their slots: under load a provider saw a sixth call
+/// of a 5/s sender within one second. This restores the slots' spacing at
+/// the moment that counts, and holds a call only in that case, for the few
+/// milliseconds of the difference. Senders below 1/s have strict slots.
+pub async fn space_call(channel_id: Uuid, limits: &RateLimits) {
+    let (Some(most), Some(grid)) = (limits.per_second.map(|r| r.floor() as usize), limits.sender_spacing()) else {
+        return;
+    };
+    if most == 0 {
+        return;
+    }
+    let window = Duration::from_millis(most as u64 * grid.interval_ms as u64);
+    loop {
+        let hold = {
+            let mut all = RECENT_CALLS.lock().expect("recent calls lock");
+            let now = Instant::now();
+            let sent = all.entry(channel_id).or_default();
+            while sent.front().is_some_and(|t| now.duration_since(*t) >= window) {
+                sent.pop_front();
+            }
+            match sent.front() {
+                Some(oldest) if sent.len() >= most => window - now.duration_since(*oldest),
+                _ => {
+                    sent.push_back(now);
+                    return;
+                }
+            }
+        };
+        tokio::time::sleep(hold).await;
+    }
 }
 
 /// The provider said "too many" to a send: it goes again at the sender's
 /// next slot (or at `until_ms` when the provider named a time), and every
 /// send waiting in line moves back behind it. A refusal thus costs one
 /// slot, not a pause of the whole sender; a provider that wants a pause says
-/// so with `Retry-After`. Returns when the refused send goes again.
+/// so with `Retry-After`. Returns the slot the refused send now holds, and
+/// how often the provider has refused this message (counted here).
 pub async fn push_back(
     app: &App,
     org_id: Uuid,
@@ -357,7 +416,7 @@ pub async fn push_back(
     limits: &RateLimits,
     until_ms: i64,
     now: i64,
-) -> Result<i64> {
+) -> Result<(Reservation, i64)> {
     let mut tx = app.db().begin().await?;
     let row = rows::lock_slot(&mut tx, org_id, channel_id, "", now).await?;
     let (retry_at, pushed) = decide_push_back(row, limits.sender_interval_ms(), until_ms, now);
@@ -365,14 +424,42 @@ pub async fn push_back(
         rows::set_slot(&mut tx, channel_id, "", pushed).await?;
     }
     rows::reserve_slot(&mut tx, org_id, message_id, retry_at, pushed.shift_ms).await?;
+    let throttled = rows::bump_throttled(&mut tx, org_id, message_id).await?;
     tx.commit().await?;
-    Ok(retry_at)
+    Ok((Reservation { slot_ms: retry_at, shift_ms: Some(pushed.shift_ms) }, throttled))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Calls whose claims came closer than their slots are held as they
+    /// leave: at 5/s (204 ms slots), a sixth call in a row waits until the
+    /// first is 5 × 204 ms old, and another sender is not held by it.
+    #[tokio::test]
+    async fn calls_leave_at_most_the_rate_per_window_whatever_their_claims() {
+        let limits = RateLimits { per_second: Some(5.0), recipient_interval_s: None };
+        let (sender, other) = (Uuid::now_v7(), Uuid::now_v7());
+        let start = Instant::now();
+        for _ in 0..5 {
+            space_call(sender, &limits).await;
+        }
+        assert!(start.elapsed() < Duration::from_millis(200), "five calls go at once");
+        space_call(other, &limits).await;
+        assert!(start.elapsed() < Duration::from_millis(200), "another sender is not held");
+        space_call(sender, &limits).await;
+        assert!(start.elapsed() >= Duration::from_millis(1_020), "the sixth waits: {:?}", start.elapsed());
+        assert!(start.elapsed() < Duration::from_millis(1_500), "{:?}", start.elapsed());
+        let unlimited = RateLimits { per_second: None, recipient_interval_s: None };
+        let slow = RateLimits { per_second: Some(0.5), recipient_interval_s: None };
+        let again = Instant::now();
+        for _ in 0..3 {
+            space_call(sender, &unlimited).await;
+            space_call(other, &slow).await;
+        }
+        assert!(again.elapsed() < Duration::from_millis(200), "no hold without a limit, or below 1/s");
+    }
 
     #[test]
     fn twilio_senders_are_classified_by_their_number() {

@@ -32,6 +32,8 @@ enum Answer {
     TooManyOnce,
     /// 400 with code 21610 (the recipient replied STOP).
     OptedOut,
+    /// 503 once, then accept.
+    UnavailableOnce,
 }
 
 /// A Twilio Messages API stand-in that records when each call arrived and its form.
@@ -75,6 +77,11 @@ async fn twilio_stand_in(answer: Answer) -> (String, Twilio) {
                             [("retry-after", "1")],
                             axum::Json(json!({"code": 20429, "message": "Too Many Requests", "status": 429})),
                         )
+                            .into_response()
+                    }
+                    Answer::UnavailableOnce => {
+                        *t.answer.lock().unwrap() = Answer::Accept;
+                        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"code": 20503, "status": 503})))
                             .into_response()
                     }
                     Answer::OptedOut => (
@@ -230,6 +237,37 @@ async fn a_providers_429_pushes_the_sender_back_without_spending_an_attempt() {
         assert!(calls[1].0 - calls[0].0 >= Duration::from_millis(990), "{l}: not before Retry-After");
         let sent = messages::list(app, &o, conv, false, &PageRequest::default()).await.unwrap();
         assert_eq!(sent.items.iter().find(|x| x.id == m.id).unwrap().state, "sent", "{l}");
+    }
+}
+
+/// A send that waited for its slot and then failed for a passing reason has
+/// spent that slot: its retry lines up again instead of presenting the old
+/// slot as one it already waited for (which let it go ahead of the line).
+#[tokio::test]
+async fn a_retry_after_a_failed_call_does_not_keep_the_spent_slot() {
+    for (t, twilio) in apps(Answer::Accept).await {
+        let (app, l) = (&t.app, t.label);
+        let owner = t.user("retry@outbound.test").await;
+        let o = owner_ctx(app, &owner).await;
+        let ch = twilio_channel(app, &o, Some(2.0)).await;
+        let conv = inbound(app, &o, ch, "SMin", "+15554440101").await;
+        for body in ["first", "second"] {
+            messages::send(app, &o, conv, &NewMessage { body: body.into() }).await.unwrap();
+        }
+        let w = Worker::new(app.clone(), Registry::standard());
+        while w.run_once().await.unwrap() > 0 {}
+        assert_eq!(twilio.calls().len(), 1, "{l}: one goes, the other waits for its slot");
+        let waiting = "SELECT COUNT(*) FROM outbound_messages WHERE slot_ms IS NOT NULL";
+        assert_eq!(count(&t, waiting).await, 1, "{l}: its slot is recorded");
+        *twilio.answer.lock().unwrap() = Answer::UnavailableOnce;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while twilio.calls().len() < 2 && Instant::now() < deadline {
+            w.run_once().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(twilio.calls().len(), 2, "{l}: the other went at its slot and was refused");
+        assert_eq!(count(&t, "SELECT attempts FROM jobs").await, 1, "{l}: an attempt spent, a retry queued");
+        assert_eq!(count(&t, waiting).await, 0, "{l}: the spent slot is not kept for the retry");
     }
 }
 
