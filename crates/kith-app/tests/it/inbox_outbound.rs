@@ -153,12 +153,12 @@ async fn inbound(app: &App, ctx: &Context, channel: Uuid, sid: &str, from: &str)
     page.items.first().map(|c| c.id).expect("the newest conversation is this one")
 }
 
-async fn count(t: &TestApp, sql: &str) -> i64 {
+pub(crate) async fn count(t: &TestApp, sql: &str) -> i64 {
     kith_testkit::raw_i64(&t.db.raw_url, sql).await
 }
 
 /// The most calls that arrived within any window of `window` starting at a call.
-fn max_in_window(times: &[Instant], window: Duration) -> usize {
+pub(crate) fn max_in_window(times: &[Instant], window: Duration) -> usize {
     let mut sorted = times.to_vec();
     sorted.sort();
     (0..sorted.len()).map(|i| sorted[i..].iter().take_while(|t| **t - sorted[i] < window).count()).max().unwrap_or(0)

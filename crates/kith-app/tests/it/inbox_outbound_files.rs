@@ -7,6 +7,7 @@
 //! a message's calls to one person; and a contact who opts out while a call
 //! waits for its slot gets nothing more.
 
+use crate::inbox_outbound::{count, max_in_window};
 use crate::support::*;
 use kith_app::inbox::attachments;
 use kith_app::inbox::channels::{self, NewChannel};
@@ -118,17 +119,6 @@ fn what(body: &Value, files: &[Uuid]) -> String {
         Some(id) => format!("file:{id}"),
         None => format!("unknown:{url}"),
     }
-}
-
-async fn count(t: &TestApp, sql: &str) -> i64 {
-    kith_testkit::raw_i64(&t.db.raw_url, sql).await
-}
-
-/// The most calls that arrived within any window of `window` starting at a call.
-fn max_in_window(times: &[Instant], window: Duration) -> usize {
-    let mut sorted = times.to_vec();
-    sorted.sort();
-    (0..sorted.len()).map(|i| sorted[i..].iter().take_while(|t| **t - sorted[i] < window).count()).max().unwrap_or(0)
 }
 
 const SENT: &str = "SELECT COUNT(*) FROM messages WHERE direction = 'out' AND state = 'sent'";
