@@ -29,6 +29,11 @@
 //! sends are ever sent to the same time (which made them wake, collide and
 //! wait again, over and over).
 //!
+//! As a call leaves, [`space_call`] holds it if this process has already
+//! sent the sender's rate within the last ⌊rate⌋ intervals (the delay between
+//! a claim and its call varies). It sees this process's calls only: with
+//! several nodes sending for one channel, the slots alone space them.
+//!
 //! Defaults, per channel kind, overridable with the channel setting
 //! `rate_limits: {"per_second": n, "recipient_interval_seconds": s}`:
 //!
