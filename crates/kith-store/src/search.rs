@@ -50,20 +50,7 @@ pub async fn search(db: &Db, viewer: &Viewer, words: &SearchWords, limit: i64) -
     if words.plain.is_empty() && words.tokens.is_empty() {
         return Ok(vec![]);
     }
-    let sql = search_sql(db.backend(), viewer, words, limit);
-    match db.backend() {
-        Backend::Sqlite => sql.fetch_all(db).await,
-        // Planned for these words each time (see `search_sql`): a
-        // statement sqlx prepares may otherwise run on a generic plan made
-        // for no word in particular. `SET LOCAL` ends with the transaction.
-        Backend::Postgres => {
-            let mut tx = db.begin().await?;
-            Sql::new("SET LOCAL plan_cache_mode = force_custom_plan").execute(&mut tx).await?;
-            let rows = sql.fetch_all_tx(&mut tx).await?;
-            tx.commit().await?;
-            Ok(rows)
-        }
-    }
+    search_sql(db.backend(), viewer, words, limit).fetch_all(db).await
 }
 
 /// [`search`]'s statement (public so benchmarks can show its plan): at most
@@ -91,24 +78,27 @@ pub fn search_sql(backend: Backend, viewer: &Viewer, words: &SearchWords, limit:
             // Two candidate sets: plain words (names, e-mails, phones,
             // company and deal names; prefixes unless a whole address) match
             // records, never notes; blind tokens match only notes. Each set
-            // is the first RANKED_CANDIDATES matches found, and the engine
-            // stops reading the table there: ordering a set by age would read
-            // every match from the table first (0.5 s for the 20,000 matches
-            // of "mor" among 1M contacts; 45 ms for a note word in 25,000 of
-            // 1M notes, against 13 ms first-found). So on PostgreSQL a word
-            // in more documents than that ranks the first found (in storage
-            // order, mostly the oldest), where SQLite's index walks newest
-            // first; more words narrow it to an exact ranking. ts_rank reads
-            // each document's vector: only the candidates pay for it.
+            // is the first RANKED_CANDIDATES matches the index finds, and the
+            // engine stops reading the table there: ordering a set by age
+            // would read every match from the table first (0.5 s for the
+            // 20,000 matches of "mor" among 1M contacts; 45 ms for a note
+            // word in 25,000 of 1M notes, against 14 ms first-found). So on
+            // PostgreSQL a word in more documents than that ranks the first
+            // found (in storage order, mostly the oldest), where SQLite's
+            // index walks newest first; more words narrow it to an exact
+            // ranking. ts_rank reads each document's vector: only the
+            // candidates pay for it.
             //
-            // How to find the first matches depends on the word: a rare one
-            // through the full-text index, one in most notes by reading the
-            // table until enough are found (3 ms, where the index builds a
-            // bitmap of a million notes first: 60–160 ms). The planner tells
-            // them apart only when it plans for the word itself, so
-            // [`search`] runs this statement with custom plans: under a
-            // generic plan, made once for any word, it could read the whole
-            // table for a rare one.
+            // The token set is bounded by row_number()'s run condition, not a
+            // LIMIT: with a LIMIT the planner reads a word found in most
+            // notes by walking the table until it has enough, assuming the
+            // matches spread evenly; where the notes sit after a million
+            // other records, that read 1.5M rows (0.4 s at 1M contacts,
+            // even planned for the word itself), and under sqlx's prepared
+            // (generic) plans a rare word could get that plan too. The window
+            // keeps the index scan whatever the word (see
+            // `knowledge::search_sql`); a word in most notes then costs the
+            // index's bitmap of them all (60–160 ms at 1M notes).
             sql.push_bound(
                 "SELECT d.record_type, d.record_id, d.title, d.parent_type, d.parent_id, d.updated_ms,
                         ts_rank(d.fts_vector, to_tsquery('simple', $1))::float8 AS rank FROM (",
@@ -129,13 +119,14 @@ pub fn search_sql(backend: Backend, viewer: &Viewer, words: &SearchWords, limit:
                 if !words.plain.is_empty() {
                     sql.push(" UNION ALL ");
                 }
-                sql.push(&format!("(SELECT {DOC} FROM search_docs d WHERE d.fts_vector @@ to_tsquery('simple', "))
+                sql.push(&format!("(SELECT {DOC} FROM (SELECT {DOC}, row_number() OVER () AS n FROM search_docs d "))
+                    .push("WHERE d.fts_vector @@ to_tsquery('simple', ")
                     .bind(fulltext_query(backend, &tokens_only))
                     .push(") AND d.org_id = ")
                     .bind(viewer.org_id)
                     .push(" AND ");
                 push_filter(&mut sql, "d", viewer);
-                sql.push(" LIMIT ").bind(RANKED_CANDIDATES).push(")");
+                sql.push(") d WHERE n <= ").bind(RANKED_CANDIDATES).push(")");
             }
             sql.push(") d ORDER BY rank DESC, d.updated_ms DESC LIMIT ").bind(limit);
         }
