@@ -274,10 +274,7 @@ async fn send_now(app: &App, org_id: Uuid, id: Uuid, exempt: bool, last_attempt:
     let body = app.keyring().open(app.db(), org_id, "messages", "body", m.id, &m.body).await?;
     let body = String::from_utf8_lossy(&body).into_owned();
     let text = |k: &str| config.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
-    let files = match sending.has_files {
-        true => super::attachments::outbound_files(app, org_id, m.id).await?,
-        false => vec![],
-    };
+    let files = if sending.has_files { super::attachments::outbound_files(app, org_id, m.id).await? } else { vec![] };
     let media_urls: Vec<String> = files.iter().map(|f| f.url.clone()).collect();
     let first_file = files.first().map(|f| kith_providers::meta::OutboundMedia {
         link: &f.url,
@@ -294,8 +291,11 @@ async fn send_now(app: &App, org_id: Uuid, id: Uuid, exempt: bool, last_attempt:
     let (inbox, to) = (app.inbox(), conv.peer.as_str());
     // The contact may have written STOP while this send waited.
     let opted_out_meanwhile = || async {
+        if exempt {
+            return Ok::<_, AppError>(false);
+        }
         let consent = rows::current_consent(app.db(), org_id, conv.contact_id, &channel.kind).await?;
-        Ok::<_, AppError>(!exempt && consent.as_deref() == Some(Consent::OptOut.as_str()))
+        Ok(consent.as_deref() == Some(Consent::OptOut.as_str()))
     };
     // Back from the queue ahead of its slot (`worker::come_back_at`): wait
     // for the slot here first, as early as the sender's grid allows.
