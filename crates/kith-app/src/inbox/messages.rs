@@ -289,57 +289,20 @@ async fn send_now(app: &App, org_id: Uuid, id: Uuid, exempt: bool, last_attempt:
         .as_ref()
         .and_then(|d| d.slot_ms.map(|slot_ms| ratelimit::Reservation { slot_ms, shift_ms: d.slot_shift_ms }));
     let (inbox, to) = (app.inbox(), conv.peer.as_str());
-    // The contact may have written STOP while this send waited.
-    let opted_out_meanwhile = || async {
-        if exempt {
-            return Ok::<_, AppError>(false);
+    let pacing = outbound::Pacing { message_id: m.id, contact_id: conv.contact_id, peer: to, exempt, limits: &limits };
+    let message = &m;
+    let not_now = |stop: outbound::NotNow, what: &'static str| async move {
+        match stop {
+            outbound::NotNow::Defer(at) => Ok(Outcome::Defer(at)),
+            outbound::NotNow::OptedOut => {
+                fail(app, message, "contact_opted_out", what).await?;
+                Ok(Outcome::Done)
+            }
         }
-        let consent = rows::current_consent(app.db(), org_id, conv.contact_id, &channel.kind).await?;
-        Ok(consent.as_deref() == Some(Consent::OptOut.as_str()))
     };
-    // Back from the queue ahead of its slot (`worker::come_back_at`): wait
-    // for the slot here first, as early as the sender's grid allows.
-    if let Some(r) = reserved {
-        let early = match limits.recipient_interval_ms() {
-            None => limits.sender_spacing().map_or(0, |g| g.tolerance_ms),
-            Some(_) => 0,
-        };
-        let at = r.slot_ms - early;
-        if at > now_ms() {
-            if !crate::worker::wait_in_memory(at).await {
-                return Ok(Outcome::Defer(crate::worker::come_back_at(at)));
-            }
-            if opted_out_meanwhile().await? {
-                fail(app, &m, "contact_opted_out", "the contact opted out before the message was sent").await?;
-                return Ok(Outcome::Done);
-            }
-        }
-    }
-    // The time of the claim itself: a time read before the reads above
-    // would let the sender's next slot start that much early.
-    let mut now = now_ms();
     let result = loop {
-        loop {
-            let (claim, holding) =
-                ratelimit::claim(app, org_id, channel.id, m.id, &conv.peer, &limits, reserved, now).await?;
-            match claim {
-                ratelimit::Claim::Go => {
-                    ratelimit::space_call(channel.id, &limits).await;
-                    break;
-                }
-                ratelimit::Claim::Reserved(at) | ratelimit::Claim::Wait(at) => {
-                    // A slot soon: wait for it in memory (the worker seats
-                    // another job meanwhile) rather than through the queue.
-                    if !crate::worker::wait_in_memory(at).await {
-                        return Ok(Outcome::Defer(crate::worker::come_back_at(at)));
-                    }
-                    if opted_out_meanwhile().await? {
-                        fail(app, &m, "contact_opted_out", "the contact opted out before the message was sent").await?;
-                        return Ok(Outcome::Done);
-                    }
-                    (reserved, now) = (holding, now_ms());
-                }
-            }
+        if let Err(stop) = outbound::take_slot(app, org_id, &channel, &pacing, reserved).await? {
+            return not_now(stop, "the contact opted out before the message was sent").await;
         }
         let result: std::result::Result<Sent, SendError> = match channel.kind.as_str() {
             "twilio_sms" => {
@@ -380,20 +343,10 @@ async fn send_now(app: &App, org_id: Uuid, id: Uuid, exempt: bool, last_attempt:
             }
             kind if !files.is_empty() && super::attachments::one_file_per_message(kind) => {
                 // Several calls: each after the first claims a slot of its own.
-                let pacing = outbound::Pacing {
-                    message_id: m.id,
-                    contact_id: conv.contact_id,
-                    peer: to,
-                    exempt,
-                    limits: &limits,
-                };
                 match outbound::send_file_by_file(app, org_id, &channel, &config, &pacing, &body, &files).await? {
                     outbound::FileByFile::Done(result) => result,
-                    outbound::FileByFile::Defer(at) => return Ok(Outcome::Defer(at)),
-                    outbound::FileByFile::OptedOut => {
-                        fail(app, &m, "contact_opted_out", "the contact opted out before the whole message was sent")
-                            .await?;
-                        return Ok(Outcome::Done);
+                    outbound::FileByFile::NotNow(stop) => {
+                        return not_now(stop, "the contact opted out before the whole message was sent").await
                     }
                 }
             }
@@ -440,14 +393,9 @@ async fn send_now(app: &App, org_id: Uuid, id: Uuid, exempt: bool, last_attempt:
             }
             return Ok(Outcome::Retry("rate limited by the provider".into()));
         }
-        if !crate::worker::wait_in_memory(slot.slot_ms).await {
-            return Ok(Outcome::Defer(crate::worker::come_back_at(slot.slot_ms)));
-        }
-        if opted_out_meanwhile().await? {
-            fail(app, &m, "contact_opted_out", "the contact opted out before the message was sent").await?;
-            return Ok(Outcome::Done);
-        }
-        (reserved, now) = (Some(slot), now_ms());
+        // `take_slot` waits for it (or defers the job to it) and checks
+        // consent again.
+        reserved = Some(slot);
     };
     match result {
         Ok(sent) => {

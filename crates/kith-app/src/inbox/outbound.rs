@@ -425,16 +425,22 @@ pub(crate) struct Pacing<'a> {
     pub limits: &'a super::ratelimit::RateLimits,
 }
 
+/// Why a call cannot take its slot now ([`take_slot`]).
+pub(crate) enum NotNow {
+    /// The slot is not near: run the job again at this time. The slot is
+    /// recorded on the message (and a file-by-file send's files sent so far
+    /// are marked), so the job resumes in its place in line.
+    Defer(i64),
+    /// The contact opted out while the call waited for its slot.
+    OptedOut,
+}
+
 /// What the calls of a file-by-file send came to.
 pub(crate) enum FileByFile {
     /// Every call made (the message's provider id), or a call's failure.
     Done(std::result::Result<kith_providers::Sent, kith_providers::SendError>),
-    /// A call's slot is not near: run the job again then. The slot is
-    /// recorded on the message, and the files sent so far are marked, so the
-    /// job resumes with the next call in its place in line.
-    Defer(i64),
-    /// The contact opted out while a call waited for its slot.
-    OptedOut,
+    /// A later call could not take its slot now.
+    NotNow(NotNow),
 }
 
 /// Send a message with files on a channel whose messages carry one file
@@ -450,7 +456,7 @@ pub(crate) enum FileByFile {
 ///
 /// Every call takes a rate-limit slot of its own, as a message of one call
 /// does: the first uses the slot the send job claimed before calling this,
-/// each later one claims its own right before it ([`call_slot`]).
+/// each later one claims its own right before it ([`take_slot`]).
 pub(crate) async fn send_file_by_file(
     app: &App,
     org_id: Uuid,
@@ -461,7 +467,6 @@ pub(crate) async fn send_file_by_file(
     files: &[super::attachments::OutboundFile],
 ) -> Result<FileByFile> {
     use kith_providers::{meta, viber, SendError};
-    use std::ops::ControlFlow;
     let text = |k: &str| config.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
     let inbox = app.inbox();
     let to = pacing.peer;
@@ -485,8 +490,8 @@ pub(crate) async fn send_file_by_file(
             continue;
         }
         if !std::mem::take(&mut slot_claimed) {
-            if let ControlFlow::Break(stop) = call_slot(app, org_id, channel, pacing).await? {
-                return Ok(stop);
+            if let Err(stop) = take_slot(app, org_id, channel, pacing, None).await? {
+                return Ok(FileByFile::NotNow(stop));
             }
         }
         let media =
@@ -514,8 +519,8 @@ pub(crate) async fn send_file_by_file(
     }
     if text_apart && !body.is_empty() {
         if !slot_claimed {
-            if let ControlFlow::Break(stop) = call_slot(app, org_id, channel, pacing).await? {
-                return Ok(stop);
+            if let Err(stop) = take_slot(app, org_id, channel, pacing, None).await? {
+                return Ok(FileByFile::NotNow(stop));
             }
         }
         let sent = match channel.kind.as_str() {
@@ -531,51 +536,73 @@ pub(crate) async fn send_file_by_file(
     })))
 }
 
-/// Take the rate-limit slot of one call of a file-by-file send after its
-/// first, with the claim the send job makes ([`super::ratelimit::claim`]):
-/// go now, wait in memory for a near slot (then check consent again, as the
-/// job does), or defer the job to it.
+/// Take the rate-limit slot of one provider call, with the claim
+/// ([`super::ratelimit::claim`]) made right before the call: go now (once
+/// [`super::ratelimit::space_call`] lets it leave), wait in memory for a near
+/// slot (then check consent again: the contact may have written STOP), or
+/// defer the job to it. `reserved`: the slot the message already holds (from
+/// its row, or given by a provider's 429); a send back from the queue ahead
+/// of it (`worker::come_back_at`) waits for it first, as early as the
+/// sender's grid allows.
 ///
-/// One claim per call rather than k slots at once for a k-call message:
-/// the calls are then spaced on the sender's grid as the provider sees
-/// them, each claim's time being right before its call, and a 429, the
-/// line shift and the per-recipient scope need nothing new. The call lines
-/// up as a newcomer behind the sends already waiting: the slot the message
-/// held for its previous call is spent (its row still names it), and
-/// claiming with it would count as having waited and let the call jump the
-/// line, pushing every waiting send past its slot once per file (each then
-/// wakes, finds the sender busy and waits again). A message's calls thus
-/// keep their order but may interleave with other messages' sends, as two
-/// messages running at once already could.
-async fn call_slot(
+/// A file-by-file send claims one slot per call after its first, with no
+/// reservation: the calls are then spaced on the sender's grid as the
+/// provider sees them, and a 429, the line shift and the per-recipient scope
+/// need nothing new. Such a call lines up as a newcomer behind the sends
+/// already waiting: the slot the message held for its previous call is spent
+/// (its row still names it), and claiming with it would count as having
+/// waited and let the call jump the line, pushing every waiting send past
+/// its slot once per file. A message's calls thus keep their order but may
+/// interleave with other messages' sends, as two messages running at once
+/// already could.
+pub(crate) async fn take_slot(
     app: &App,
     org_id: Uuid,
     channel: &ChannelRow,
     pacing: &Pacing<'_>,
-) -> Result<std::ops::ControlFlow<FileByFile>> {
-    use super::ratelimit::{claim, Claim};
-    use std::ops::ControlFlow;
-    let mut reserved = None;
+    mut reserved: Option<super::ratelimit::Reservation>,
+) -> Result<std::result::Result<(), NotNow>> {
+    use super::ratelimit::{claim, space_call, Claim};
+    let limits = pacing.limits;
+    // Wait for `at` in memory (the worker seats another job meanwhile), or
+    // defer the job to it; then check consent again.
+    let wait = |at: i64| async move {
+        if !crate::worker::wait_in_memory(at).await {
+            return Ok(Err(NotNow::Defer(crate::worker::come_back_at(at))));
+        }
+        if !pacing.exempt {
+            let consent = inbox_rows::current_consent(app.db(), org_id, pacing.contact_id, &channel.kind).await?;
+            if consent.as_deref() == Some(Consent::OptOut.as_str()) {
+                return Ok(Err(NotNow::OptedOut));
+            }
+        }
+        Ok::<_, AppError>(Ok(()))
+    };
+    if let Some(r) = reserved {
+        let early = match limits.recipient_interval_ms() {
+            None => limits.sender_spacing().map_or(0, |g| g.tolerance_ms),
+            Some(_) => 0,
+        };
+        let at = r.slot_ms - early;
+        if at > now_ms() {
+            if let Err(stop) = wait(at).await? {
+                return Ok(Err(stop));
+            }
+        }
+    }
     loop {
-        let now = now_ms();
+        // The time of the claim itself: a time read before the send's reads
+        // would let the sender's next slot start that much early.
         let (c, holding) =
-            claim(app, org_id, channel.id, pacing.message_id, pacing.peer, pacing.limits, reserved, now).await?;
+            claim(app, org_id, channel.id, pacing.message_id, pacing.peer, limits, reserved, now_ms()).await?;
         match c {
             Claim::Go => {
-                super::ratelimit::space_call(channel.id, pacing.limits).await;
-                return Ok(ControlFlow::Continue(()));
+                space_call(channel.id, limits).await;
+                return Ok(Ok(()));
             }
             Claim::Reserved(at) | Claim::Wait(at) => {
-                if !crate::worker::wait_in_memory(at).await {
-                    return Ok(ControlFlow::Break(FileByFile::Defer(at)));
-                }
-                if !pacing.exempt {
-                    // The contact may have written STOP meanwhile.
-                    let consent =
-                        inbox_rows::current_consent(app.db(), org_id, pacing.contact_id, &channel.kind).await?;
-                    if consent.as_deref() == Some(Consent::OptOut.as_str()) {
-                        return Ok(ControlFlow::Break(FileByFile::OptedOut));
-                    }
+                if let Err(stop) = wait(at).await? {
+                    return Ok(Err(stop));
                 }
                 reserved = holding;
             }
