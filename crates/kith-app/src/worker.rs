@@ -363,6 +363,7 @@ impl Worker {
                 if seats.permits.available_permits() > 0 { MAX_IN_HAND.saturating_sub(in_hand.len()) } else { 0 };
             let room = room.min(BATCH as usize);
             let mut claimed = 0;
+            let mut next_due = None;
             if room > 0 {
                 if schedules_fired.is_none_or(|at| at.elapsed() >= SCHEDULE_EVERY) {
                     schedules_fired = Some(std::time::Instant::now());
@@ -370,6 +371,12 @@ impl Worker {
                         tracing::error!(error = %e, "worker loop error");
                     }
                 }
+                // Look before claiming: this loop turns once per finished
+                // job, and most turns find nothing due (sends wait for their
+                // slots). The claim is a write; the look is a read.
+                next_due = jobs::next_run_at(self.app.db()).await.unwrap_or(Some(0));
+            }
+            if next_due.is_some_and(|at| at <= now_ms()) {
                 match jobs::claim(self.app.db(), &self.owner, now_ms(), lease_ms, room as i64).await {
                     Ok(batch) => {
                         claimed = batch.len();
@@ -380,7 +387,10 @@ impl Worker {
                             in_hand.spawn(seat.run(run_job(app, handler, owner, job)));
                         }
                     }
-                    Err(e) => tracing::error!(error = %e, "worker loop error"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "worker loop error");
+                        next_due = None; // try again after the idle wait, not at once
+                    }
                 }
             }
             if claimed > 0 && claimed == room {
@@ -388,8 +398,10 @@ impl Worker {
             }
             // Sleep until the next job is due (a deferred send's slot), at
             // most the idle wait, unless a job ends or a seat frees first.
-            let next_due = if room > 0 { jobs::next_run_at(self.app.db()).await.ok().flatten() } else { None };
-            let wait = match next_due {
+            if claimed > 0 {
+                next_due = jobs::next_run_at(self.app.db()).await.ok().flatten();
+            }
+            let wait = match next_due.filter(|_| room > 0) {
                 Some(at) => Duration::from_millis((at - now_ms()).clamp(1, i64::MAX) as u64).min(self.idle_wait),
                 None => self.idle_wait,
             };

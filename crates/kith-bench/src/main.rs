@@ -129,6 +129,10 @@ enum Command {
         /// Figure 3's stand-in Twilio answers 429 to every Nth call (0: never; diagnostic).
         #[arg(long, default_value_t = 10)]
         outbound_429_every: usize,
+        /// Figure 3 writes every call the stand-in saw to this CSV file (sender, ms from the workers' start,
+        /// accepted): the data behind the pace line.
+        #[arg(long)]
+        calls_out: Option<std::path::PathBuf>,
     },
     /// The knowledge base (issue #5): retrieval p95 over a 10,000-chunk knowledge base beside the raw full-text
     /// query, and a 200-page local website import (pages/s, peak RSS).
@@ -278,7 +282,8 @@ fn crm_main(cli: &Cli) -> Result<()> {
 }
 
 fn inbox_main(cli: &Cli) -> Result<()> {
-    let Command::Inbox { backend, figures, sse_rate, workers, drain_timeout, outbound_429_every } = cli.command.clone()
+    let Command::Inbox { backend, figures, sse_rate, workers, drain_timeout, outbound_429_every, calls_out } =
+        cli.command.clone()
     else {
         unreachable!("inbox_main runs the inbox command")
     };
@@ -305,6 +310,7 @@ fn inbox_main(cli: &Cli) -> Result<()> {
         outbound_senders: 20,
         outbound_per_second: 25.0,
         outbound_429_every,
+        calls_out,
         workers: workers.max(1),
         drain_timeout: Duration::from_secs(drain_timeout),
     };

@@ -498,7 +498,7 @@ impl Client {
         if !instagram_accepts(media.content_type) {
             return Err(SendError::permanent(
                 "unsupported_attachment",
-                "Instagram takes images, videos and audio files only",
+                "Instagram takes png, jpeg and gif images, mp4, ogg, avi, mov and webm videos, aac, m4a and wav audio only",
             ));
         }
         self.send_messenger_attachment(page_or_ig_id, access_token, recipient_id, media).await
@@ -557,9 +557,30 @@ fn messenger_kind(content_type: &str) -> &'static str {
     }
 }
 
-/// Whether Instagram messaging takes a file of this content type: images, videos and audio only (no documents).
+/// The content types Instagram messaging takes, as Meta's Instagram "Send a Message" page lists them: png, jpeg
+/// and gif images (up to 8 MB), mp4, ogg, avi, mov and webm videos, aac, m4a, wav and mp4 audio (up to 25 MB).
+/// Documents are not listed there (only on the attachment-upload page, for pdf), so none is sent.
+pub const INSTAGRAM_TYPES: [&str; 15] = [
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "video/mp4",
+    "video/ogg",
+    "video/x-msvideo",
+    "video/avi",
+    "video/quicktime",
+    "video/webm",
+    "audio/aac",
+    "audio/mp4",
+    "audio/x-m4a",
+    "audio/m4a",
+    "audio/wav",
+    "audio/x-wav",
+];
+
+/// Whether Instagram messaging takes a file of this content type ([`INSTAGRAM_TYPES`]).
 pub fn instagram_accepts(content_type: &str) -> bool {
-    messenger_kind(content_type) != "file"
+    INSTAGRAM_TYPES.contains(&content_type)
 }
 
 fn messenger_message_id(resp: &RawResponse) -> Result<Sent, SendError> {
@@ -620,8 +641,12 @@ mod tests {
         assert_eq!((kind("image/jpeg"), kind("image/gif"), kind("image/svg+xml")), ("image", "image", "file"));
         assert_eq!((kind("video/mp4"), kind("audio/ogg"), kind("application/pdf")), ("video", "audio", "file"));
         assert!(
-            instagram_accepts("image/png") && instagram_accepts("audio/mpeg") && instagram_accepts("video/quicktime")
+            instagram_accepts("image/png") && instagram_accepts("audio/x-m4a") && instagram_accepts("video/quicktime")
         );
         assert!(!instagram_accepts("application/pdf") && !instagram_accepts("image/webp"));
+        assert!(!instagram_accepts("audio/mpeg") && !instagram_accepts("video/x-matroska"), "not on Meta's list");
+        for t in INSTAGRAM_TYPES {
+            assert_ne!(messenger_kind(t), "file", "{t} goes as an image, a video or audio");
+        }
     }
 }

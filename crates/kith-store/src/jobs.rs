@@ -156,9 +156,15 @@ pub async fn defer(db: &Db, id: Uuid, owner: &str, run_at_ms: i64, now: i64) -> 
     Ok(n == 1)
 }
 
-/// When the next queued job is due (the `jobs_ready` index answers it).
+/// When the next job may be claimed: the first queued job's time, or a
+/// running job's lease running out (a killed worker's job), whichever comes
+/// first. A read (the `jobs_ready` index answers both halves), so a worker
+/// can look before it claims: on SQLite a claim is a write transaction on
+/// the one writer connection, and a claim that finds nothing still holds
+/// it.
 pub async fn next_run_at(db: &Db) -> Result<Option<i64>> {
-    const SQL: &str = "SELECT MIN(run_at_ms) FROM jobs WHERE status = 'queued'";
+    const SQL: &str = "SELECT MIN(at) FROM (SELECT MIN(run_at_ms) AS at FROM jobs WHERE status = 'queued'
+                       UNION ALL SELECT MIN(lease_until_ms) AS at FROM jobs WHERE status = 'running') due";
     Ok(on_read!(db, |p| sqlx::query_scalar::<_, Option<i64>>(SQL).fetch_one(p).await?))
 }
 

@@ -37,6 +37,35 @@ pub async fn lock_slot(tx: &mut Tx, org_id: Uuid, channel_id: Uuid, scope: &str,
         .await?))
 }
 
+/// A slot row as last committed, without a lock (None: the scope has no row
+/// yet). With [`swap_slot`], a claim that only moves the sender on, or only
+/// learns that it must wait, takes no transaction.
+pub async fn peek_slot(db: &Db, channel_id: Uuid, scope: &str) -> Result<Option<SlotRow>> {
+    const SQL: &str = "SELECT next_ms, tail_ms, shift_ms FROM send_slots WHERE channel_id = $1 AND scope = $2";
+    Ok(on_read!(db, |p| sqlx::query_as::<_, SlotRow>(SQL).bind(channel_id).bind(scope).fetch_optional(p).await?))
+}
+
+/// Write `new` over a slot row if it still holds `old`, in one statement;
+/// false when another claim changed it since it was read.
+pub async fn swap_slot(db: &Db, channel_id: Uuid, scope: &str, old: SlotRow, new: SlotRow, now: i64) -> Result<bool> {
+    const SQL: &str = "UPDATE send_slots SET next_ms = $6, tail_ms = $7, shift_ms = $8, updated_ms = $9
+                       WHERE channel_id = $1 AND scope = $2 AND next_ms = $3 AND tail_ms = $4 AND shift_ms = $5";
+    let n = on_write!(db, |p| sqlx::query(SQL)
+        .bind(channel_id)
+        .bind(scope)
+        .bind(old.next_ms)
+        .bind(old.tail_ms)
+        .bind(old.shift_ms)
+        .bind(new.next_ms)
+        .bind(new.tail_ms)
+        .bind(new.shift_ms)
+        .bind(now)
+        .execute(p)
+        .await?
+        .rows_affected());
+    Ok(n == 1)
+}
+
 /// Write a slot row locked by [`lock_slot`] in this transaction.
 pub async fn set_slot(tx: &mut Tx, channel_id: Uuid, scope: &str, slot: SlotRow) -> Result<()> {
     const SQL: &str =
@@ -252,11 +281,7 @@ pub async fn set_schedule(
 /// Give a message the rate-limit slot it waits for, with the sender's line
 /// shift at that moment (creating its details row when the message has none).
 pub async fn reserve_slot(tx: &mut Tx, org_id: Uuid, message_id: Uuid, slot_ms: i64, shift_ms: i64) -> Result<()> {
-    const SQL: &str = "INSERT INTO outbound_messages (message_id, org_id, slot_ms, slot_shift_ms, hold_until_ms)
-                       VALUES ($1, $2, $3, $4, NULL)
-                       ON CONFLICT (message_id) DO UPDATE SET slot_ms = excluded.slot_ms,
-                         slot_shift_ms = excluded.slot_shift_ms, hold_until_ms = NULL";
-    on_tx!(tx, |c| sqlx::query(SQL)
+    on_tx!(tx, |c| sqlx::query(RESERVE_SLOT)
         .bind(message_id)
         .bind(org_id)
         .bind(slot_ms)
@@ -266,6 +291,24 @@ pub async fn reserve_slot(tx: &mut Tx, org_id: Uuid, message_id: Uuid, slot_ms: 
         .rows_affected());
     Ok(())
 }
+
+/// [`reserve_slot`] as a statement of its own (after a [`swap_slot`]).
+pub async fn reserve_slot_now(db: &Db, org_id: Uuid, message_id: Uuid, slot_ms: i64, shift_ms: i64) -> Result<()> {
+    on_write!(db, |p| sqlx::query(RESERVE_SLOT)
+        .bind(message_id)
+        .bind(org_id)
+        .bind(slot_ms)
+        .bind(shift_ms)
+        .execute(p)
+        .await?
+        .rows_affected());
+    Ok(())
+}
+
+const RESERVE_SLOT: &str = "INSERT INTO outbound_messages (message_id, org_id, slot_ms, slot_shift_ms, hold_until_ms)
+                            VALUES ($1, $2, $3, $4, NULL)
+                            ON CONFLICT (message_id) DO UPDATE SET slot_ms = excluded.slot_ms,
+                              slot_shift_ms = excluded.slot_shift_ms, hold_until_ms = NULL";
 
 /// Count one more provider throttle of a message; the new count.
 pub async fn bump_throttled(tx: &mut Tx, org_id: Uuid, message_id: Uuid) -> Result<i64> {

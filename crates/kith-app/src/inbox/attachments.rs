@@ -264,13 +264,18 @@ pub fn one_file_per_message(channel_kind: &str) -> bool {
 /// reach the 25 MB every upload is held to).
 pub const INSTAGRAM_MAX_IMAGE_BYTES: i64 = 8 * 1024 * 1024;
 
-/// Why a channel cannot carry a file, if it cannot: Instagram takes images
-/// (up to 8 MB), videos and audio only; Viber no executables and nothing
-/// over 50 MB.
+/// Why a channel cannot carry a file, if it cannot: Instagram takes the
+/// images (up to 8 MB), videos and audio of Meta's list only
+/// ([`kith_providers::meta::INSTAGRAM_TYPES`]); Viber no executables and
+/// nothing over 50 MB. Both providers' other ceilings (Instagram's 25 MB for
+/// videos and audio, Viber's 26 MB for videos) are above the 25 MiB every
+/// upload is held to; a Viber picture over 1 MB goes as a file.
 pub fn refusal(channel_kind: &str, name: &str, content_type: &str, size: i64) -> Option<String> {
     match channel_kind {
         "instagram" if !kith_providers::meta::instagram_accepts(content_type) => {
-            Some(format!("Instagram takes images, videos and audio only, not {content_type}"))
+            Some(format!(
+                "Instagram takes png, jpeg and gif images, mp4, ogg, avi, mov and webm videos, and aac, m4a and wav audio only, not {content_type}"
+            ))
         }
         "instagram" if content_type.starts_with("image/") && size > INSTAGRAM_MAX_IMAGE_BYTES => {
             Some("Instagram takes images of at most 8 MB".to_string())
@@ -283,7 +288,10 @@ pub fn refusal(channel_kind: &str, name: &str, content_type: &str, size: i64) ->
 /// The file types a channel takes, as an HTML `accept` list (empty: any).
 pub fn accepted_types(channel_kind: &str) -> &'static str {
     match channel_kind {
-        "instagram" => "image/jpeg,image/png,image/gif,video/*,audio/*",
+        "instagram" => {
+            "image/png,image/jpeg,image/gif,video/mp4,video/ogg,video/x-msvideo,video/avi,video/quicktime,video/webm,\
+             audio/aac,audio/mp4,audio/x-m4a,audio/m4a,audio/wav,audio/x-wav"
+        }
         _ => "",
     }
 }
@@ -392,12 +400,40 @@ pub(crate) async fn message_of_sent_file(
 }
 
 /// Record that a file went as the provider message `provider_message_id`
-/// (committed at once: a retry must not send it again).
-pub(crate) async fn mark_sent(app: &App, org_id: Uuid, id: Uuid, provider_message_id: &str) -> Result<()> {
+/// (committed at once: a retry must not send it again). A status callback
+/// for that id may have come first and been held in `pending_statuses`
+/// (the provider answers the call after it sends the callback, or the
+/// callback overtook this write): it is applied here, under the same lock as
+/// a callback, as [`super::process`] applies one arriving later — a file's
+/// `failed` fails its message, its other states are dropped. True when the
+/// message failed so (the caller sends nothing more of it).
+pub(crate) async fn mark_sent(
+    app: &App,
+    org_id: Uuid,
+    channel_id: Uuid,
+    id: Uuid,
+    provider_message_id: &str,
+) -> Result<bool> {
+    use kith_store::inbox as inbox_rows;
     let mut tx = app.db().begin().await?;
+    super::process::lock_message(&mut tx, org_id, channel_id, provider_message_id).await?;
     rows::set_provider_message_id(&mut tx, org_id, id, provider_message_id).await?;
+    let (mut failed, mut changed) = (false, None);
+    if let Some(p) = inbox_rows::get_pending(&mut tx, channel_id, provider_message_id).await? {
+        inbox_rows::delete_pending(&mut tx, channel_id, provider_message_id).await?;
+        if p.state == "failed" {
+            if let Some(m) = message_of_sent_file(&mut tx, org_id, channel_id, provider_message_id).await? {
+                let (code, text) = (p.error_code.as_deref(), p.error_message.as_deref());
+                failed = true;
+                changed = super::process::advance(&mut tx, &m, "failed", code, text, now_ms()).await?.then_some(m);
+            }
+        }
+    }
     tx.commit().await?;
-    Ok(())
+    if let Some(m) = changed {
+        super::publish(app, org_id, kith_infra::events::MESSAGE_UPDATED, m.conversation_id, Some(m.id));
+    }
+    Ok(failed)
 }
 
 // ------------------------------------------------------------ signed links
@@ -667,7 +703,11 @@ mod tests {
         assert!(refusal("messenger", "a.pdf", "application/pdf", 10).is_none());
         assert!(refusal("viber", "setup.exe", "application/octet-stream", 10).is_some());
         assert!(refusal("viber", "a.pdf", "application/pdf", 10).is_none());
-        for t in accepted_types("instagram").split(',').filter(|t| !t.ends_with("/*")) {
+        assert!(refusal("instagram", "a.mp3", "audio/mpeg", 10).is_some(), "not on Meta's list");
+        assert!(refusal("instagram", "a.webp", "image/webp", 10).is_some());
+        let listed: Vec<&str> = accepted_types("instagram").split(',').collect();
+        assert_eq!(listed, kith_providers::meta::INSTAGRAM_TYPES, "the picker offers what the check takes");
+        for t in listed {
             assert!(refusal("instagram", "f", t, 10).is_none(), "{t}");
         }
         assert_eq!(accepted_types("messenger"), "");

@@ -512,8 +512,17 @@ pub(crate) async fn send_file_by_file(
             Ok(sent) => sent,
             Err(e) => return Ok(FileByFile::Done(Err(e))),
         };
-        if let Err(e) = super::attachments::mark_sent(app, org_id, f.id, &sent.provider_message_id).await {
-            return Ok(FileByFile::Done(Err(stored(e))));
+        match super::attachments::mark_sent(app, org_id, channel.id, f.id, &sent.provider_message_id).await {
+            Ok(false) => {}
+            // The provider's `failed` for this file came before its id was
+            // written, and failed the message: the rest is not sent.
+            Ok(true) => {
+                return Ok(FileByFile::Done(Err(SendError::Permanent {
+                    code: "file_failed".into(),
+                    message: "the provider reported that a file of this message failed".into(),
+                })))
+            }
+            Err(e) => return Ok(FileByFile::Done(Err(stored(e)))),
         }
         last = Some(sent);
     }
@@ -583,7 +592,7 @@ pub(crate) async fn take_slot(
             None => limits.sender_spacing().map_or(0, |g| g.tolerance_ms),
             Some(_) => 0,
         };
-        let at = r.slot_ms - early;
+        let at = r.slot_ms - early - super::ratelimit::CLAIM_LEAD_MS;
         if at > now_ms() {
             if let Err(stop) = wait(at).await? {
                 return Ok(Err(stop));
@@ -596,7 +605,14 @@ pub(crate) async fn take_slot(
         let (c, holding) =
             claim(app, org_id, channel.id, pacing.message_id, pacing.peer, limits, reserved, now_ms()).await?;
         match c {
-            Claim::Go => {
+            Claim::Go(at) => {
+                // A slot taken ahead of its time: wait for it, in memory
+                // (outside a running worker, or when it stops, for these
+                // few milliseconds anyway: the slot is spent).
+                if at > now_ms() && !crate::worker::wait_in_memory(at).await {
+                    let rest = (at - now_ms()).max(0) as u64;
+                    tokio::time::sleep(std::time::Duration::from_millis(rest)).await;
+                }
                 space_call(channel.id, limits).await;
                 return Ok(Ok(()));
             }

@@ -57,6 +57,8 @@ pub struct Options {
     pub outbound_per_second: f64,
     /// Every Nth call to the stand-in Twilio is answered 429.
     pub outbound_429_every: usize,
+    /// Where figure 3 writes the stand-in's calls (CSV), if anywhere.
+    pub calls_out: Option<std::path::PathBuf>,
     /// Background job workers (as `kith serve`'s default).
     pub workers: usize,
     /// Longest wait for jobs to drain (processing, sending).

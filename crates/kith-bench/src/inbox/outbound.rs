@@ -230,6 +230,14 @@ pub fn run(backend: Backend, opts: &Options) -> Result<Figure> {
             window(true)
         );
         eprintln!("  {}", pace_report(&calls, t0, opts.outbound_per_second));
+        if let Some(path) = &opts.calls_out {
+            let mut csv = String::from("sender,ms,accepted\n");
+            for c in &calls {
+                let ms = c.at.saturating_duration_since(t0).as_secs_f64() * 1000.0;
+                csv += &format!("{},{ms:.3},{}\n", c.from, u8::from(c.accepted));
+            }
+            std::fs::write(path, csv)?;
+        }
         Ok(Figure::Measured(Box::new(Measured {
             backend,
             queued: bodies.len(),
@@ -259,35 +267,55 @@ pub fn run(backend: Backend, opts: &Options) -> Result<Figure> {
 /// Where the senders' time went, for the run's log: per sender, the first
 /// and last call after the workers' start, and the time lost between calls
 /// (each gap's excess over the nominal interval 1/rate), as the mean over
-/// senders, with the gaps longer than twice the interval.
+/// senders, with the gaps longer than twice the interval; then the senders'
+/// calls and refusals (fewest, most), and the last sender's own figures — a
+/// sender refused more often than the others has more calls to make.
 fn pace_report(calls: &[Call], t0: Instant, rate: f64) -> String {
     let nominal = Duration::from_secs_f64(1.0 / rate);
-    let mut by_sender: HashMap<&str, Vec<Instant>> = HashMap::new();
+    let mut by_sender: HashMap<&str, Vec<(Instant, bool)>> = HashMap::new();
     for c in calls {
-        by_sender.entry(c.from.as_str()).or_default().push(c.at);
+        by_sender.entry(c.from.as_str()).or_default().push((c.at, c.accepted));
     }
     let n = by_sender.len().max(1) as f64;
-    let (mut first, mut last, mut latest, mut lost, mut long_gaps) = (0.0, 0.0, 0.0f64, 0.0, 0usize);
+    let (mut first, mut last, mut lost, mut long_gaps) = (0.0, 0.0, 0.0, 0usize);
+    // (end, calls, refusals, lost) of the sender that finished last.
+    let mut latest = (0.0f64, 0usize, 0usize, 0.0f64);
+    let (mut fewest, mut most) = ((usize::MAX, usize::MAX), (0usize, 0usize));
     for times in by_sender.values_mut() {
-        times.sort_unstable();
-        first += times[0].duration_since(t0).as_secs_f64();
-        let end = times[times.len() - 1].duration_since(t0).as_secs_f64();
-        (last, latest) = (last + end, latest.max(end));
+        times.sort_unstable_by_key(|t| t.0);
+        first += times[0].0.duration_since(t0).as_secs_f64();
+        let end = times[times.len() - 1].0.duration_since(t0).as_secs_f64();
+        last += end;
+        let mut own_lost = 0.0;
         for pair in times.windows(2) {
-            let gap = pair[1].duration_since(pair[0]);
-            lost += gap.saturating_sub(nominal).as_secs_f64();
+            let gap = pair[1].0.duration_since(pair[0].0);
+            own_lost += gap.saturating_sub(nominal).as_secs_f64();
             long_gaps += usize::from(gap > nominal * 2);
+        }
+        lost += own_lost;
+        let refused = times.iter().filter(|t| !t.1).count();
+        fewest = fewest.min((times.len(), refused));
+        most = most.max((times.len(), refused));
+        if end > latest.0 {
+            latest = (end, times.len(), refused, own_lost);
         }
     }
     format!(
-        "per sender (mean of {}): first call {:.2} s, last call {:.2} s (the latest {:.2} s), time lost in gaps over {:.0} ms {:.2} s; gaps over twice that: {} in all",
+        "per sender (mean of {}): first call {:.2} s, last call {:.2} s, time lost in gaps over {:.0} ms {:.2} s; gaps over twice that: {} in all; calls (refused) per sender from {} ({}) to {} ({}); the last sender: {:.2} s, {} calls ({} refused), {:.2} s lost",
         by_sender.len(),
         first / n,
         last / n,
-        latest,
         nominal.as_secs_f64() * 1000.0,
         lost / n,
-        long_gaps
+        long_gaps,
+        fewest.0,
+        fewest.1,
+        most.0,
+        most.1,
+        latest.0,
+        latest.1,
+        latest.2,
+        latest.3
     )
 }
 

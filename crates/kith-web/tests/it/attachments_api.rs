@@ -870,5 +870,44 @@ async fn messenger_instagram_and_viber_media_out() {
             .collect();
         assert_eq!(states[1], ("The manual", "failed"), "{l}: {states:?}");
         assert_eq!((states[0].1, states[2].1), ("sent", "sent"), "{l}: {states:?}");
+
+        // A file's `failed` that overtakes the send (here: posted before it,
+        // for the token the stand-in gives the next call) waits in
+        // `pending_statuses` and fails the message once the file's id is
+        // recorded.
+        let early_token = 5_741_311_803_571_721_006_i64;
+        let cb = json!({"event": "failed", "timestamp": now, "message_token": early_token,
+                        "user_id": "01234567890A=", "desc": "file refused early"})
+        .to_string();
+        let resp = client()
+            .post(s.url(&format!("/hooks/viber/{vb}")))
+            .header("x-viber-content-signature", kith_providers::viber::sign("viber-token", cb.as_bytes()))
+            .body(cb)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{l}");
+        drain(&s).await;
+        let pending = "SELECT COUNT(*) FROM pending_statuses";
+        assert_eq!(kith_testkit::raw_i64(&s.raw_url, pending).await, 1, "{l}: held until its message appears");
+        let (_, early) = upload(&s, &token, &vb_conv, "terms.pdf", "application/pdf", b"%PDF terms").await;
+        let (st, m) = send(
+            &s,
+            Method::POST,
+            &vb_path,
+            &token,
+            Some(json!({"body": "Our terms", "attachment_ids": [early["id"]]})),
+        )
+        .await;
+        assert_eq!(st, 202, "{l}: {m}");
+        drain_waiting(&s).await;
+        let sent = sends_at(&calls, "/pa/send_message", from);
+        assert_eq!(sent.len(), 6, "{l}: the file, and not the text of a failed message: {sent:?}");
+        assert_eq!(sent[5]["file_name"], "terms.pdf", "{l}");
+        assert_eq!(kith_testkit::raw_i64(&s.raw_url, pending).await, 0, "{l}: the early status was applied");
+        let (_, msgs) = send(&s, Method::GET, &vb_path, &token, None).await;
+        let one = msgs["data"].as_array().unwrap().iter().find(|x| x["id"] == m["id"]).expect("the message").clone();
+        let outcome = (one["state"].as_str(), one["error_message"].as_str());
+        assert_eq!(outcome, (Some("failed"), Some("file refused early")), "{l}: {one}");
     }
 }
