@@ -258,8 +258,16 @@ async fn send_now(app: &App, org_id: Uuid, id: Uuid, exempt: bool, last_attempt:
     let details = sending.outbound;
     let origin = details.as_ref().map(|d| outbound::Origin::parse(&d.origin)).unwrap_or_default();
     let now = now_ms();
-    // Quiet hours: checked again now (the contact may have written meanwhile).
-    let hold = outbound::quiet_hold(app, org_id, channel.id, conv.contact_id, &conv.peer, origin, now).await?;
+    let files = if sending.has_files { super::attachments::outbound_files(app, org_id, m.id).await? } else { vec![] };
+    // Quiet hours: checked again now (the contact may have written
+    // meanwhile) — unless some of the message's files went already (its job
+    // was deferred between two calls): the rest follows, rather than half a
+    // message overnight.
+    let started = files.iter().any(|f| f.sent_as.is_some());
+    let hold = match started {
+        true => None,
+        false => outbound::quiet_hold(app, org_id, channel.id, conv.contact_id, &conv.peer, origin, now).await?,
+    };
     if let Some(until) = hold {
         let mut tx = app.db().begin().await?;
         kith_store::outbound::set_schedule(&mut tx, org_id, m.id, None, Some(until)).await?;
@@ -274,7 +282,6 @@ async fn send_now(app: &App, org_id: Uuid, id: Uuid, exempt: bool, last_attempt:
     let body = app.keyring().open(app.db(), org_id, "messages", "body", m.id, &m.body).await?;
     let body = String::from_utf8_lossy(&body).into_owned();
     let text = |k: &str| config.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
-    let files = if sending.has_files { super::attachments::outbound_files(app, org_id, m.id).await? } else { vec![] };
     let media_urls: Vec<String> = files.iter().map(|f| f.url.clone()).collect();
     let first_file = files.first().map(|f| kith_providers::meta::OutboundMedia {
         link: &f.url,

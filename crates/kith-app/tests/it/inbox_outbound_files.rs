@@ -333,3 +333,74 @@ async fn a_recipient_interval_spaces_the_calls_of_a_message_to_one_person() {
         assert!(q.0 < to_p[2].0, "{l}: the other recipient's send did not wait for this message");
     }
 }
+
+/// Quiet hours hold an automated first message before it starts, not
+/// halfway: a message deferred between two of its calls, when the window
+/// closes meanwhile where the contact is, sends the rest when its job runs.
+#[tokio::test]
+async fn a_message_whose_files_started_going_is_not_held_halfway_by_quiet_hours() {
+    use kith_app::crm::contacts::{self, ContactInput};
+    use kith_app::inbox::outbound::Origin;
+    use kith_domain::quiet_hours::{self, Window};
+    for (t, calls) in apps().await {
+        let (app, l) = (&t.app, t.label);
+        let owner = t.user("quiet@files.test").await;
+        let o = owner_ctx(app, &owner).await;
+        let ch = messenger(app, &o, json!({"per_second": 2})).await;
+        let conv = inbound(app, &o, ch, "PSID_Q").await;
+        let contact_id = conversations::get(app, &o, conv).await.unwrap().contact.id;
+        let now = now_ms();
+        let zone =
+            |open: bool| quiet_hours::ZONES.iter().find(|z| z.allows(Window::DEFAULT, now) == open).unwrap().name;
+        let o = &o;
+        let set_zone = |name: &'static str| async move {
+            let c = contacts::get(app, o, contact_id).await.unwrap();
+            let patch = ContactInput { time_zone: Some(name.to_string()), ..Default::default() };
+            contacts::update(app, o, contact_id, &patch, Some(c.version)).await.unwrap();
+        };
+        set_zone(zone(true)).await;
+        // The customer last wrote two days ago: an automated message is a first message.
+        let two_days = 2 * 24 * 3_600_000;
+        let older = format!("UPDATE conversations SET last_inbound_ms = last_inbound_ms - {two_days}");
+        kith_testkit::raw_execute(&t.db.raw_url, &older).await;
+        let mut ids = Vec::new();
+        for i in 0..2 {
+            let data = kith_app::objects::once(format!("quiet file {i}").into_bytes().into());
+            let name = format!("quiet-{i}.pdf");
+            ids.push(attachments::upload(app, &o, conv, &name, Some("application/pdf"), data).await.unwrap().id);
+        }
+        let msg = OutboundMessage {
+            attachment_ids: ids,
+            origin: Some(Origin::Automated),
+            ..OutboundMessage::text("Your documents")
+        };
+        let queued = outbound::send(app, &o, conv, &msg).await.unwrap();
+        assert_eq!(queued.hold_until_ms, None, "{l}: the window is open where the contact is");
+        let w = Worker::new(app.clone(), Registry::standard());
+        assert_eq!(w.run_once().await.unwrap(), 1, "{l}");
+        assert_eq!(calls.lock().unwrap().len(), 1, "{l}: the first file went, the job waits for the next slot");
+
+        // The window closes where the contact is: the rest still goes.
+        set_zone(zone(false)).await;
+        for _ in 0..2 {
+            let at = count(&t, "SELECT MIN(run_at_ms) FROM jobs WHERE kind = 'inbox.send'").await;
+            assert!(at - now_ms() < 2_000, "{l}: the job waits for its next slot, not for the window to open");
+            tokio::time::sleep(Duration::from_millis((at - now_ms()).max(0) as u64 + 5)).await;
+            assert_eq!(w.run_once().await.unwrap(), 1, "{l}");
+        }
+        assert_eq!(calls.lock().unwrap().len(), 3, "{l}: the second file and the text followed");
+        assert_eq!(count(&t, SENT).await, 1, "{l}");
+        assert_eq!(count(&t, "SELECT COUNT(*) FROM jobs").await, 0, "{l}");
+
+        // A new automated message now is held before it starts.
+        let held = outbound::send(
+            app,
+            &o,
+            conv,
+            &OutboundMessage { origin: Some(Origin::Automated), ..OutboundMessage::text("Later") },
+        )
+        .await
+        .unwrap();
+        assert!(held.hold_until_ms.is_some(), "{l}: held");
+    }
+}
