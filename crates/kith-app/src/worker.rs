@@ -339,6 +339,8 @@ impl Worker {
         let seats = Seats::new(CONCURRENCY);
         let mut in_hand: JoinSet<Result<()>> = JoinSet::new();
         let mut schedules_fired: Option<std::time::Instant> = None;
+        // The last claim filled its batch: more is likely due, claim without looking.
+        let mut batch_was_full = false;
         loop {
             if *shutdown.borrow() {
                 break;
@@ -374,8 +376,12 @@ impl Worker {
                 // Look before claiming: this loop turns once per finished
                 // job, and most turns find nothing due (sends wait for their
                 // slots). The claim is a write; the look is a read.
-                next_due = jobs::next_run_at(self.app.db()).await.unwrap_or(Some(0));
+                next_due = match batch_was_full {
+                    true => Some(0),
+                    false => jobs::next_run_at(self.app.db()).await.unwrap_or(Some(0)),
+                };
             }
+            batch_was_full = false;
             if next_due.is_some_and(|at| at <= now_ms()) {
                 match jobs::claim(self.app.db(), &self.owner, now_ms(), lease_ms, room as i64).await {
                     Ok(batch) => {
@@ -394,6 +400,7 @@ impl Worker {
                 }
             }
             if claimed > 0 && claimed == room {
+                batch_was_full = true;
                 continue; // more may be due
             }
             // Sleep until the next job is due (a deferred send's slot), at
