@@ -1,8 +1,9 @@
 //! Per-sender rate limits of the `inbox.send` job (issue #4 §4).
 //!
 //! Each sender (a channel) has a durable slot row in the database; a send
-//! claims it in a transaction before it calls the provider, so several
-//! workers and nodes against one database never exceed the limit together.
+//! claims it before it calls the provider (a write conditional on the row it
+//! read, or a transaction holding the row), so several workers and nodes
+//! against one database never exceed the limit together.
 //! The rule is spacing on a grid: each send takes the sender's next time,
 //! one interval (1 s / rate, 2 % wider so that network jitter never shows a
 //! provider one send too many in a window) after the time the one before
@@ -18,7 +19,7 @@
 //! earlier send ran late), it waits for the sender's next time again,
 //! keeping its place ahead of newcomers. Sends claim a little ahead of their
 //! time ([`CLAIM_LEAD_MS`]) and the call then waits for it in memory, so the
-//! claim's own delay (a write transaction) does not make the call late.
+//! claim's own delay (a database write) does not make the call late.
 //!
 //! Where a provider also limits sends to one person (WhatsApp: 1 per 6 s;
 //! Telegram: about 1 per second in a chat), a second slot row per
@@ -246,8 +247,8 @@ pub struct Reservation {
     pub shift_ms: Option<i64>,
 }
 
-/// How long before its time a send claims its slot. The claim is a write
-/// transaction, and on a busy database it takes a few milliseconds; a send
+/// How long before its time a send claims its slot. The claim is a write,
+/// and on a busy database it takes a few milliseconds; a send
 /// that claimed at its time left that much after it, and the sender's grid
 /// restarted from there, so every such delay was lost for good (about 2 s
 /// per sender over 550 calls). Claiming ahead takes the slot at its time on

@@ -367,14 +367,14 @@ async fn a_message_whose_files_started_going_is_not_held_halfway_by_quiet_hours(
         for i in 0..2 {
             let data = kith_app::objects::once(format!("quiet file {i}").into_bytes().into());
             let name = format!("quiet-{i}.pdf");
-            ids.push(attachments::upload(app, &o, conv, &name, Some("application/pdf"), data).await.unwrap().id);
+            ids.push(attachments::upload(app, o, conv, &name, Some("application/pdf"), data).await.unwrap().id);
         }
         let msg = OutboundMessage {
             attachment_ids: ids,
             origin: Some(Origin::Automated),
             ..OutboundMessage::text("Your documents")
         };
-        let queued = outbound::send(app, &o, conv, &msg).await.unwrap();
+        let queued = outbound::send(app, o, conv, &msg).await.unwrap();
         assert_eq!(queued.hold_until_ms, None, "{l}: the window is open where the contact is");
         let w = Worker::new(app.clone(), Registry::standard());
         assert_eq!(w.run_once().await.unwrap(), 1, "{l}");
@@ -395,7 +395,7 @@ async fn a_message_whose_files_started_going_is_not_held_halfway_by_quiet_hours(
         // A new automated message now is held before it starts.
         let held = outbound::send(
             app,
-            &o,
+            o,
             conv,
             &OutboundMessage { origin: Some(Origin::Automated), ..OutboundMessage::text("Later") },
         )
