@@ -595,6 +595,21 @@ async fn one_file_stand_in() -> (Calls, Arc<std::sync::atomic::AtomicUsize>, Str
     (calls, fail_texts, base)
 }
 
+/// Post a Viber callback to channel `channel`'s hook, signed with the
+/// bot token the tests connect with; the answer's status.
+async fn post_viber(s: &TestServer, channel: &impl std::fmt::Display, callback: &Value) -> u16 {
+    let body = callback.to_string();
+    let signature = kith_providers::viber::sign("viber-token", body.as_bytes());
+    let resp = client()
+        .post(s.url(&format!("/hooks/viber/{channel}")))
+        .header("x-viber-content-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    resp.status().as_u16()
+}
+
 /// Run jobs until none is due within 8 s (sends wait for their rate-limit slot).
 async fn drain_waiting(s: &TestServer) {
     loop {
@@ -683,16 +698,8 @@ async fn messenger_instagram_and_viber_media_out() {
         }
         let vb_in = json!({"event": "message", "timestamp": now, "message_token": 4912661846655238145_i64,
             "sender": {"id": "01234567890A=", "name": "Viber User", "api_version": 2},
-            "message": {"type": "text", "text": "hi"}, "silent": false})
-        .to_string();
-        let resp = client()
-            .post(s.url(&format!("/hooks/viber/{vb}")))
-            .header("x-viber-content-signature", kith_providers::viber::sign("viber-token", vb_in.as_bytes()))
-            .body(vb_in)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200, "{l}");
+            "message": {"type": "text", "text": "hi"}, "silent": false});
+        assert_eq!(post_viber(&s, &vb, &vb_in).await, 200, "{l}");
         drain(&s).await;
         let conv_of = |ch: String| {
             let (s, token) = (&s, token.clone());
@@ -847,15 +854,7 @@ async fn messenger_instagram_and_viber_media_out() {
             let mut cb = json!({"event": event, "timestamp": now, "message_token": manual_token,
                                 "user_id": "01234567890A="});
             cb.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-            let cb = cb.to_string();
-            let resp = client()
-                .post(s.url(&format!("/hooks/viber/{vb}")))
-                .header("x-viber-content-signature", kith_providers::viber::sign("viber-token", cb.as_bytes()))
-                .body(cb)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(resp.status(), 200, "{l}");
+            assert_eq!(post_viber(&s, &vb, &cb).await, 200, "{l}");
             drain(&s).await;
             let pending = "SELECT COUNT(*) FROM pending_statuses";
             assert_eq!(kith_testkit::raw_i64(&s.raw_url, pending).await, 0, "{l}: {event} of a file kept waiting");
@@ -877,16 +876,8 @@ async fn messenger_instagram_and_viber_media_out() {
         // recorded.
         let early_token = 5_741_311_803_571_721_006_i64;
         let cb = json!({"event": "failed", "timestamp": now, "message_token": early_token,
-                        "user_id": "01234567890A=", "desc": "file refused early"})
-        .to_string();
-        let resp = client()
-            .post(s.url(&format!("/hooks/viber/{vb}")))
-            .header("x-viber-content-signature", kith_providers::viber::sign("viber-token", cb.as_bytes()))
-            .body(cb)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200, "{l}");
+                        "user_id": "01234567890A=", "desc": "file refused early"});
+        assert_eq!(post_viber(&s, &vb, &cb).await, 200, "{l}");
         drain(&s).await;
         let pending = "SELECT COUNT(*) FROM pending_statuses";
         assert_eq!(kith_testkit::raw_i64(&s.raw_url, pending).await, 1, "{l}: held until its message appears");
