@@ -352,7 +352,7 @@ pub async fn delete(app: &App, ctx: &Context, id: Uuid, origin: &Origin) -> Resu
 }
 
 /// A company with only a name, owned by `ctx`'s user and visible to everyone (imports).
-pub(crate) fn bare_row(ctx: &Context, name: &str, now: i64) -> CompanyRow {
+pub fn bare_row(ctx: &Context, name: &str, now: i64) -> CompanyRow {
     CompanyRow {
         id: new_id(),
         org_id: ctx.org_id,

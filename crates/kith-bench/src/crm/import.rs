@@ -541,3 +541,91 @@ pub async fn breakdown(
     b.write_us = started.elapsed().as_secs_f64() * 1e6 / sample.len().max(1) as f64;
     Ok(b)
 }
+
+/// The import's writes alone, for the same file: what the engine and the
+/// store's statements cost, without dedupe, company lookups or progress.
+#[derive(Debug, Clone, Default)]
+pub struct BareWrites {
+    pub rows: u64,
+    pub companies: u64,
+    /// Time inside the write transactions (begin to commit), summed.
+    pub write_s: f64,
+    /// The whole run, parsing and checks included (one task; the import parses on another thread).
+    pub wall_s: f64,
+}
+
+impl BareWrites {
+    pub fn rows_per_second(&self) -> f64 {
+        self.rows as f64 / self.write_s.max(1e-9)
+    }
+}
+
+/// Write every contact of `csv` into workspace `org` as new: the contact
+/// rows, their handles and search documents, and each company name once (a
+/// row and a search document), with the import's own multi-row statements,
+/// committed in transactions of the import's batch size. Nothing is read,
+/// so the figure is the floor under the import's writes at this scale.
+pub async fn bare_writes(app: &App, org: Uuid, user: Uuid, csv: &CsvFile) -> Result<BareWrites> {
+    let ctx = Context { org_id: org, actor: Actor { user_id: user, credential: Credential::Cli }, role: Role::Owner };
+    let started = Instant::now();
+    let reader = std::io::BufReader::with_capacity(1 << 16, std::fs::File::open(&csv.path)?);
+    let decoded = kith_formats::text::decode_reader(reader).map_err(|e| anyhow::anyhow!("decode: {e}"))?;
+    let rows = kith_formats::csv_in::Rows::new(decoded).map_err(|e| anyhow::anyhow!("csv: {e}"))?;
+    let headers = rows.headers().to_vec();
+    let mapping = kith_formats::presets::default_mapping(kith_formats::presets::detect(&headers), &headers);
+    let mut companies: std::collections::HashMap<String, (Uuid, String)> = std::collections::HashMap::new();
+    let mut out = BareWrites::default();
+    let mut batch: Vec<(ContactRow, Option<String>)> = Vec::with_capacity(kith_app::crm::imports::BATCH);
+    let mut rows = rows.peekable();
+    while let Some(row) = rows.next() {
+        let record = row.ok().and_then(|row| kith_formats::csv_in::to_contact(&mapping, &row).ok());
+        if let Some(c) = record {
+            let mut row = blank_row(org, user);
+            if app_contacts::apply_input(&mut row, &contact_input(&c), "", PhonePolicy::KeepRaw).is_ok() {
+                batch.push((row, c.company.clone()));
+            }
+        }
+        if batch.len() < kith_app::crm::imports::BATCH && rows.peek().is_some() {
+            continue;
+        }
+        let now = kith_domain::time::now_ms();
+        let mut made = Vec::new();
+        for (row, company) in batch.iter_mut() {
+            let Some(name) = company.as_deref().map(str::trim).filter(|n| !n.is_empty()) else { continue };
+            let key = name.to_lowercase();
+            let id = match companies.get(&key) {
+                Some((id, _)) => *id,
+                None => {
+                    let company = kith_app::crm::companies::bare_row(&ctx, name, now);
+                    companies.insert(key, (company.id, company.name.clone()));
+                    let id = company.id;
+                    made.push(company);
+                    id
+                }
+            };
+            row.company_id = Some(id);
+        }
+        let t = Instant::now();
+        let mut tx = app.db().begin().await?;
+        kith_store::companies::insert_many_rows(&mut tx, &made).await?;
+        let docs: Vec<_> = made.iter().map(kith_app::crm::companies::search_doc).collect();
+        kith_store::records::insert_search_docs(&mut tx, &docs).await?;
+        let contacts: Vec<ContactRow> = batch.iter().map(|(row, _)| row.clone()).collect();
+        kith_store::contacts::insert_many_rows(&mut tx, &contacts).await?;
+        let handles: Vec<(Uuid, &str, String)> = contacts
+            .iter()
+            .flat_map(|r| app_contacts::handles_of(r).into_iter().map(move |(k, v)| (r.id, k, v)))
+            .collect();
+        kith_store::contacts::add_handles_many(&mut tx, org, &handles).await?;
+        let docs: Vec<_> =
+            batch.iter().map(|(row, company)| app_contacts::search_doc(row, company.as_deref())).collect();
+        kith_store::records::insert_search_docs(&mut tx, &docs).await?;
+        tx.commit().await?;
+        out.write_s += t.elapsed().as_secs_f64();
+        out.rows += batch.len() as u64;
+        out.companies += made.len() as u64;
+        batch.clear();
+    }
+    out.wall_s = started.elapsed().as_secs_f64();
+    Ok(out)
+}
