@@ -315,6 +315,39 @@ pub fn by_handle_values_sql(viewer: &Viewer, kind: &str, values: &[String]) -> S
     sql
 }
 
+/// Visible contacts without any e-mail or phone whose `(last_name,
+/// first_name)` is one of `names`, exactly as stored, oldest first: import
+/// dedupe for rows that only have a name (the caller compares companies).
+/// The `contacts_name_only` partial index drives it.
+pub async fn find_name_only(db: &Db, viewer: &Viewer, names: &[(String, String)]) -> Result<Vec<ContactRow>> {
+    const PAIRS: usize = 250;
+    let mut out: Vec<ContactRow> = Vec::new();
+    for chunk in names.chunks(PAIRS) {
+        // Padded by repeating the last pair: a few statement texts, prepared once.
+        let padded = crate::sql::padded_len(chunk.len(), PAIRS);
+        let pad = chunk.last().into_iter().cycle().take(padded - chunk.len());
+        let pairs: Vec<(String, String)> = chunk.iter().chain(pad).cloned().collect();
+        out.extend(name_only_sql(viewer, &pairs).fetch_all::<ContactRow>(db).await?);
+    }
+    out.sort_by_key(|c| (c.created_ms, c.id));
+    out.dedup_by_key(|c| c.id);
+    Ok(out)
+}
+
+/// [`find_name_only`]'s statement for some `(last_name, first_name)` pairs
+/// (public so a test can check its plan).
+pub fn name_only_sql(viewer: &Viewer, pairs: &[(String, String)]) -> Sql {
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM contacts r WHERE r.org_id = "));
+    sql.bind(viewer.org_id)
+        .push(" AND r.emails = '[]' AND r.phones = '[]' AND (r.last_name, r.first_name) IN (VALUES ");
+    for (i, (last, first)) in pairs.iter().enumerate() {
+        sql.push(if i == 0 { "(" } else { ", (" }).bind(last.as_str()).push(", ").bind(first.as_str()).push(")");
+    }
+    sql.push(") AND ");
+    push_filter(&mut sql, "r", viewer);
+    sql
+}
+
 /// The contacts holding a handle of `kind` among `values` in a workspace,
 /// as `(value, contact id)`, whoever may see them: the first half of import
 /// dedupe, which reads the visible contacts by id next

@@ -1235,10 +1235,11 @@ async fn find_candidates(
     for c in contacts_by_ids(app, viewer, &ids).await? {
         found.rows.insert(c.id, c);
     }
+    let by_name = find_by_names(app, viewer, known, recent, planned, &mut found).await?;
     for p in planned {
         let from_run = p.keys.iter().find_map(|k| match recent.get(k) {
             Some(id) if k.0 == "name" => Some(*id),
-            _ => known.get(k).copied().filter(|id| found.rows.contains_key(id)),
+            _ => known.get(k).copied().filter(|id| found.rows.contains_key(id)).or_else(|| by_name.get(k).copied()),
         });
         let mut by_handles: Vec<Uuid> = Vec::new();
         for k in p.keys.iter().filter(|k| k.0 != "name") {
@@ -1249,6 +1250,48 @@ async fn find_candidates(
         found.per_row.push((from_run, by_handles));
     }
     Ok(found)
+}
+
+/// Name keys of the batch's name-only rows (neither e-mail nor phone) that
+/// neither this run nor the batch being written answers → the oldest visible
+/// name-only contact with that name and company, e.g. made by an earlier run
+/// of the same file. The contacts found are added to `found.rows`.
+async fn find_by_names(
+    app: &App,
+    viewer: &Viewer,
+    known: &HashMap<(String, String), Uuid>,
+    recent: &Recent,
+    planned: &[Planned],
+    found: &mut Found,
+) -> Result<HashMap<(String, String), Uuid>> {
+    let mut names: Vec<(String, String)> = planned
+        .iter()
+        .filter(|p| p.keys.iter().any(|k| k.0 == "name" && !recent.contains_key(k) && !known.contains_key(k)))
+        .map(|p| (p.row.last_name.clone(), p.row.first_name.clone()))
+        .collect();
+    names.sort();
+    names.dedup();
+    let mut by_name = HashMap::new();
+    if names.is_empty() {
+        return Ok(by_name);
+    }
+    let matched = kith_store::contacts::find_name_only(app.db(), viewer, &names).await?;
+    let mut company_ids: Vec<Uuid> = matched.iter().filter_map(|c| c.company_id).collect();
+    company_ids.sort();
+    company_ids.dedup();
+    let mut companies: HashMap<Uuid, String> = HashMap::new();
+    for chunk in company_ids.chunks(500) {
+        companies.extend(kith_store::exports::company_names(app.db(), viewer, chunk).await?);
+    }
+    // Oldest first, so the first contact of a name (and company) wins.
+    for c in matched {
+        let company = c.company_id.and_then(|id| companies.get(&id)).map(String::as_str);
+        for key in dedupe_keys(&c, &[], company) {
+            by_name.entry(key).or_insert(c.id);
+        }
+        found.rows.entry(c.id).or_insert(c);
+    }
+    Ok(by_name)
 }
 
 /// Visible contacts by id, in statements of a few fixed sizes.

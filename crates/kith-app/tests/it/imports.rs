@@ -377,3 +377,44 @@ async fn an_update_from_a_row_without_a_company_keeps_the_company_searchable() {
         assert_eq!(contacts_found, [carl.id], "{l}: the company's name still finds the contact");
     }
 }
+
+#[tokio::test]
+async fn a_rerun_of_rows_with_only_a_name_matches_the_contacts_the_first_run_made() {
+    for t in TestApp::all().await {
+        let (app, l) = (&t.app, t.label);
+        let owner = t.user("names@crm.test").await;
+        let o = owner_ctx(app, &owner).await;
+        // A member's personal contact with the same name: not the importer's to match.
+        let member = join(app, &o, "names-member@crm.test", Role::Member).await;
+        let m = owner_ctx(app, &member).await;
+        let private = contacts::ContactInput {
+            first_name: Some("Ivo".into()),
+            last_name: Some("Petrov".into()),
+            visibility: Some(kith_domain::visibility::Visibility::Personal),
+            ..Default::default()
+        };
+        let private = contacts::create(app, &m, &private).await.unwrap();
+        let csv = "first_name,last_name,company\nMira,Okafor,Lumen Dyes\nMira,Okafor,\nTeodor,Vance,Lumen Dyes\n\
+                   Ivo,Petrov,\n";
+        let first = upload(app, &o, "names.csv", csv.as_bytes(), Dedupe::Update, false).await;
+        drain(app).await;
+        let first = imports::get(app, &o, first).await.unwrap();
+        assert_eq!((first.status.as_str(), first.created), ("done", 4), "{l}: {:?}", first.error);
+
+        // The same file again: every row finds the contact the first run made.
+        let again = upload(app, &o, "names.csv", csv.as_bytes(), Dedupe::Update, false).await;
+        drain(app).await;
+        let again = imports::get(app, &o, again).await.unwrap();
+        assert_eq!((again.created, again.updated), (0, 4), "{l}: a re-run creates nothing");
+        assert_eq!(count(app, &o).await, 4, "{l}");
+
+        // The same name at another company is another person.
+        let other = "first_name,last_name,company\nMira,Okafor,Harbor Mills\n";
+        let other = upload(app, &o, "other.csv", other.as_bytes(), Dedupe::Update, false).await;
+        drain(app).await;
+        assert_eq!(imports::get(app, &o, other).await.unwrap().created, 1, "{l}: a new contact");
+        assert_eq!(count(app, &o).await, 5, "{l}");
+        let kept = contacts::get(app, &m, private.id).await.unwrap();
+        assert_eq!(kept.version, private.version, "{l}: the personal contact was not touched");
+    }
+}

@@ -78,3 +78,47 @@ async fn the_owner_index_holds_every_visibility_column() {
         }
     }
 }
+
+/// Import dedupe of rows that only have a name looks the names up in the
+/// partial `contacts_name_only` index (contacts without e-mails or phones),
+/// not by walking the workspace's contacts.
+#[tokio::test]
+async fn name_only_contacts_are_found_through_their_partial_index() {
+    let t = TestDb::sqlite().await;
+    let db = &t.db;
+    let (org, me) = (Uuid::now_v7(), Uuid::now_v7());
+    let mut tx = db.begin().await.unwrap();
+    let mut ws = Sql::new("INSERT INTO workspaces (id, name, created_ms, updated_ms) VALUES (");
+    ws.bind(org).push(", 'w', 0, 0)");
+    ws.execute(&mut tx).await.unwrap();
+    for chunk in 0..8 {
+        let mut ins = Sql::new(
+            "INSERT INTO contacts (id, org_id, first_name, last_name, emails, visibility, owner_id, created_by, \
+             created_ms, updated_ms) VALUES ",
+        );
+        for i in 0..500 {
+            let n = chunk * 500 + i;
+            // Half the contacts have an e-mail: those stay out of the index.
+            let emails = if n % 2 == 0 { "[]" } else { "[{\"value\":\"x@y.test\"}]" };
+            ins.push(if i == 0 { "(" } else { ", (" });
+            ins.bind(Uuid::now_v7()).push(", ").bind(org).push(", ").bind(format!("First{n}"));
+            ins.push(", ").bind(format!("Last{}", n % 100)).push(", ").bind(emails);
+            ins.push(", 'everyone', ").bind(me).push(", ").bind(me);
+            ins.push(", ").bind(n as i64).push(", ").bind(n as i64).push(")");
+        }
+        ins.execute(&mut tx).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    db.optimize().await.unwrap();
+
+    let viewer = Viewer { org_id: org, user_id: me, sees_all_shared: true };
+    let pairs: Vec<(String, String)> =
+        [(0, 0), (2, 102), (3, 103)].iter().map(|(l, f)| (format!("Last{l}"), format!("First{f}"))).collect();
+    let plan: Vec<(i64, i64, i64, String)> =
+        contacts::name_only_sql(&viewer, &pairs).behind("EXPLAIN QUERY PLAN ").fetch_all(db).await.unwrap();
+    assert!(plan.iter().any(|r| r.3.contains("USING INDEX contacts_name_only")), "{plan:?}");
+    let found = contacts::find_name_only(db, &viewer, &pairs).await.unwrap();
+    let names: Vec<&str> = found.iter().map(|c| c.first_name.as_str()).collect();
+    // First103 has an e-mail (odd): not a name-only contact.
+    assert_eq!(names, ["First0", "First102"]);
+}
