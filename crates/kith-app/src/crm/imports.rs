@@ -835,10 +835,11 @@ struct Run {
     country_code: String,
     fields: Vec<kith_store::custom_fields::CustomFieldRow>,
     /// key → contact id, for contacts seen or made in this run whose key
-    /// the database cannot answer: name keys (names are not handles), and
-    /// in a dry run every key (nothing is written). E-mails and phones of
-    /// written contacts are found through the handle index instead, so this
-    /// stays small at a million rows.
+    /// the handle index cannot answer: name keys (the name-only index
+    /// could, but the answer is already here), and in a dry run every key
+    /// (nothing is written). E-mails and phones of written
+    /// contacts are found through the handle index instead, so this stays
+    /// small at a million rows.
     known: HashMap<(String, String), Uuid>,
     /// Lower-case company name → company id.
     companies: HashMap<String, Uuid>,
@@ -1353,8 +1354,8 @@ async fn settle(app: &App, state: &Run, staged: &mut Staged, mut found: Found, t
     Ok(())
 }
 
-/// Remember the keys the database cannot answer: name keys (names are not
-/// handles), and in a dry run every key (nothing is written).
+/// Remember the keys the handle index cannot answer: name keys, and in a
+/// dry run every key (nothing is written).
 fn remember(known: &mut HashMap<(String, String), Uuid>, keys: &Recent, dry_run: bool) {
     for (k, id) in keys {
         if dry_run || k.0 == "name" {
