@@ -164,9 +164,7 @@ pub fn by_names_sql(viewer: &Viewer, names: &[String]) -> Sql {
     let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM companies r WHERE r.org_id = "));
     sql.bind(viewer.org_id).push(" AND lower(r.name) IN (");
     // Padded by repeating the last name: a few statement texts, prepared once.
-    let padded = crate::sql::padded_len(names.len(), 500);
-    let pad = names.last().into_iter().cycle().take(padded - names.len());
-    for (i, name) in names.iter().chain(pad).enumerate() {
+    for (i, name) in crate::sql::padded(names, 500).iter().enumerate() {
         sql.push(if i == 0 { "lower(" } else { ", lower(" }).bind(name.as_str()).push(")");
     }
     sql.push(") AND ");

@@ -307,9 +307,7 @@ pub fn by_handle_values_sql(viewer: &Viewer, kind: &str, values: &[String]) -> S
     ));
     sql.bind(viewer.org_id).push(" AND h.kind = ").bind(kind).push(" AND h.value IN (");
     // Padded by repeating the last value: a few statement texts, prepared once.
-    let padded = crate::sql::padded_len(values.len(), 500);
-    let pad = values.last().into_iter().cycle().take(padded - values.len());
-    sql.bind_list(values.iter().chain(pad).cloned()).push(") AND r.org_id = ").bind(viewer.org_id).push(" AND ");
+    sql.bind_list(crate::sql::padded(values, 500)).push(") AND r.org_id = ").bind(viewer.org_id).push(" AND ");
     push_filter(&mut sql, "r", viewer);
     sql.push(" ORDER BY r.created_ms, r.id");
     sql
@@ -324,9 +322,7 @@ pub async fn find_name_only(db: &Db, viewer: &Viewer, names: &[(String, String)]
     let mut out: Vec<ContactRow> = Vec::new();
     for chunk in names.chunks(PAIRS) {
         // Padded by repeating the last pair: a few statement texts, prepared once.
-        let padded = crate::sql::padded_len(chunk.len(), PAIRS);
-        let pad = chunk.last().into_iter().cycle().take(padded - chunk.len());
-        let pairs: Vec<(String, String)> = chunk.iter().chain(pad).cloned().collect();
+        let pairs = crate::sql::padded(chunk, PAIRS);
         out.extend(name_only_sql(viewer, &pairs).fetch_all::<ContactRow>(db).await?);
     }
     out.sort_by_key(|c| (c.created_ms, c.id));
@@ -366,11 +362,9 @@ pub async fn handle_owners(db: &Db, org_id: Uuid, kind: &str, values: &[String])
 /// [`handle_owners`]'s statement for up to 500 values, padded to a fixed
 /// size by repeating the last (public so benchmarks can show its plan).
 pub fn handle_owners_sql(org_id: Uuid, kind: &str, values: &[String]) -> Sql {
-    let padded = crate::sql::padded_len(values.len(), 500);
-    let pad = values.last().into_iter().cycle().take(padded - values.len());
     let mut sql = Sql::new("SELECT h.value, h.contact_id FROM contact_handles h WHERE h.org_id = ");
     sql.bind(org_id).push(" AND h.kind = ").bind(kind).push(" AND h.value IN (");
-    sql.bind_list(values.iter().chain(pad).cloned()).push(")");
+    sql.bind_list(crate::sql::padded(values, 500)).push(")");
     sql
 }
 

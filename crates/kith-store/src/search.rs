@@ -142,11 +142,9 @@ pub fn search_sql(backend: Backend, viewer: &Viewer, words: &SearchWords, limit:
 pub async fn replace_docs(tx: &mut Tx, org_id: Uuid, docs: &[SearchDoc]) -> Result<()> {
     for chunk in docs.chunks(500) {
         // Padded by repeating the last id: a few statement texts, prepared once.
-        let padded = crate::sql::padded_len(chunk.len(), 500);
-        let ids = chunk.iter().map(|d| d.record_id);
-        let pad = chunk.last().map(|d| d.record_id).into_iter().cycle().take(padded - chunk.len());
+        let ids: Vec<Uuid> = chunk.iter().map(|d| d.record_id).collect();
         let mut sql = Sql::new("DELETE FROM search_docs WHERE org_id = ");
-        sql.bind(org_id).push(" AND record_id IN (").bind_list(ids.chain(pad)).push(")");
+        sql.bind(org_id).push(" AND record_id IN (").bind_list(crate::sql::padded(&ids, 500)).push(")");
         sql.execute(tx).await?;
     }
     crate::records::insert_search_docs(tx, docs).await?;

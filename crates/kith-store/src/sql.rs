@@ -243,6 +243,12 @@ pub fn padded_len(n: usize, max: usize) -> usize {
     n.next_power_of_two().min(max.max(n))
 }
 
+/// `values` padded to [`padded_len`] by repeating the last one.
+pub fn padded<T: Clone>(values: &[T], max: usize) -> Vec<T> {
+    let pad = values.last().into_iter().cycle().take(padded_len(values.len(), max) - values.len());
+    values.iter().chain(pad).cloned().collect()
+}
+
 /// Most rows one multi-row statement carries: well under SQLite's 32,766 and
 /// PostgreSQL's 65,535 bound values, and small enough to keep statements cheap
 /// to build.
@@ -289,6 +295,9 @@ mod tests {
             (4, 500, 500)
         );
         assert_eq!(super::padded_len(1, 500), 1);
+        assert_eq!(super::padded(&[1, 2, 3], 500), [1, 2, 3, 3]);
+        assert_eq!(super::padded(&[7; 5], 4), [7; 5], "beyond max: as it is");
+        assert!(super::padded::<u8>(&[], 500).is_empty());
     }
 
     #[test]

@@ -837,9 +837,9 @@ struct Run {
     /// key → contact id, for contacts seen or made in this run whose key
     /// the handle index cannot answer: name keys (the name-only index
     /// could, but the answer is already here), and in a dry run every key
-    /// (nothing is written). E-mails and phones of written
-    /// contacts are found through the handle index instead, so this stays
-    /// small at a million rows.
+    /// (nothing is written). E-mails and phones of written contacts are
+    /// found through the handle index instead, so this stays small at a
+    /// million rows.
     known: HashMap<(String, String), Uuid>,
     /// Lower-case company name → company id.
     companies: HashMap<String, Uuid>,
@@ -1302,9 +1302,7 @@ async fn contacts_by_ids(app: &App, viewer: &Viewer, ids: &[Uuid]) -> Result<Vec
     ids.dedup();
     let mut out = Vec::new();
     for chunk in ids.chunks(500) {
-        let padded = kith_store::sql::padded_len(chunk.len(), 500);
-        let pad = chunk.last().into_iter().cycle().take(padded - chunk.len());
-        let list: Vec<Uuid> = chunk.iter().chain(pad).copied().collect();
+        let list = kith_store::sql::padded(chunk, 500);
         out.extend(kith_store::contacts::get_many_visible(app.db(), viewer, &list).await?);
     }
     Ok(out)
