@@ -389,6 +389,18 @@ impl Breakdown {
     }
 }
 
+type CsvRows = kith_formats::csv_in::Rows<Box<dyn std::io::BufRead>>;
+
+/// The bench's CSV file as records, with the mapping its preset proposes.
+fn open_csv(csv: &CsvFile) -> Result<(CsvRows, kith_formats::presets::Mapping)> {
+    let reader = std::io::BufReader::with_capacity(1 << 16, std::fs::File::open(&csv.path)?);
+    let decoded = kith_formats::text::decode_reader(reader).map_err(|e| anyhow::anyhow!("decode: {e}"))?;
+    let rows = kith_formats::csv_in::Rows::new(decoded).map_err(|e| anyhow::anyhow!("csv: {e}"))?;
+    let headers = rows.headers().to_vec();
+    let mapping = kith_formats::presets::default_mapping(kith_formats::presets::detect(&headers), &headers);
+    Ok((rows, mapping))
+}
+
 fn contact_input(c: &kith_formats::ImportedContact) -> ContactInput {
     ContactInput {
         first_name: c.first_name.clone(),
@@ -445,11 +457,7 @@ pub async fn breakdown(
     let (mut parse, mut check) = (Duration::ZERO, Duration::ZERO);
     let mut sample: Vec<(ContactRow, Option<String>)> = Vec::new();
     let mut t = Instant::now();
-    let reader = std::io::BufReader::with_capacity(1 << 16, std::fs::File::open(&csv.path)?);
-    let decoded = kith_formats::text::decode_reader(reader).map_err(|e| anyhow::anyhow!("decode: {e}"))?;
-    let rows = kith_formats::csv_in::Rows::new(decoded).map_err(|e| anyhow::anyhow!("csv: {e}"))?;
-    let headers = rows.headers().to_vec();
-    let mapping = kith_formats::presets::default_mapping(kith_formats::presets::detect(&headers), &headers);
+    let (rows, mapping) = open_csv(csv)?;
     for (i, row) in rows.enumerate() {
         let record = row.ok().and_then(|row| kith_formats::csv_in::to_contact(&mapping, &row).ok());
         let now = Instant::now();
@@ -568,11 +576,7 @@ impl BareWrites {
 pub async fn bare_writes(app: &App, org: Uuid, user: Uuid, csv: &CsvFile) -> Result<BareWrites> {
     let ctx = Context { org_id: org, actor: Actor { user_id: user, credential: Credential::Cli }, role: Role::Owner };
     let started = Instant::now();
-    let reader = std::io::BufReader::with_capacity(1 << 16, std::fs::File::open(&csv.path)?);
-    let decoded = kith_formats::text::decode_reader(reader).map_err(|e| anyhow::anyhow!("decode: {e}"))?;
-    let rows = kith_formats::csv_in::Rows::new(decoded).map_err(|e| anyhow::anyhow!("csv: {e}"))?;
-    let headers = rows.headers().to_vec();
-    let mapping = kith_formats::presets::default_mapping(kith_formats::presets::detect(&headers), &headers);
+    let (rows, mapping) = open_csv(csv)?;
     let mut companies: std::collections::HashMap<String, (Uuid, String)> = std::collections::HashMap::new();
     let mut out = BareWrites::default();
     let mut batch: Vec<(ContactRow, Option<String>)> = Vec::with_capacity(kith_app::crm::imports::BATCH);
