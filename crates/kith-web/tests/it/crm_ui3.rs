@@ -407,6 +407,13 @@ async fn bulk_tag_with_progress_delete_with_its_count_and_export() {
         let (_, vic) = join(&s, &token, "vic@bulk.test", "viewer").await;
         let html = strict_page(&vic, &s.url("/contacts")).await;
         assert!(!html.contains("id=\"bulk\"") && !html.contains("name=\"id\""), "{l}");
+        // Who can see a contact: the viewer reads it, a writer has it in the form (once).
+        let pia = api(&s, &token, "/api/v1/contacts", json!({"first_name": "Pia"})).await;
+        let pia = format!("/contacts/{}", pia["id"].as_str().unwrap());
+        let html = strict_page(&vic, &s.url(&pia)).await;
+        assert!(html.contains("<dt>Visible to</dt>") && !html.contains("Who can see it"), "{l}");
+        let html = strict_page(&ada, &s.url(&pia)).await;
+        assert!(!html.contains("<dt>Visible to</dt>") && html.contains("Who can see it"), "{l}");
     }
 }
 
